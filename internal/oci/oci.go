@@ -1,0 +1,315 @@
+// Package oci drives the command-line interface that OCI runtimes share
+// (runc, crun, nsrun): create, start, state, kill, delete and run. The
+// conformance suite and the benchmark adapters use it so that every runtime
+// is exercised through exactly the same commands.
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+)
+
+// EnvRuntime names the runtime under test: a name on PATH or an absolute
+// path. Empty means nsrun built from this tree.
+const EnvRuntime = "NSBENCH_RUNTIME"
+
+// Runtime is one OCI runtime binary with its own state directory.
+type Runtime struct {
+	// Name is the base name of the binary: "runc", "crun", "nsrun", ...
+	Name string
+	// Path is the absolute path of the binary.
+	Path string
+	// Root is the state directory passed as --root; empty leaves the
+	// runtime's default.
+	Root string
+	// Credential, when set, runs every command as that user (rootless tests).
+	Credential *syscall.Credential
+	// Env is added to the environment of every command (XDG_RUNTIME_DIR for
+	// rootless runs, for example).
+	Env []string
+	// wrap is prepended to every command line; see hideCgroup2.
+	wrap []string
+}
+
+// IO is the standard input, output and error a container inherits. Nil
+// entries mean /dev/null. They are files, not pipes copied by goroutines,
+// because the container outlives the create command that hands them over.
+type IO struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+// CommandError is a runtime command that failed.
+type CommandError struct {
+	Args     []string
+	ExitCode int
+	Stderr   string
+	Err      error
+}
+
+func (e *CommandError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("%s (exit %d): %s", strings.Join(e.Args, " "), e.ExitCode, msg)
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
+
+// New resolves nameOrPath (a name on PATH or an absolute path) to a runtime
+// that keeps its state in root.
+func New(nameOrPath, root string) (*Runtime, error) {
+	path := nameOrPath
+	if !filepath.IsAbs(path) {
+		p, err := exec.LookPath(nameOrPath)
+		if err != nil {
+			return nil, fmt.Errorf("find OCI runtime %q: %w (install it, or give an absolute path in %s)", nameOrPath, err, EnvRuntime)
+		}
+		path = p
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("OCI runtime %s: %w", path, err)
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return nil, fmt.Errorf("OCI runtime %s: not an executable file", path)
+	}
+	r := &Runtime{Name: filepath.Base(path), Path: path, Root: root}
+	if r.Name == "crun" && os.Geteuid() == 0 {
+		wrap, err := hideCgroup2()
+		if err != nil {
+			return nil, err
+		}
+		r.wrap = wrap
+	}
+	return r, nil
+}
+
+// FromEnv returns the runtime named by NSBENCH_RUNTIME, or nsrun built from
+// this tree (into the user cache directory) when the variable is empty.
+func FromEnv(ctx context.Context, root string) (*Runtime, error) {
+	name := os.Getenv(EnvRuntime)
+	if name != "" && name != "nsrun" {
+		return New(name, root)
+	}
+	if name == "nsrun" {
+		if p, err := exec.LookPath("nsrun"); err == nil {
+			return New(p, root)
+		}
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	bin, err := gobuild.Static(ctx, "./cmd/nsrun", filepath.Join(cache, "nsbench", "bin"), "")
+	if err != nil {
+		return nil, fmt.Errorf("build nsrun for %s: %w", EnvRuntime, err)
+	}
+	return New(bin, root)
+}
+
+// hideCgroup2 returns the command prefix that runs crun with this host's
+// cgroup2 mount detached. crun 1.8.1 refuses hybrid hosts whose cgroup2
+// hierarchy has any controller enabled ("cgroups in hybrid mode not
+// supported, drop all controllers from cgroupv2"); on Debian's hybrid layout
+// hugetlb sits there. With /sys/fs/cgroup/unified gone from its view crun
+// takes the host for pure cgroup v1, which it supports. The namespace is a
+// slave of the host's, so host mounts made later still propagate in, as
+// they do for runc and nsrun, and the detach never propagates out.
+func hideCgroup2() ([]string, error) {
+	const unified = "/sys/fs/cgroup/unified"
+	data, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil // not hybrid, or no controller there: crun copes
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return nil, fmt.Errorf("crun on a hybrid cgroup host needs unshare(1) from util-linux: %w", err)
+	}
+	return []string{unshare, "--mount", "--propagation", "slave", "--", "sh", "-c", `umount -l ` + unified + ` && exec "$0" "$@"`}, nil
+}
+
+// Command returns the command line for the runtime with its global options.
+func (r *Runtime) Command(ctx context.Context, args ...string) *exec.Cmd {
+	argv := append([]string(nil), r.wrap...)
+	argv = append(argv, r.Path)
+	if r.Root != "" {
+		argv = append(argv, "--root", r.Root)
+	}
+	argv = append(argv, args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), r.Env...)
+	if r.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: r.Credential}
+	}
+	// A killed runtime must not keep the test waiting on inherited pipes.
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func (r *Runtime) run(ctx context.Context, stdio *IO, args ...string) ([]byte, error) {
+	cmd := r.Command(ctx, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var errFile *os.File
+	if stdio != nil {
+		// The container inherits these: they must be files, or the runtime's
+		// exit would wait on a pipe the container keeps open.
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		defer null.Close()
+		cmd.Stdin, cmd.Stdout = orFile(stdio.Stdin, null), orFile(stdio.Stdout, null)
+		if stdio.Stderr != nil {
+			cmd.Stderr = stdio.Stderr
+		} else {
+			// Keep the runtime's own error message readable.
+			errFile, err = os.CreateTemp("", "oci-stderr-")
+			if err != nil {
+				return nil, fmt.Errorf("create stderr file: %w", err)
+			}
+			os.Remove(errFile.Name())
+			defer errFile.Close()
+			cmd.Stderr = errFile
+		}
+	}
+	err := cmd.Run()
+	if err == nil {
+		return stdout.Bytes(), nil
+	}
+	ce := &CommandError{Args: cmd.Args[len(r.wrap):], ExitCode: -1, Stderr: stderr.String(), Err: err}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ce.ExitCode = ee.ExitCode()
+	}
+	switch {
+	case errFile != nil:
+		// The container may have written here too; the runtime's error is last.
+		if _, serr := errFile.Seek(0, io.SeekStart); serr == nil {
+			if data, rerr := io.ReadAll(errFile); rerr == nil {
+				ce.Stderr = tail(string(data), 4096)
+			}
+		}
+	case stdio != nil:
+		ce.Stderr = "(the runtime's stderr went to the caller's stderr file)"
+	}
+	return stdout.Bytes(), ce
+}
+
+func orFile(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// Version returns the first line of `runtime --version`.
+func (r *Runtime) Version(ctx context.Context) (string, error) {
+	out, err := r.run(ctx, nil, "--version")
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return line, nil
+}
+
+// Create creates container id from the bundle in bundleDir.
+func (r *Runtime) Create(ctx context.Context, id, bundleDir string, stdio IO) error {
+	_, err := r.run(ctx, &stdio, "create", "--bundle", bundleDir, id)
+	return err
+}
+
+// Start starts the user process of a created container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	_, err := r.run(ctx, nil, "start", id)
+	return err
+}
+
+// State returns the OCI state of container id.
+func (r *Runtime) State(ctx context.Context, id string) (*specs.State, error) {
+	out, err := r.run(ctx, nil, "state", id)
+	if err != nil {
+		return nil, err
+	}
+	var st specs.State
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("%s state %s: decode %q: %w", r.Name, id, out, err)
+	}
+	return &st, nil
+}
+
+// Kill sends signal (a name such as "KILL" or "SIGTERM", or a number) to the
+// container's init process.
+func (r *Runtime) Kill(ctx context.Context, id, signal string) error {
+	_, err := r.run(ctx, nil, "kill", id, signal)
+	return err
+}
+
+// Delete deletes container id; force kills it first if it still runs.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	args := []string{"delete"}
+	if force {
+		args = append(args, "--force")
+	}
+	_, err := r.run(ctx, nil, append(args, id)...)
+	return err
+}
+
+// Wait polls the container's state until it is stopped or ctx ends. The OCI
+// CLI has no wait command: this is what every engine does.
+func (r *Runtime) Wait(ctx context.Context, id string) error {
+	delay := time.Millisecond
+	for {
+		st, err := r.State(ctx, id)
+		if err != nil {
+			return err
+		}
+		if st.Status == specs.StateStopped {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for container %s to stop: %w (status %s)", id, ctx.Err(), st.Status)
+		case <-time.After(delay):
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// Run runs container id in the foreground and returns its exit code. The
+// runtime deletes the container when it exits. `run` exits with the
+// container's status, and a runtime failure exits non-zero too: a non-zero
+// code comes with its *CommandError (holding the runtime's stderr unless
+// stdio.Stderr took it) so the caller can tell the two apart.
+func (r *Runtime) Run(ctx context.Context, id, bundleDir string, stdio IO) (int, error) {
+	_, err := r.run(ctx, &stdio, "run", "--bundle", bundleDir, id)
+	var ce *CommandError
+	if errors.As(err, &ce) {
+		return ce.ExitCode, err
+	}
+	return 0, err
+}
