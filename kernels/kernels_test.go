@@ -1,0 +1,211 @@
+package kernels
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	text := "# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x y\"\n\nCONFIG_A=m\n"
+	got, err := ParseConfig("t.config", text)
+	require.NoError(t, err)
+	want := map[string]string{"CONFIG_A": "m", "CONFIG_B": "n", "CONFIG_C": `"x y"`}
+	assert.Empty(t, cmp.Diff(want, got))
+
+	for _, bad := range []string{"A=y", "CONFIG_A", "CONFIG_A="} {
+		_, err := ParseConfig("bad.config", bad)
+		assert.ErrorContains(t, err, "bad.config:1", bad)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		requested, final map[string]string
+		want             []string
+	}{
+		{"all stuck", map[string]string{"CONFIG_A": "y", "CONFIG_B": "n"}, map[string]string{"CONFIG_A": "y"}, nil},
+		{"dropped", map[string]string{"CONFIG_A": "y"}, map[string]string{}, []string{"CONFIG_A: requested y, got n"}},
+		{"module instead of built-in", map[string]string{"CONFIG_A": "y"}, map[string]string{"CONFIG_A": "m"}, []string{"CONFIG_A: requested y, got m"}},
+		{"not set requested but on", map[string]string{"CONFIG_SIT": "n"}, map[string]string{"CONFIG_SIT": "y"}, []string{"CONFIG_SIT: requested n, got y"}},
+		{"quoted values equal", map[string]string{"CONFIG_S": `"a"`}, map[string]string{"CONFIG_S": `"a"`}, nil},
+		{"sorted", map[string]string{"CONFIG_Z": "y", "CONFIG_A": "y"}, map[string]string{}, []string{"CONFIG_A: requested y, got n", "CONFIG_Z: requested y, got n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, m := range Check(tc.requested, tc.final) {
+				got = append(got, m.String())
+			}
+			assert.Empty(t, cmp.Diff(tc.want, got))
+		})
+	}
+}
+
+func TestCheckErrorNamesEveryOption(t *testing.T) {
+	err := &CheckError{Config: "/x/.config", Mismatches: []Mismatch{{Symbol: "CONFIG_A", Want: "y", Got: "n", Why: "depends on B"}}}
+	assert.Contains(t, err.Error(), "CONFIG_A: requested y, got n (depends on B)")
+	assert.Contains(t, err.Error(), "/x/.config")
+}
+
+func TestExplainFindsDependency(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "fs/foo"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "fs/foo/Kconfig"), []byte("config FOO_FS\n\ttristate \"foo\"\n\tdepends on BLOCK\n"), 0o644))
+	ms := []Mismatch{{Symbol: "CONFIG_FOO_FS", Want: "y", Got: "n"}}
+	explain(src, "x86_64", ms)
+	assert.Equal(t, "depends on BLOCK", ms[0].Why)
+}
+
+func TestEmbeddedFragmentsParse(t *testing.T) {
+	entries, err := configFS.ReadDir("configs")
+	require.NoError(t, err)
+	for _, e := range entries {
+		text, ok := readEmbedded(e.Name())
+		require.True(t, ok)
+		switch filepath.Ext(e.Name()) {
+		case ".config":
+			_, err = ParseConfig(e.Name(), text)
+		case ".sysctl":
+			_, err = ParseSysctls(e.Name(), text)
+		}
+		assert.NoError(t, err, e.Name())
+	}
+}
+
+func TestPlanFragments(t *testing.T) {
+	for _, tc := range []struct {
+		variant, arch string
+		plugins       bool
+		want          []string
+	}{
+		{"stock", "x86_64", true, []string{"base.config", "base-x86_64.config", "stock.config"}},
+		{"stock", "arm64", false, []string{"base.config", "base-arm64.config", "stock.config"}},
+		{"hardened", "x86_64", false, []string{"base.config", "base-x86_64.config", "hardened.config", "hardened-x86_64.config", "hardened-mitigations.config"}},
+		{"hardened", "x86_64", true, []string{"base.config", "base-x86_64.config", "hardened.config", "hardened-x86_64.config", "hardened-plugins.config", "hardened-mitigations.config"}},
+		{"hardened", "arm64", true, []string{"base.config", "base-arm64.config", "hardened.config", "hardened-arm64.config", "hardened-plugins.config"}},
+		{"aufs", "x86_64", false, []string{"base.config", "base-x86_64.config", "aufs.config"}},
+	} {
+		t.Run(tc.variant+"/"+tc.arch, func(t *testing.T) {
+			p, err := makePlan(tc.variant, tc.arch, "gcc 12", tc.plugins, "")
+			require.NoError(t, err)
+			var got []string
+			for _, f := range p.fragments {
+				got = append(got, f.name)
+			}
+			assert.Empty(t, cmp.Diff(tc.want, got))
+			if tc.variant == "hardened" {
+				assert.Equal(t, "0", p.sysctls["user.max_user_namespaces"])
+				assert.Contains(t, p.cmdline, "init_on_free=1")
+			} else {
+				assert.Empty(t, p.cmdline)
+			}
+		})
+	}
+}
+
+func TestMitigationsSymbolFollowsTree(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "arch/x86"), 0o755))
+	for _, tc := range []struct{ kconfig, want string }{
+		{"menuconfig SPECULATION_MITIGATIONS\n", "CONFIG_SPECULATION_MITIGATIONS=y\n"},
+		{"menuconfig CPU_MITIGATIONS\n", "CONFIG_CPU_MITIGATIONS=y\n"},
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(src, "arch/x86/Kconfig"), []byte(tc.kconfig), 0o644))
+		p, err := makePlan("hardened", "x86_64", "gcc", false, src)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, p.fragments[len(p.fragments)-1].text)
+	}
+}
+
+func TestKeyStability(t *testing.T) {
+	base, err := makePlan("stock", "x86_64", "gcc 12", false, "")
+	require.NoError(t, err)
+	k := base.key("tar:abc", "")
+	again, err := makePlan("stock", "x86_64", "gcc 12", false, "")
+	require.NoError(t, err)
+	assert.Equal(t, k, again.key("tar:abc", ""), "same inputs, same key")
+
+	changed := func(mut func(p *plan)) string {
+		p, err := makePlan("stock", "x86_64", "gcc 12", false, "")
+		require.NoError(t, err)
+		mut(p)
+		return p.key("tar:abc", "")
+	}
+	for name, mut := range map[string]func(p *plan){
+		"fragment text": func(p *plan) { p.fragments[0].text += "CONFIG_X=y\n" },
+		"compiler":      func(p *plan) { p.compiler = "gcc 13" },
+		"arch":          func(p *plan) { p.arch = "arm64" },
+		"cmdline":       func(p *plan) { p.cmdline = []string{"quiet"} },
+		"sysctl":        func(p *plan) { p.sysctls["a"] = "1" },
+		"plugins":       func(p *plan) { p.plugins = true },
+	} {
+		assert.NotEqual(t, k, changed(mut), name)
+	}
+	assert.NotEqual(t, k, base.key("tar:def", ""), "source")
+	assert.NotEqual(t, k, base.key("tar:abc", "aufs1"), "aufs checkout")
+}
+
+func TestBuildBadInput(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"unknown variant", Options{Variant: "grsec"}, `unknown kernel variant "grsec"`},
+		{"distro", Options{Variant: "distro"}, "make vmtest KERNEL=distro"},
+		{"unknown arch", Options{Variant: "stock", Arch: "riscv64"}, `unknown kernel arch "riscv64"`},
+		{"aufs without source", Options{Variant: "aufs", Src: "/usr/src/linux-source-6.1.tar.xz"}, "git clone -b aufs6.1 https://github.com/sfjro/aufs-standalone"},
+		{"missing source", Options{Variant: "stock", Src: "/nonexistent/linux.tar.xz", CacheDir: t.TempDir()}, "kernel source /nonexistent/linux.tar.xz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Build(ctx, tc.opts)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestAufsIncompleteCheckout(t *testing.T) {
+	dir := t.TempDir()
+	err := applyAufs(context.Background(), t.TempDir(), dir, filepath.Join(t.TempDir(), "dst"), "6.1.192")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "aufs6-kbuild.patch missing")
+	assert.Contains(t, err.Error(), "branch aufs6.1")
+}
+
+func TestSysctls(t *testing.T) {
+	got, err := ParseSysctls("x", "# c\na.b = 1\n\nc=two words\n")
+	require.NoError(t, err)
+	assert.Empty(t, cmp.Diff(map[string]string{"a.b": "1", "c": "two words"}, got))
+	_, err = ParseSysctls("x", "novalue\n")
+	assert.ErrorContains(t, err, "x:1")
+}
+
+// TestBuildReal builds (or takes from the cache) a real stock kernel. It is
+// minutes of compiling on a cache miss, so it runs only when asked.
+func TestBuildReal(t *testing.T) {
+	if os.Getenv("NSBENCH_KERNEL_BUILD") != "1" {
+		t.Skip("real kernel build: set NSBENCH_KERNEL_BUILD=1 (a cache miss compiles for ~10 minutes)")
+	}
+	if _, err := os.Stat(DefaultSource); err != nil {
+		t.Skipf("no kernel source: %v (apt-get install linux-source-6.1)", err)
+	}
+	k, err := Build(context.Background(), Options{Variant: "stock", Arch: "x86_64"})
+	require.NoError(t, err)
+	assert.FileExists(t, k.Image)
+	assert.True(t, strings.HasPrefix(k.Version, "6.1"), k.Version)
+	cfg, err := os.ReadFile(k.ConfigPath)
+	require.NoError(t, err)
+	final, err := ParseConfig(k.ConfigPath, string(cfg))
+	require.NoError(t, err)
+	assert.Equal(t, "y", final["CONFIG_SLUB"], "tinyconfig's SLOB must have been replaced")
+	assert.Equal(t, "n", final["CONFIG_IPV6_SIT"])
+}

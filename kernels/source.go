@@ -1,0 +1,209 @@
+package kernels
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DefaultSource is Debian's linux-source-6.1 package, which works offline.
+const DefaultSource = "/usr/src/linux-source-6.1.tar.xz"
+
+// source is an unpacked kernel tree and an identity for cache keys.
+type source struct {
+	Dir string
+	ID  string
+}
+
+// resolveSource returns a tree for src (a kernel tarball or an unpacked
+// tree). Tarballs are unpacked once into cacheDir/src/<hash>.
+func resolveSource(ctx context.Context, src, cacheDir string, log io.Writer) (*source, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("kernel source %s: %w (install linux-source-6.1, or set KERNEL_SRC to a kernel tarball or tree)", src, err)
+	}
+	if st.IsDir() {
+		if _, err := os.Stat(filepath.Join(src, "Makefile")); err != nil {
+			return nil, fmt.Errorf("kernel source %s: no top-level Makefile: not a kernel tree", src)
+		}
+		ver, err := treeVersion(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		// A tree can change under us; its version and path are the best
+		// cheap identity. Tarballs are hashed exactly.
+		return &source{Dir: src, ID: "tree:" + src + ":" + ver}, nil
+	}
+	sum, err := hashFile(src)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cacheDir, "src", sum[:16])
+	if _, err := os.Stat(dir); err != nil {
+		fmt.Fprintf(log, "kernels: unpacking %s into %s\n", src, dir)
+		tmp := dir + ".tmp"
+		if err := os.RemoveAll(tmp); err != nil {
+			return nil, fmt.Errorf("remove %s: %w", tmp, err)
+		}
+		if err := os.MkdirAll(tmp, 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", tmp, err)
+		}
+		cmd := exec.CommandContext(ctx, "tar", "-xf", src, "-C", tmp)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("unpack %s: %w: %s", src, err, out)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			return nil, fmt.Errorf("rename %s to %s: %w", tmp, dir, err)
+		}
+	}
+	tree, err := onlySubdir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &source{Dir: tree, ID: "tar:" + sum}, nil
+}
+
+// onlySubdir finds the kernel tree inside an unpacked tarball: the one
+// directory holding a Makefile (or dir itself).
+func onlySubdir(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, "Makefile")); err == nil {
+		return dir, nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(dir, e.Name(), "Makefile")); err == nil {
+				return filepath.Join(dir, e.Name()), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("unpacked kernel source %s: no directory with a top-level Makefile", dir)
+}
+
+func treeVersion(ctx context.Context, dir string) (string, error) {
+	out, err := exec.CommandContext(ctx, "make", "-s", "-C", dir, "kernelversion").Output()
+	if err != nil {
+		return "", fmt.Errorf("make -C %s kernelversion: %w", dir, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// aufsBranch names the aufs-standalone branch for a kernel version: the
+// project keeps one branch per upstream series (aufs6.1 for Linux 6.1).
+func aufsBranch(kernelVersion string) string {
+	parts := strings.SplitN(kernelVersion, ".", 3)
+	if len(parts) < 2 {
+		return "aufs" + kernelVersion
+	}
+	return "aufs" + parts[0] + "." + parts[1]
+}
+
+// aufsPatches are the patches of an aufs-standalone checkout, in the order
+// its README gives, followed by the files it adds to the tree.
+var aufsPatchNames = []string{"kbuild", "base", "mmap", "standalone"}
+
+// applyAufs copies the source tree into dst and applies the aufs-standalone
+// checkout in aufsSrc to it, so the shared unpacked tree stays pristine.
+func applyAufs(ctx context.Context, srcDir, aufsSrc, dst, kernelVersion string) error {
+	branch := aufsBranch(kernelVersion)
+	hint := fmt.Sprintf("AUFS_SRC must be a checkout of branch %s of the aufs-standalone repository (github.com/sfjro/aufs-standalone)", branch)
+	if aufsSrc == "" {
+		return fmt.Errorf("kernel variant aufs: AUFS_SRC is not set; %s, e.g. git clone -b %s https://github.com/sfjro/aufs-standalone", hint, branch)
+	}
+	var patches []string
+	major := strings.SplitN(kernelVersion, ".", 2)[0]
+	for _, n := range aufsPatchNames {
+		p := filepath.Join(aufsSrc, "aufs"+major+"-"+n+".patch")
+		if _, err := os.Stat(p); err != nil {
+			if n == "standalone" {
+				continue // needed only for a module build
+			}
+			return fmt.Errorf("kernel variant aufs: %s missing: %s", p, hint)
+		}
+		patches = append(patches, p)
+	}
+	for _, d := range []string{"fs/aufs", "include/uapi/linux/aufs_type.h"} {
+		if _, err := os.Stat(filepath.Join(aufsSrc, d)); err != nil {
+			return fmt.Errorf("kernel variant aufs: %s missing: %s", filepath.Join(aufsSrc, d), hint)
+		}
+	}
+	if err := os.RemoveAll(dst); err != nil {
+		return fmt.Errorf("remove %s: %w", dst, err)
+	}
+	if out, err := exec.CommandContext(ctx, "cp", "-a", srcDir, dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("copy %s to %s: %w: %s", srcDir, dst, err, out)
+	}
+	for _, p := range patches {
+		cmd := exec.CommandContext(ctx, "patch", "-p1", "--forward", "--batch", "-i", p)
+		cmd.Dir = dst
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apply %s to %s: %w: %s (is %s the branch for Linux %s?)", p, dst, err, out, aufsSrc, kernelVersion)
+		}
+	}
+	for _, d := range []string{"fs", "include", "Documentation"} {
+		if _, err := os.Stat(filepath.Join(aufsSrc, d)); err != nil {
+			continue
+		}
+		if out, err := exec.CommandContext(ctx, "cp", "-a", filepath.Join(aufsSrc, d), dst+"/").CombinedOutput(); err != nil {
+			return fmt.Errorf("copy %s into %s: %w: %s", filepath.Join(aufsSrc, d), dst, err, out)
+		}
+	}
+	return nil
+}
+
+// aufsID identifies an aufs checkout for the cache key: the hash of its
+// patches and added files, sorted by path.
+func aufsID(aufsSrc string) (string, error) {
+	h := sha256.New()
+	var files []string
+	err := filepath.Walk(aufsSrc, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if info.IsDir() && info.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if info.Mode().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hash aufs checkout %s: %w", aufsSrc, err)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("hash aufs checkout: %w", err)
+		}
+		rel, _ := filepath.Rel(aufsSrc, f)
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
