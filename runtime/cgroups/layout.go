@@ -1,0 +1,162 @@
+package cgroups
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Hierarchy is one mounted cgroup hierarchy.
+type Hierarchy struct {
+	// Name is the v1 controller list as mounted ("cpu,cpuacct", "memory",
+	// "name=systemd") or "unified" for cgroup2.
+	Name string
+	// Controllers the hierarchy carries (v1); for cgroup2 the ones listed
+	// in its root's cgroup.controllers are not known from mountinfo.
+	Controllers []string
+	Mountpoint  string
+	// Root is the path inside the hierarchy that is mounted at Mountpoint
+	// ("/" unless the host itself runs in a container).
+	Root string
+	V2   bool
+}
+
+// Layout is the set of cgroup hierarchies of a host.
+type Layout struct {
+	Hierarchies []Hierarchy
+}
+
+// Mode names the layout: "v1", "hybrid" or "v2".
+func (l *Layout) Mode() string {
+	v1, v2 := false, false
+	for _, h := range l.Hierarchies {
+		if h.V2 {
+			v2 = true
+		} else {
+			v1 = true
+		}
+	}
+	switch {
+	case v1 && v2:
+		return "hybrid"
+	case v2:
+		return "v2"
+	case v1:
+		return "v1"
+	}
+	return "none"
+}
+
+// ParseMountinfo reads the cgroup mounts of a /proc/PID/mountinfo text.
+func ParseMountinfo(r io.Reader) (*Layout, error) {
+	l := &Layout{}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			return nil, fmt.Errorf("parse mountinfo line %q: no separator", line)
+		}
+		pf, sf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(sf) < 3 {
+			return nil, fmt.Errorf("parse mountinfo line %q: too few fields", line)
+		}
+		fstype, root, mnt := sf[0], unescape(pf[3]), unescape(pf[4])
+		var h Hierarchy
+		switch fstype {
+		case "cgroup2":
+			h = Hierarchy{Name: "unified", Mountpoint: mnt, Root: root, V2: true}
+		case "cgroup":
+			var ctrls []string
+			for _, o := range strings.Split(sf[2], ",") {
+				switch {
+				case strings.HasPrefix(o, "name="):
+					ctrls = append(ctrls, o)
+				case knownV1[o]:
+					ctrls = append(ctrls, o)
+				}
+			}
+			if len(ctrls) == 0 {
+				continue
+			}
+			sort.Strings(ctrls)
+			h = Hierarchy{Name: strings.Join(ctrls, ","), Controllers: ctrls, Mountpoint: mnt, Root: root}
+		default:
+			continue
+		}
+		// The same hierarchy can be mounted twice; the first mount serves.
+		if seen[h.Name] {
+			continue
+		}
+		seen[h.Name] = true
+		l.Hierarchies = append(l.Hierarchies, h)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	return l, nil
+}
+
+var knownV1 = map[string]bool{
+	"cpu": true, "cpuacct": true, "cpuset": true, "memory": true, "devices": true, "freezer": true,
+	"net_cls": true, "net_prio": true, "blkio": true, "perf_event": true, "hugetlb": true, "pids": true,
+	"rdma": true, "misc": true,
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			var v int
+			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &v); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// HostLayout reads the calling process's view of the cgroup hierarchies.
+func HostLayout() (*Layout, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup layout: %w", err)
+	}
+	defer f.Close()
+	return ParseMountinfo(f)
+}
+
+// ownCgroups maps hierarchy name ("unified" for the v2 line) to the calling
+// process's cgroup path, from /proc/self/cgroup.
+func ownCgroups(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		name := parts[1]
+		if parts[0] == "0" && name == "" {
+			name = "unified"
+		} else {
+			ctrls := strings.Split(name, ",")
+			sort.Strings(ctrls)
+			name = strings.Join(ctrls, ",")
+		}
+		out[name] = path.Clean(parts[2])
+	}
+	return out
+}
