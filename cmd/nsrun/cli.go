@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime"
+	"github.com/nsbench/nsbench/runtime/spec"
+)
+
+// version is set with -ldflags "-X main.version=..." by release builds.
+var version = "0.1.0-dev"
+
+const usage = `usage: nsrun [--root DIR] COMMAND [ARGS]
+
+commands:
+  spec [--rootless] [--bundle B]                  write a default config.json
+  create --bundle B [--pid-file F] [--preserve-fds N] ID
+  start ID                                        run the created container's process
+  state ID                                        print the OCI state as JSON
+  kill [--all] ID [SIGNAL]                        send SIGNAL (default TERM)
+  delete [--force] ID
+  run --bundle B [--detach] [--timeout D] [--pid-file F] [--preserve-fds N] ID
+  list                                            list containers
+  ps ID                                           list the container's host pids
+`
+
+// exit codes follow runc: 1 for any failure, the container's status for run.
+func run(args []string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("nsrun", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { fmt.Fprint(stderr, usage) }
+	root := global.String("root", runtime.DefaultRoot(), "state directory")
+	showVersion := global.Bool("version", false, "print the version")
+	// Accepted for compatibility with containerd and other engines.
+	global.String("log", "", "log file (nsrun logs to stderr)")
+	global.String("log-format", "text", "log format")
+	global.Bool("debug", false, "ignored")
+	global.Bool("systemd-cgroup", false, "unsupported: nsrun manages cgroupfs directly")
+	if err := global.Parse(args); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "nsrun version %s\nspec: %s\n", version, specs.Version)
+		return 0
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		global.Usage()
+		return 2
+	}
+	rt := &runtime.Runtime{Root: *root, Warn: stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	defer stop()
+	cmd, cargs := rest[0], rest[1:]
+	var err error
+	switch cmd {
+	case "spec":
+		err = cmdSpec(cargs, stderr)
+	case "create":
+		err = cmdCreate(ctx, rt, cargs, stderr)
+	case "start":
+		err = oneID("start", cargs, stderr, func(id string) error { return rt.Start(ctx, id) })
+	case "state":
+		err = oneID("state", cargs, stderr, func(id string) error {
+			s, err := rt.State(id)
+			if err != nil {
+				return err
+			}
+			return printJSON(stdout, s)
+		})
+	case "kill":
+		err = cmdKill(rt, cargs, stderr)
+	case "delete":
+		err = cmdDelete(ctx, rt, cargs, stderr)
+	case "run":
+		stop() // run forwards SIGINT/SIGTERM to the container instead
+		return cmdRun(rt, cargs, stderr)
+	case "list":
+		err = cmdList(rt, stdout)
+	case "ps":
+		err = oneID("ps", cargs, stderr, func(id string) error {
+			pids, err := rt.Pids(id)
+			if err != nil {
+				return err
+			}
+			for _, p := range pids {
+				fmt.Fprintln(stdout, p)
+			}
+			return nil
+		})
+	default:
+		fmt.Fprintf(stderr, "nsrun: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "nsrun:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parse parses a subcommand's flags, which may come before or after the id
+// (runc accepts both).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func oneID(name string, args []string, stderr io.Writer, f func(string) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%s: want exactly one container id, got %d", name, len(pos))
+	}
+	return f(pos[0])
+}
+
+func cmdSpec(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("spec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rootless := fs.Bool("rootless", false, "a configuration for an unprivileged user")
+	bundle := fs.String("bundle", ".", "bundle directory")
+	fs.StringVar(bundle, "b", ".", "bundle directory")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	path := filepath.Join(*bundle, "config.json")
+	data, err := json.MarshalIndent(spec.Default(*rootless), "", "\t")
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("spec: %s exists: remove it first or pick another --bundle", path)
+		}
+		return fmt.Errorf("spec: %w", err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("spec: write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+type createFlags struct {
+	bundle, pidFile string
+	preserveFDs     int
+}
+
+func (c *createFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.bundle, "bundle", ".", "bundle directory")
+	fs.StringVar(&c.bundle, "b", ".", "bundle directory")
+	fs.StringVar(&c.pidFile, "pid-file", "", "write the container's init pid here")
+	fs.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass descriptors 3..3+N-1 to the container")
+}
+
+func createOne(ctx context.Context, rt *runtime.Runtime, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*runtime.Process, *createFlags, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf createFlags
+	cf.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) != 1 {
+		return nil, nil, fmt.Errorf("%s: want exactly one container id, got %d", name, len(pos))
+	}
+	if cf.preserveFDs < 0 {
+		return nil, nil, fmt.Errorf("%s: --preserve-fds %d: must be 0 or more", name, cf.preserveFDs)
+	}
+	p, err := rt.Create(ctx, runtime.CreateOptions{ID: pos[0], Bundle: cf.bundle, PreserveFDs: cf.preserveFDs})
+	if err != nil {
+		return nil, nil, err
+	}
+	if cf.pidFile != "" {
+		if err := writePidFile(cf.pidFile, p.Pid); err != nil {
+			_ = rt.Delete(context.Background(), p.ID, true)
+			return nil, nil, err
+		}
+	}
+	return p, &cf, nil
+}
+
+func writePidFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+func cmdCreate(ctx context.Context, rt *runtime.Runtime, args []string, stderr io.Writer) error {
+	_, _, err := createOne(ctx, rt, "create", args, stderr, nil)
+	return err
+}
+
+func cmdKill(rt *runtime.Runtime, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("kill", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	all := fs.Bool("all", false, "signal every process in the container")
+	fs.BoolVar(all, "a", false, "signal every process in the container")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 1 || len(pos) > 2 {
+		return fmt.Errorf("kill: want ID [SIGNAL], got %d arguments", len(pos))
+	}
+	sigName := "TERM"
+	if len(pos) == 2 {
+		sigName = pos[1]
+	}
+	sig, err := spec.Signal(sigName)
+	if err != nil {
+		return fmt.Errorf("kill: %w", err)
+	}
+	return rt.Kill(pos[0], sig, *all)
+}
+
+func cmdDelete(ctx context.Context, rt *runtime.Runtime, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("delete", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	force := fs.Bool("force", false, "kill the container first if it still runs")
+	fs.BoolVar(force, "f", false, "kill the container first if it still runs")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("delete: want exactly one container id, got %d", len(pos))
+	}
+	return rt.Delete(ctx, pos[0], *force)
+}
+
+func cmdList(rt *runtime.Runtime, stdout io.Writer) error {
+	states, err := rt.List()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tPID\tSTATUS\tBUNDLE")
+	for _, s := range states {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle)
+	}
+	return tw.Flush()
+}
+
+// cmdRun is create + start + wait + delete, with signals forwarded to the
+// container and the container's exit status as nsrun's.
+func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer) int {
+	var detach bool
+	var timeout time.Duration
+	// Signals that arrive while the container is being made are forwarded
+	// once it exists.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	p, _, err := createOne(context.Background(), rt, "run", args, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&detach, "detach", false, "return once the container runs")
+		fs.BoolVar(&detach, "d", false, "return once the container runs")
+		fs.DurationVar(&timeout, "timeout", 0, "kill the container when it runs longer (e.g. 30s)")
+	})
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "nsrun:", err)
+		}
+		return 1
+	}
+	if err := rt.Start(context.Background(), p.ID); err != nil {
+		fmt.Fprintln(stderr, "nsrun:", err)
+		_ = rt.Delete(context.Background(), p.ID, true)
+		return 1
+	}
+	if detach {
+		return 0
+	}
+	done := make(chan struct{})
+	var ws unix.WaitStatus
+	go func() {
+		w, _ := p.Wait()
+		ws = unix.WaitStatus(w)
+		close(done)
+	}()
+	var expire <-chan time.Time
+	if timeout > 0 {
+		expire = time.After(timeout)
+	}
+	timedOut := false
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case s := <-sigs:
+			sig, ok := s.(unix.Signal)
+			// SIGCHLD is ours; SIGURG is the Go runtime's preemption signal.
+			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG {
+				continue
+			}
+			_ = rt.Kill(p.ID, sig, false)
+		case <-expire:
+			timedOut = true
+			fmt.Fprintf(stderr, "nsrun: container %s ran longer than --timeout %s: killing it\n", p.ID, timeout)
+			_ = rt.Kill(p.ID, unix.SIGKILL, true)
+			expire = nil
+		}
+	}
+	if err := rt.Delete(context.Background(), p.ID, true); err != nil {
+		fmt.Fprintln(stderr, "nsrun:", err)
+	}
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		if timedOut {
+			return 128 + int(unix.SIGKILL)
+		}
+		return 128 + int(ws.Signal())
+	}
+	return 1
+}

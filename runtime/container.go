@@ -1,0 +1,622 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime/cgroups"
+	"github.com/nsbench/nsbench/runtime/hooks"
+	"github.com/nsbench/nsbench/runtime/rootfs"
+	"github.com/nsbench/nsbench/runtime/spec"
+	"github.com/nsbench/nsbench/runtime/state"
+)
+
+// Runtime manages the containers whose state lives under Root.
+type Runtime struct {
+	Root string
+	// Warn receives non-fatal problems (a failing poststart hook, say).
+	Warn io.Writer
+}
+
+// DefaultRoot is /run/nsrun for root and $XDG_RUNTIME_DIR/nsrun otherwise.
+func DefaultRoot() string {
+	if os.Geteuid() != 0 {
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "nsrun")
+		}
+		return filepath.Join(os.TempDir(), "nsrun-"+strconv.Itoa(os.Geteuid()))
+	}
+	return "/run/nsrun"
+}
+
+func (r *Runtime) store() *state.Store { return &state.Store{Root: r.Root} }
+
+func (r *Runtime) warn(format string, args ...any) {
+	if r.Warn != nil {
+		fmt.Fprintf(r.Warn, "nsrun: warning: "+format+"\n", args...)
+	}
+}
+
+// CreateOptions describe one `create`.
+type CreateOptions struct {
+	ID, Bundle string
+	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the container.
+	PreserveFDs int
+	// Stdio the container inherits; nil means this process's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Process is a created container's init, for callers that wait on it
+// (`run`); after `create` returns it can also be left alone.
+type Process struct {
+	ID  string
+	Pid int
+	cmd *exec.Cmd
+}
+
+// Wait waits for the container's init to exit and returns its wait status.
+func (p *Process) Wait() (syscall.WaitStatus, error) {
+	err := p.cmd.Wait()
+	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		err = nil
+	}
+	return ws, err
+}
+
+// undo is a stack of clean-up steps run when create fails half-way.
+type undo []func()
+
+func (u *undo) push(f func()) { *u = append(*u, f) }
+func (u undo) run() {
+	for i := len(u) - 1; i >= 0; i-- {
+		u[i]()
+	}
+}
+
+// Create builds container o.ID from its bundle and leaves its init blocked
+// before execve. On failure everything it made is removed again.
+func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err error) {
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle path %s: %w", o.Bundle, err)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(s, bundle); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	rootless := os.Geteuid() != 0
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(bundle, rootfs)
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("resolve root.path %s: %w", rootfs, err)
+	}
+
+	st := r.store()
+	unlock, err := st.Create(o.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	var cleanup undo
+	defer func() {
+		if err != nil {
+			cleanup.run()
+		}
+	}()
+	cleanup.push(func() { _ = st.Remove(o.ID) })
+
+	rec := &state.Container{
+		State:    specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Bundle: bundle, Annotations: s.Annotations},
+		Created:  time.Now().UTC(),
+		Rootless: rootless,
+		Config:   s,
+	}
+	// Saved before anything else exists, so a create killed at any later
+	// point leaves a record `delete --force` can clean up from.
+	if err := st.Save(rec); err != nil {
+		return nil, err
+	}
+
+	mgr, err := r.cgroup(s, o.ID, rootless)
+	if err != nil {
+		return nil, err
+	}
+	if mgr != nil {
+		rec.CgroupPaths = mgr.Paths()
+		if err := st.Save(rec); err != nil {
+			return nil, err
+		}
+		cleanup.push(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = mgr.Signal(unix.SIGKILL)
+			_ = mgr.Destroy(ctx)
+		})
+		if err := mgr.Create(); err != nil {
+			return nil, err
+		}
+		if err := mgr.Set(withDefaultDevices(s)); err != nil {
+			return nil, err
+		}
+	}
+
+	fifoPath := filepath.Join(st.Dir(o.ID), "exec.fifo")
+	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
+		return nil, fmt.Errorf("create %s: %w", fifoPath, err)
+	}
+	// O_RDWR opens a fifo without waiting for a peer. The init reads it and
+	// so blocks until `start` writes.
+	fifo, err := os.OpenFile(fifoPath, os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
+	}
+	defer fifo.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair for the container's init: %w", err)
+	}
+	parentSock, childSock := os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child")
+	defer parentSock.Close()
+	defer childSock.Close()
+
+	cmd, err := initCommand(s, o, childSock, fifo, rootless)
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init (/proc/self/exe init): %w", err)
+	}
+	childSock.Close()
+	pid := cmd.Process.Pid
+	cleanup.push(func() {
+		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = cmd.Wait()
+	})
+	rec.Pid = pid
+	rec.InitStartTime, _ = startTime(pid)
+	if err := st.Save(rec); err != nil {
+		return nil, err
+	}
+	if mgr != nil {
+		if err := mgr.Apply(pid); err != nil {
+			return nil, err
+		}
+	}
+
+	// The init's errors surface here; a hung init must not hang create.
+	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
+	defer stop()
+	c := newConn(parentSock)
+	layout, _ := cgroups.HostLayout()
+	v2 := layout != nil && layout.Mode() != "v1"
+	if err := c.send(message{Type: msgConfig, Config: &initConfig{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Spec: s, HostPid: pid, CgroupV2: v2, FirstFD: 3 + o.PreserveFDs,
+	}}); err != nil {
+		return nil, err
+	}
+	for {
+		m, err := c.recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("create %s: %w", o.ID, ctx.Err())
+			}
+			return nil, fmt.Errorf("create %s: the container's init exited before it was ready: %s", o.ID, exitReason(cmd, pid))
+		}
+		switch m.Type {
+		case msgError:
+			return nil, fmt.Errorf("create %s: %s", o.ID, m.Error)
+		case msgNamespaces:
+			st := rec.State
+			if s.Hooks != nil {
+				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &st); err != nil {
+					return nil, err
+				}
+				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &st); err != nil {
+					return nil, err
+				}
+			}
+			if err := c.send(message{Type: msgContinue}); err != nil {
+				return nil, err
+			}
+		case msgReady:
+			rec.Status = specs.StateCreated
+			if err := st.Save(rec); err != nil {
+				return nil, err
+			}
+			return &Process{ID: o.ID, Pid: pid, cmd: cmd}, nil
+		default:
+			return nil, fmt.Errorf("create %s: unexpected %q message from the container's init", o.ID, m.Type)
+		}
+	}
+}
+
+// cgroup returns the container's cgroup manager, or nil for a rootless
+// container that asks for no limits on a host where it cannot have one.
+func (r *Runtime) cgroup(s *specs.Spec, id string, rootless bool) (*cgroups.Manager, error) {
+	mgr, err := cgroups.New(s.Linux.CgroupsPath, id, rootless)
+	if errors.Is(err, cgroups.ErrRootless) {
+		if wantsLimits(s.Linux.Resources) {
+			return nil, fmt.Errorf("linux.resources: %w; run as root or drop the limits", err)
+		}
+		return nil, nil
+	}
+	return mgr, err
+}
+
+// withDefaultDevices appends to the config's device cgroup rules the allow
+// rules for the nodes every container gets (and /dev/pts, /dev/ptmx), as
+// other runtimes do: a deny-all rule alone would forbid even /dev/null.
+func withDefaultDevices(s *specs.Spec) *specs.LinuxResources {
+	if s.Linux.Resources == nil {
+		return nil
+	}
+	r := *s.Linux.Resources
+	if len(r.Devices) == 0 {
+		return &r
+	}
+	r.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
+	allow := func(typ string, major, minor int64) {
+		mj, mn := major, minor
+		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &mj, Minor: &mn, Access: "rwm"})
+	}
+	for _, d := range rootfs.DefaultDevices {
+		allow("c", d.Major, d.Minor)
+	}
+	allow("c", 5, 2)    // /dev/ptmx
+	allow("c", 136, -1) // /dev/pts/*
+	for _, d := range s.Linux.Devices {
+		allow(d.Type, d.Major, d.Minor)
+	}
+	return &r
+}
+
+func wantsLimits(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	return r.Memory != nil && (r.Memory.Limit != nil || r.Memory.Reservation != nil || r.Memory.Swap != nil) ||
+		r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 ||
+		r.CPU != nil && (r.CPU.Quota != nil || r.CPU.Shares != nil || r.CPU.Cpus != "" || r.CPU.Mems != "")
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+func initCommand(s *specs.Spec, o CreateOptions, sock, fifo *os.File, rootless bool) (*exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find nsrun's own binary: %w", err)
+	}
+	cmd := exec.Command(self, "init")
+	cmd.Args[0] = "nsrun"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
+	for i := 0; i < o.PreserveFDs; i++ {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	syncFD := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(cmd.ExtraFiles, sock, fifo)
+	cmd.Env = []string{"_NSRUN_SYNC_FD=" + strconv.Itoa(syncFD), "_NSRUN_FIFO_FD=" + strconv.Itoa(syncFD+1)}
+	attr := &syscall.SysProcAttr{Setsid: true}
+	for _, ns := range s.Linux.Namespaces {
+		// A new cgroup namespace is unshared by the init once it sits in
+		// its cgroup, so that cgroup becomes the namespace's root.
+		if ns.Path == "" && ns.Type != specs.CgroupNamespace {
+			attr.Cloneflags |= cloneFlags[ns.Type]
+		}
+	}
+	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
+		for _, m := range s.Linux.UIDMappings {
+			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range s.Linux.GIDMappings {
+			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		// An unprivileged user may write a gid map only with setgroups
+		// denied; root keeps setgroups so additionalGids work.
+		attr.GidMappingsEnableSetgroups = !rootless
+		if rootless {
+			if err := checkRootlessMaps(s); err != nil {
+				return nil, err
+			}
+		}
+	} else if rootless {
+		return nil, errors.New("config.json: linux.namespaces: an unprivileged user needs a user namespace ({\"type\": \"user\"}); make the bundle with `nsrun spec --rootless`")
+	}
+	cmd.SysProcAttr = attr
+	return cmd, nil
+}
+
+// checkRootlessMaps: without newuidmap an unprivileged process may map only
+// its own ids, one each.
+func checkRootlessMaps(s *specs.Spec) error {
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	for _, m := range s.Linux.UIDMappings {
+		if m.HostID != uid || m.Size != 1 || len(s.Linux.UIDMappings) != 1 {
+			return fmt.Errorf("config.json: linux.uidMappings: rootless nsrun maps only your own uid %d (size 1); got hostID %d size %d", uid, m.HostID, m.Size)
+		}
+	}
+	for _, m := range s.Linux.GIDMappings {
+		if m.HostID != gid || m.Size != 1 || len(s.Linux.GIDMappings) != 1 {
+			return fmt.Errorf("config.json: linux.gidMappings: rootless nsrun maps only your own gid %d (size 1); got hostID %d size %d", gid, m.HostID, m.Size)
+		}
+	}
+	return nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
+
+func exitReason(cmd *exec.Cmd, pid int) string {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return "exit status 0"
+		}
+		return err.Error()
+	case <-time.After(2 * time.Second):
+		return fmt.Sprintf("pid %d closed its channel but did not exit", pid)
+	}
+}
+
+// startTime reads field 22 of /proc/PID/stat: when the process started, in
+// clock ticks since boot. With the pid it names one process for good.
+func startTime(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are fixed.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
+	}
+	if f[0] == "Z" || f[0] == "X" {
+		return 0, fmt.Errorf("pid %d is a zombie", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// alive reports whether the container's init still runs (not a zombie, and
+// not a new process that reused its pid).
+func alive(rec *state.Container) bool {
+	if rec.Pid <= 0 {
+		return false
+	}
+	t, err := startTime(rec.Pid)
+	return err == nil && (rec.InitStartTime == 0 || t == rec.InitStartTime)
+}
+
+// status computes the container's OCI status from its record and the
+// living processes.
+func (r *Runtime) status(rec *state.Container) specs.ContainerState {
+	if rec.Status == specs.StateCreating {
+		return specs.StateCreating
+	}
+	if !alive(rec) {
+		return specs.StateStopped
+	}
+	if _, err := os.Stat(filepath.Join(r.store().Dir(rec.ID), "exec.fifo")); err == nil {
+		return specs.StateCreated
+	}
+	return specs.StateRunning
+}
+
+// State returns the OCI state of container id.
+func (r *Runtime) State(id string) (*specs.State, error) {
+	rec, err := r.store().Load(id)
+	if err != nil {
+		return nil, err
+	}
+	s := rec.State
+	s.Status = r.status(rec)
+	if s.Status == specs.StateStopped {
+		s.Pid = 0
+	}
+	return &s, nil
+}
+
+// Start releases a created container's init to execve the user's program
+// and runs the poststart hooks.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st := r.store()
+	unlock, err := st.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := st.Load(id)
+	if err != nil {
+		return err
+	}
+	if s := r.status(rec); s != specs.StateCreated {
+		return fmt.Errorf("start %s: container is %s, not created", id, s)
+	}
+	fifoPath := filepath.Join(st.Dir(id), "exec.fifo")
+	// Non-blocking: with no reader (the init died) this fails at once
+	// instead of hanging.
+	f, err := os.OpenFile(fifoPath, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start %s: open %s: %w (is the container's init still alive?)", id, fifoPath, err)
+	}
+	_, werr := f.Write([]byte{0})
+	f.Close()
+	if werr != nil {
+		return fmt.Errorf("start %s: write %s: %w", id, fifoPath, werr)
+	}
+	if err := os.Remove(fifoPath); err != nil {
+		return fmt.Errorf("start %s: remove %s: %w", id, fifoPath, err)
+	}
+	rec.Status = specs.StateRunning
+	if err := st.Save(rec); err != nil {
+		return err
+	}
+	if rec.Config != nil && rec.Config.Hooks != nil {
+		s := rec.State
+		if err := hooks.Run(ctx, "poststart", rec.Config.Hooks.Poststart, &s); err != nil {
+			// The spec: a failing poststart hook is a warning; the
+			// container goes on.
+			r.warn("%v", err)
+		}
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	rec, err := r.store().Load(id)
+	if err != nil {
+		return err
+	}
+	switch s := r.status(rec); s {
+	case specs.StateCreated, specs.StateRunning:
+	default:
+		return fmt.Errorf("kill %s: container is %s, not created or running", id, s)
+	}
+	if all && len(rec.CgroupPaths) > 0 {
+		if err := cgroups.Load(rec.CgroupPaths).Signal(sig); err != nil {
+			return fmt.Errorf("kill %s: %w", id, err)
+		}
+		return nil
+	}
+	if err := unix.Kill(rec.Pid, sig); err != nil {
+		return fmt.Errorf("kill %s: signal %d to pid %d: %w", id, sig, rec.Pid, err)
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its processes (with force, also a
+// running one), cgroup and state; then the poststop hooks run.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	st := r.store()
+	unlock, err := st.Lock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := st.Load(id)
+	if err != nil {
+		return err
+	}
+	status := r.status(rec)
+	if status != specs.StateStopped {
+		if !force && status != specs.StateCreating {
+			return fmt.Errorf("delete %s: container is %s: stop it first or use --force", id, status)
+		}
+		if !force {
+			return fmt.Errorf("delete %s: container is still being created: use --force if its create died", id)
+		}
+		if err := r.killAll(ctx, rec); err != nil {
+			return err
+		}
+	}
+	if len(rec.CgroupPaths) > 0 {
+		mgr := cgroups.Load(rec.CgroupPaths)
+		// A stopped init can leave orphans in the cgroup (no pid
+		// namespace, or a daemonised child).
+		_ = mgr.Signal(unix.SIGKILL)
+		if err := mgr.Destroy(ctx); err != nil {
+			return fmt.Errorf("delete %s: %w", id, err)
+		}
+	}
+	if err := st.Remove(id); err != nil {
+		return err
+	}
+	if rec.Config != nil && rec.Config.Hooks != nil {
+		s := rec.State
+		s.Status = specs.StateStopped
+		if err := hooks.Run(ctx, "poststop", rec.Config.Hooks.Poststop, &s); err != nil {
+			r.warn("%v", err)
+		}
+	}
+	return nil
+}
+
+// killAll kills the container's processes and waits until the init is gone.
+func (r *Runtime) killAll(ctx context.Context, rec *state.Container) error {
+	if len(rec.CgroupPaths) > 0 {
+		_ = cgroups.Load(rec.CgroupPaths).Signal(unix.SIGKILL)
+	}
+	if !alive(rec) {
+		return nil
+	}
+	_ = unix.Kill(rec.Pid, unix.SIGKILL)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for alive(rec) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("delete %s: pid %d survived SIGKILL: %w", rec.ID, rec.Pid, ctx.Err())
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// List returns the state of every container under the root.
+func (r *Runtime) List() ([]*specs.State, error) {
+	ids, err := r.store().List()
+	if err != nil {
+		return nil, err
+	}
+	var out []*specs.State
+	for _, id := range ids {
+		s, err := r.State(id)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Pids lists the container's processes (host pids).
+func (r *Runtime) Pids(id string) ([]int, error) {
+	rec, err := r.store().Load(id)
+	if err != nil {
+		return nil, err
+	}
+	if len(rec.CgroupPaths) > 0 {
+		return cgroups.Load(rec.CgroupPaths).Pids()
+	}
+	if alive(rec) {
+		return []int{rec.Pid}, nil
+	}
+	return nil, nil
+}

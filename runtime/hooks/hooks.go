@@ -1,0 +1,74 @@
+// Package hooks runs OCI lifecycle hooks: each gets the container's state
+// JSON on stdin, runs with its own args and env, and is killed when its
+// timeout expires, so a hung hook cannot hang the runtime.
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// DefaultTimeout bounds a hook that sets none.
+const DefaultTimeout = 2 * time.Minute
+
+// Run runs hooks in order and stops at the first failure. kind
+// ("createRuntime", ...) appears in errors.
+func Run(ctx context.Context, kind string, hs []specs.Hook, state *specs.State) error {
+	if len(hs) == 0 {
+		return nil
+	}
+	input, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encode state for %s hooks: %w", kind, err)
+	}
+	for i, h := range hs {
+		if err := runOne(ctx, h, input); err != nil {
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
+		}
+	}
+	return nil
+}
+
+func runOne(ctx context.Context, h specs.Hook, input []byte) error {
+	timeout := DefaultTimeout
+	if h.Timeout != nil {
+		timeout = time.Duration(*h.Timeout) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.Path)
+	if len(h.Args) > 0 {
+		cmd.Args = h.Args
+	}
+	// The spec gives hooks exactly the env listed, nothing inherited.
+	cmd.Env = h.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Stdin = bytes.NewReader(input)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// A hook that forks a daemon keeping our pipe must not hold us.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("killed after its %s timeout", timeout)
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		msg := strings.TrimSpace(out.String())
+		if errors.As(err, &ee) && msg != "" {
+			return fmt.Errorf("%w: %s", err, msg)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,304 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime/capabilities"
+	"github.com/nsbench/nsbench/runtime/hooks"
+	"github.com/nsbench/nsbench/runtime/rootfs"
+	"github.com/nsbench/nsbench/runtime/spec"
+)
+
+// Init is the container's first process: nsrun re-executed as "nsrun init"
+// inside the new namespaces. It must run on the main OS thread, locked
+// (cmd/nsrun locks it in an init function): namespace joins, credentials
+// and capabilities below are per-thread, and execve keeps only the calling
+// thread. It returns only on failure, after reporting it to `create`.
+func Init() error {
+	goruntime.LockOSThread()
+	syncFD, err1 := strconv.Atoi(os.Getenv("_NSRUN_SYNC_FD"))
+	fifoFD, err2 := strconv.Atoi(os.Getenv("_NSRUN_FIFO_FD"))
+	if err1 != nil || err2 != nil {
+		return errors.New("nsrun init is started by `nsrun create`, not by hand")
+	}
+	// Neither may reach the user's program.
+	unix.CloseOnExec(syncFD)
+	unix.CloseOnExec(fifoFD)
+	sock := os.NewFile(uintptr(syncFD), "init-sync")
+	c := newConn(sock)
+	m, err := c.recv()
+	if err != nil || m.Type != msgConfig || m.Config == nil {
+		return fmt.Errorf("nsrun init: read config from create: %v", err)
+	}
+	cfg := m.Config
+	if err := setup(c, cfg); err != nil {
+		_ = c.send(message{Type: msgError, Error: err.Error()})
+		return err
+	}
+	path, err := lookPath(cfg.Spec.Process)
+	if err != nil {
+		_ = c.send(message{Type: msgError, Error: err.Error()})
+		return err
+	}
+	if err := c.send(message{Type: msgReady}); err != nil {
+		return err
+	}
+	sock.Close()
+
+	// Block until `start` writes to the fifo.
+	buf := make([]byte, 1)
+	for {
+		_, err := unix.Read(fifoFD, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("nsrun init: wait for start on the exec fifo: %w", err)
+		}
+		break
+	}
+	unix.Close(fifoFD)
+	return execProcess(cfg, path)
+}
+
+// setup builds the container up to the point where only execve is left.
+func setup(c *conn, cfg *initConfig) error {
+	s := cfg.Spec
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path != "" {
+			if err := join(ns); err != nil {
+				return err
+			}
+		}
+	}
+	if s.Process.OOMScoreAdj != nil {
+		// Before pivot_root: /proc here is still the host's, known mounted.
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("set process.oomScoreAdj %d: %w", *s.Process.OOMScoreAdj, err)
+		}
+	}
+	if err := c.send(message{Type: msgNamespaces}); err != nil {
+		return err
+	}
+	m, err := c.recv()
+	if err != nil {
+		return fmt.Errorf("wait for createRuntime hooks: %w", err)
+	}
+	if m.Type != msgContinue {
+		return fmt.Errorf("create aborted: %s", m.Error)
+	}
+	// create has moved us into the container's cgroup by now.
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.CgroupNamespace && ns.Path == "" {
+			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+				return fmt.Errorf("unshare cgroup namespace: %w", err)
+			}
+		}
+	}
+	userns := hasNewNS(s, specs.UserNamespace)
+	if err := rootfs.Prepare(&rootfs.Options{Spec: s, Rootfs: cfg.Rootfs, UserNS: userns, CgroupV2: cfg.CgroupV2}); err != nil {
+		return err
+	}
+	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
+		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
+		if err := hooks.Run(context.Background(), "createContainer", s.Hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Pivot(cfg.Rootfs); err != nil {
+		return err
+	}
+	if err := rootfs.Finish(s); err != nil {
+		return err
+	}
+	if hasNewNS(s, specs.UTSNamespace) {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("set hostname %q: %w", s.Hostname, err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("set domainname %q: %w", s.Domainname, err)
+			}
+		}
+	}
+	for _, rl := range s.Process.Rlimits {
+		res, _ := spec.Rlimit(rl.Type)
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("set %s to %d/%d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
+		}
+	}
+	if err := unix.Chdir(s.Process.Cwd); err != nil {
+		return fmt.Errorf("chdir to process.cwd %s: %w", s.Process.Cwd, err)
+	}
+	return nil
+}
+
+func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+var setnsFlags = map[specs.LinuxNamespaceType]int{
+	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+}
+
+// join enters an existing namespace on this (locked) thread.
+func join(ns specs.LinuxNamespace) error {
+	flag, ok := setnsFlags[ns.Type]
+	if !ok {
+		return fmt.Errorf("join %s namespace %s: not supported", ns.Type, ns.Path)
+	}
+	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, flag); err != nil {
+		return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
+	}
+	return nil
+}
+
+// lookPath finds args[0] in the container's root with its own PATH, so a
+// missing program fails `create`, not silently after `start`.
+func lookPath(p *specs.Process) (string, error) {
+	name := p.Args[0]
+	if strings.Contains(name, "/") {
+		if err := executable(name); err != nil {
+			return "", fmt.Errorf("process.args[0] %s: %w", name, err)
+		}
+		return name, nil
+	}
+	pathEnv := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range p.Env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		cand := filepath.Join(dir, name)
+		if executable(cand) == nil {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("process.args[0] %q: not found in the container's PATH %s", name, pathEnv)
+}
+
+func executable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return errors.New("not an executable file")
+	}
+	return nil
+}
+
+// execProcess sets the user, capabilities and no_new_privs, closes every
+// descriptor the container must not see, runs startContainer hooks and
+// replaces itself with the user's program.
+func execProcess(cfg *initConfig, path string) error {
+	s := cfg.Spec
+	p := s.Process
+	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
+		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateRunning, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
+		if err := hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, st); err != nil {
+			return err
+		}
+	}
+	caps, err := capabilities.Parse(p.Capabilities)
+	if err != nil {
+		return err
+	}
+	if p.Capabilities != nil {
+		if err := caps.DropBounding(); err != nil {
+			return err
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl PR_SET_KEEPCAPS: %w", err)
+	}
+	if err := setUser(p.User); err != nil {
+		return err
+	}
+	if p.Capabilities != nil {
+		if err := caps.Apply(); err != nil {
+			return err
+		}
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl PR_SET_NO_NEW_PRIVS: %w", err)
+		}
+	}
+	if p.User.Umask != nil {
+		unix.Umask(int(*p.User.Umask))
+	}
+	// Everything from FirstFD up closes on exec: only stdio and the
+	// preserved descriptors reach the program.
+	if err := unix.CloseRange(uint(cfg.FirstFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		if err := closeFrom(cfg.FirstFD); err != nil {
+			return err
+		}
+	}
+	if err := unix.Exec(path, p.Args, p.Env); err != nil {
+		return fmt.Errorf("exec %s: %w", path, err)
+	}
+	return nil
+}
+
+// closeFrom marks descriptors >= first close-on-exec where close_range is
+// missing (Linux < 5.11).
+func closeFrom(first int) error {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list open descriptors: %w", err)
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
+}
+
+func setUser(u specs.User) error {
+	if len(u.AdditionalGids) > 0 {
+		gids := make([]int, len(u.AdditionalGids))
+		for i, g := range u.AdditionalGids {
+			gids[i] = int(g)
+		}
+		if err := unix.Setgroups(gids); err != nil {
+			return fmt.Errorf("set process.user.additionalGids %v: %w", u.AdditionalGids, err)
+		}
+	} else if err := unix.Setgroups(nil); err != nil && !errors.Is(err, unix.EPERM) {
+		// EPERM: setgroups is denied in a rootless user namespace, where
+		// there are no supplementary groups to drop anyway.
+		return fmt.Errorf("clear supplementary groups: %w", err)
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("set process.user.gid %d: %w (is it mapped in linux.gidMappings?)", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("set process.user.uid %d: %w (is it mapped in linux.uidMappings?)", u.UID, err)
+	}
+	return nil
+}

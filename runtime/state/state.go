@@ -1,0 +1,181 @@
+// Package state keeps nsrun's per-container records: one directory per
+// container under the runtime root, a state file replaced atomically, and
+// an flock that serialises commands on the same container.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotExist means no container has the id.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist means the id is taken.
+var ErrExist = errors.New("container already exists")
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+.-]*$`)
+
+// ValidateID accepts the ids runc accepts: letters, digits, _ + . -, not
+// starting with punctuation, so an id is always a plain directory name.
+func ValidateID(id string) error {
+	if len(id) > 1024 || !idPattern.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '.', '-' (starting with a letter or digit)", id)
+	}
+	return nil
+}
+
+// Container is what nsrun remembers of a container between commands.
+type Container struct {
+	specs.State
+	Created time.Time `json:"created"`
+	// InitStartTime is field 22 of /proc/PID/stat of the init process, to
+	// tell it from a later process that reused its pid.
+	InitStartTime uint64            `json:"initStartTime,omitempty"`
+	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
+	Rootless      bool              `json:"rootless,omitempty"`
+	// Config is the bundle's config as it was at create time: delete runs
+	// its poststop hooks even if the bundle changed since.
+	Config *specs.Spec `json:"config"`
+}
+
+// Store is a runtime root directory.
+type Store struct {
+	Root string
+}
+
+// Dir returns the directory of container id.
+func (s *Store) Dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Create reserves id, creating its directory, and returns it locked.
+func (s *Store) Create(id string) (unlock func(), err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(s.Root, 0o711); err != nil {
+		return nil, fmt.Errorf("create state root %s: %w", s.Root, err)
+	}
+	if err := os.Mkdir(s.Dir(id), 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create container %s: %w (delete it first, or pick another id)", id, ErrExist)
+		}
+		return nil, fmt.Errorf("create state directory %s: %w", s.Dir(id), err)
+	}
+	return s.lock(id)
+}
+
+// Lock takes the container's lock; every command that changes a container
+// holds it, so concurrent commands on one id run one after the other.
+func (s *Store) Lock(id string) (unlock func(), err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	return s.lock(id)
+}
+
+func (s *Store) lock(id string) (func(), error) {
+	fd, err := unix.Open(s.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("open state directory %s: %w", s.Dir(id), err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock state directory %s: %w", s.Dir(id), err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+// Save writes the record atomically: a reader sees the old file or the new
+// one, never a torn one.
+func (s *Store) Save(c *Container) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("encode state of %s: %w", c.ID, err)
+	}
+	path := filepath.Join(s.Dir(c.ID), "state.json")
+	tmp, err := os.CreateTemp(s.Dir(c.ID), ".state-*")
+	if err != nil {
+		return fmt.Errorf("write state %s: %w", path, err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("replace state %s: %w", path, err)
+	}
+	return nil
+}
+
+// Load reads container id's record.
+func (s *Store) Load(id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(s.Dir(id), "state.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, derr := os.Stat(s.Dir(id)); derr == nil {
+				// The directory exists without a record: a create that
+				// died before its first save. delete --force removes it.
+				return &Container{State: specs.State{ID: id, Status: specs.StateCreating}}, nil
+			}
+			return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("decode state %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Remove deletes the container's directory and everything in it.
+func (s *Store) Remove(id string) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(s.Dir(id)); err != nil {
+		return fmt.Errorf("remove state directory %s: %w", s.Dir(id), err)
+	}
+	return nil
+}
+
+// List returns the ids in the root, sorted.
+func (s *Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list %s: %w", s.Root, err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
