@@ -230,6 +230,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		case msgNamespaces:
 			st := rec.State
 			if s.Hooks != nil {
+				//lint:ignore SA1019 the spec still requires running legacy prestart hooks, at createRuntime time
 				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &st); err != nil {
 					return nil, err
 				}

@@ -189,6 +189,7 @@ func Validate(s *specs.Spec, bundleDir string) error {
 	}
 	if s.Hooks != nil {
 		for name, hs := range map[string][]specs.Hook{
+			//lint:ignore SA1019 legacy prestart hooks are still valid config and are run
 			"prestart": s.Hooks.Prestart, "createRuntime": s.Hooks.CreateRuntime, "createContainer": s.Hooks.CreateContainer,
 			"startContainer": s.Hooks.StartContainer, "poststart": s.Hooks.Poststart, "poststop": s.Hooks.Poststop,
 		} {
