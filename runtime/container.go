@@ -138,6 +138,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := st.Save(rec); err != nil {
 		return nil, err
 	}
+	testPause("state-saved")
 
 	mgr, err := r.cgroup(s, o.ID, rootless)
 	if err != nil {
@@ -160,6 +161,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		if err := mgr.Set(withDefaultDevices(s)); err != nil {
 			return nil, err
 		}
+		testPause("cgroup-created")
 	}
 
 	fifoPath := filepath.Join(st.Dir(o.ID), "exec.fifo")
@@ -204,6 +206,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			return nil, err
 		}
 	}
+	testPause("init-started")
 
 	// The init's errors surface here; a hung init must not hang create.
 	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
@@ -238,6 +241,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 					return nil, err
 				}
 			}
+			testPause("hooks-done")
 			if err := c.send(message{Type: msgContinue}); err != nil {
 				return nil, err
 			}
@@ -313,7 +317,8 @@ func initCommand(s *specs.Spec, o CreateOptions, sock, fifo *os.File, rootless b
 	if err != nil {
 		return nil, fmt.Errorf("find nsrun's own binary: %w", err)
 	}
-	cmd := exec.Command(self, "init")
+	// The id in argv names the init in ps until it execs the program.
+	cmd := exec.Command(self, "init", o.ID)
 	cmd.Args[0] = "nsrun"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
 	for i := 0; i < o.PreserveFDs; i++ {
@@ -620,4 +625,17 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 		return []int{rec.Pid}, nil
 	}
 	return nil, nil
+}
+
+// testPause stops create at a named stage when _NSRUN_TEST_PAUSE names it,
+// so tests can SIGKILL the CLI there and prove `delete --force` cleans up.
+// Outside those tests it costs one getenv per stage.
+func testPause(stage string) {
+	if os.Getenv("_NSRUN_TEST_PAUSE") != stage {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "nsrun: paused at %s\n", stage)
+	for {
+		time.Sleep(time.Hour)
+	}
 }

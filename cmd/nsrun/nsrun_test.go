@@ -1,0 +1,555 @@
+package main
+
+// These tests drive the nsrun binary the way engines do: a real process per
+// command, real bundles, real containers. Each checks that what it made is
+// gone afterwards: no state, cgroup, process or host mount.
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/gobuild"
+)
+
+var nsrunBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nsrun-test-bin-")
+	if err != nil {
+		panic(err)
+	}
+	nsrunBin, err = gobuild.Static(context.Background(), "./cmd/nsrun", dir, "")
+	if err != nil {
+		panic(err)
+	}
+	// Other users (the rootless tests) must be able to run it.
+	_ = os.Chmod(dir, 0o755)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type env struct {
+	t    *testing.T
+	root string
+	tmp  string
+	cred *syscall.Credential
+	xdg  string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	tmp := t.TempDir()
+	return &env{t: t, root: filepath.Join(tmp, "state"), tmp: tmp}
+}
+
+func randomID(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// nsrun runs the binary and returns stdout, stderr and the exit code.
+func (e *env) nsrun(args ...string) (string, string, int) {
+	return e.nsrunEnv(nil, args...)
+}
+
+func (e *env) nsrunEnv(extraEnv []string, args ...string) (string, string, int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nsrunBin, append([]string{"--root", e.root}, args...)...)
+	// Files, not pipes: a created container inherits nsrun's stdio and
+	// would hold a pipe open long after nsrun exits.
+	out, errb := e.tempFile(), e.tempFile()
+	defer out.Close()
+	defer errb.Close()
+	cmd.Stdout, cmd.Stderr = out, errb
+	cmd.Env = append(os.Environ(), extraEnv...)
+	if e.cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
+		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+e.xdg)
+	}
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run nsrun %v: %v", args, err)
+	}
+	return readAll(e.t, out), readAll(e.t, errb), code
+}
+
+func (e *env) tempFile() *os.File {
+	e.t.Helper()
+	f, err := os.CreateTemp(e.tmp, "stdio-")
+	require.NoError(e.t, err)
+	// Readable by the rootless user the container may run as.
+	require.NoError(e.t, os.Chmod(f.Name(), 0o666))
+	return f
+}
+
+func readAll(t *testing.T, f *os.File) string {
+	t.Helper()
+	data, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	return string(data)
+}
+
+// newBundle makes a busybox bundle running args; rootless when not root.
+func (e *env) newBundle(args ...string) *bundle.Bundle {
+	e.t.Helper()
+	opts := bundle.Options{Args: args, Rootless: os.Geteuid() != 0 || e.cred != nil}
+	if e.cred != nil {
+		opts.Owner = &bundle.Owner{UID: int(e.cred.Uid), GID: int(e.cred.Gid)}
+	}
+	b, err := bundle.New(filepath.Join(e.tmp, randomID("bundle")), opts)
+	require.NoError(e.t, err)
+	return b
+}
+
+// leftovers lists what container id left on the host.
+func (e *env) leftovers(id string) []string {
+	var left []string
+	if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
+		left = append(left, "state directory "+filepath.Join(e.root, id))
+	}
+	cg, _ := filepath.Glob("/sys/fs/cgroup/*/nsrun/" + id)
+	cg2, _ := filepath.Glob("/sys/fs/cgroup/nsrun/" + id)
+	for _, c := range append(cg, cg2...) {
+		left = append(left, "cgroup "+c)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		data, err := os.ReadFile(p)
+		if err == nil && string(data) == "nsrun\x00init\x00"+id+"\x00" {
+			left = append(left, "process "+p)
+		}
+	}
+	// Only mounts naming this test's files are attributable to it; other
+	// processes on the machine may mount and unmount meanwhile.
+	f, err := os.Open("/proc/self/mountinfo")
+	if err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), e.tmp) {
+				left = append(left, "mount "+sc.Text())
+			}
+		}
+		f.Close()
+	}
+	return left
+}
+
+func mutate(f func(s *specs.Spec, b *bundle.Bundle)) func(*env, *bundle.Bundle) {
+	return func(e *env, b *bundle.Bundle) {
+		f(b.Spec, b)
+		require.NoError(e.t, b.Save())
+	}
+}
+
+func rawConfig(text string) func(*env, *bundle.Bundle) {
+	return func(e *env, b *bundle.Bundle) {
+		require.NoError(e.t, os.WriteFile(filepath.Join(b.Dir, "config.json"), []byte(text), 0o644))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestBadBundles: every bad bundle is refused with an error that says what
+// and where, a non-zero exit, and nothing left behind.
+func TestBadBundles(t *testing.T) {
+	notExec := filepath.Join(t.TempDir(), "hook.txt")
+	require.NoError(t, os.WriteFile(notExec, []byte("x"), 0o644))
+	failing := filepath.Join(t.TempDir(), "fail-hook")
+	require.NoError(t, os.WriteFile(failing, []byte("#!/bin/sh\necho hook says no >&2\nexit 9\n"), 0o755))
+	tests := []struct {
+		name  string
+		setup func(*env, *bundle.Bundle)
+		want  string
+	}{
+		{"missing config", func(e *env, b *bundle.Bundle) { require.NoError(t, os.Remove(filepath.Join(b.Dir, "config.json"))) }, "config.json: no such file"},
+		{"invalid json", rawConfig("{\n\"ociVersion\": \"1.0.2\",\n oops}"), "line 3"},
+		{"wrong json type", rawConfig(`{"ociVersion": "1.0.2", "process": {"args": 7}}`), "field process.args"},
+		{"ociVersion 2", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Version = "2.0.0" }), "ociVersion: \"2.0.0\" is not a 1.x"},
+		{"no root", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root = nil }), "root.path: missing"},
+		{"missing rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root.Path = "nope" }), "root.path: "},
+		{"rootfs is a file", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root.Path = "config.json" }), "is not a directory"},
+		{"no process", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process = nil }), "process: missing"},
+		{"empty args", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Args = nil }), "process.args: empty"},
+		{"relative cwd", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Cwd = "tmp" }), "process.cwd"},
+		{"terminal", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Terminal = true }), "process.terminal"},
+		{"bad env", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Env = append(s.Process.Env, "JUSTNAME") }), "not NAME=value"},
+		{"unknown rlimit", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_MAGIC", Hard: 1, Soft: 1}}
+		}), "unknown rlimit type"},
+		{"rlimit soft above hard", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1, Soft: 2}}
+		}), "soft limit 2 above hard limit 1"},
+		{"unknown capability", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} }), `unknown capability "CAP_FLY"`},
+		{"oom score", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.OOMScoreAdj = ptr(5000) }), "process.oomScoreAdj"},
+		{"unknown namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "galaxy"})
+		}), `unknown namespace type "galaxy"`},
+		{"duplicate namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
+		}), "listed twice"},
+		{"relative namespace path", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace, Path: "proc/1/ns/net"}}
+		}), "must be an absolute path"},
+		{"join user namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UserNamespace, Path: "/proc/1/ns/user"}}
+		}), "joining an existing user namespace is not supported"},
+		{"no mount namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
+		}), "no mount namespace"},
+		{"user namespace without maps", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+		}), "needs uidMappings and gidMappings"},
+		{"maps without user namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+		}), "without a user namespace"},
+		{"empty id map", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			userns(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 0}}
+		}), "size 0 maps nothing"},
+		{"overlapping id maps", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			userns(s)
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 100}, {ContainerID: 50, HostID: 200000, Size: 10}}
+		}), "overlaps linux.uidMappings[0]"},
+		{"relative mount destination", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "data", Type: "tmpfs", Source: "tmpfs"})
+		}), `mounts[`},
+		{"bad bind option", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "readonly"}})
+		}), `unknown option "readonly" for a bind mount`},
+		{"missing bind source", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/src", Options: []string{"rbind"}})
+		}), "/nonexistent/src: no such file"},
+		{"mount without type", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "x"})
+		}), ".type: missing"},
+		{"mount that fails inside", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "nosuchfs", Source: "x"})
+		}), "mount nosuchfs on /data: no such device"},
+		{"relative hook path", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "bin/hook"}}}
+		}), "hooks.createRuntime[0].path"},
+		{"missing hook", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/nonexistent/hook"}}}
+		}), "hooks.poststop[0].path"},
+		{"hook not executable", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: notExec}}}
+		}), "is not an executable file"},
+		{"failing createRuntime hook", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: failing}}}
+		}), "hook says no"},
+		{"bad rootfsPropagation", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.RootfsPropagation = "sideways" }), "linux.rootfsPropagation"},
+		{"device outside /dev", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/null", Type: "c", Major: 1, Minor: 3}}
+		}), "under /dev"},
+		{"hostname without uts", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.UTSNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		}), "needs a uts namespace"},
+		{"cgroupsPath escapes", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.CgroupsPath = "/../../etc" }), "linux.cgroupsPath"},
+		{"masked path relative", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.MaskedPaths = []string{"proc/kcore"} }), "must be absolute"},
+		{"program not in rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Args = []string{"no-such-program"} }), `process.args[0] "no-such-program": not found in the container's PATH`},
+		{"cwd missing in rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Cwd = "/nonexistent" }), "chdir to process.cwd /nonexistent"},
+	}
+	require.GreaterOrEqual(t, len(tests), 30)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.newBundle("true")
+			tc.setup(e, b)
+			id := randomID("bad")
+			_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
+			assert.NotZero(t, code, "create of a bad bundle must fail")
+			assert.Contains(t, stderr, tc.want)
+			assert.Empty(t, e.leftovers(id))
+		})
+	}
+}
+
+func userns(s *specs.Spec) {
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.UserNamespace {
+			return
+		}
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 100}}
+}
+
+// TestBadCommands: bad ids, signals and orders of commands.
+func TestBadCommands(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "60")
+	id := randomID("cmd")
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	t.Cleanup(func() { e.nsrun("delete", "--force", id) })
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"duplicate id", []string{"create", "--bundle", b.Dir, id}, "already exists"},
+		{"invalid id", []string{"create", "--bundle", b.Dir, "../escape"}, "invalid container id"},
+		{"unknown id state", []string{"state", "nope-" + id}, "container does not exist"},
+		{"unknown id start", []string{"start", "nope-" + id}, "container does not exist"},
+		{"unknown id kill", []string{"kill", "nope-" + id}, "container does not exist"},
+		{"unknown id delete", []string{"delete", "nope-" + id}, "container does not exist"},
+		{"bad signal", []string{"kill", id, "SIGNOPE"}, `unknown signal "SIGNOPE"`},
+		{"signal out of range", []string{"kill", id, "99"}, "out of range"},
+		{"delete created without force", []string{"delete", id}, "stop it first or use --force"},
+		{"missing id", []string{"start"}, "want exactly one container id"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"negative preserve-fds", []string{"create", "--preserve-fds", "-1", "--bundle", b.Dir, "x" + id}, "must be 0 or more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := e.nsrun(tc.args...)
+			assert.NotZero(t, code)
+			assert.Contains(t, stderr, tc.want)
+		})
+	}
+	_, stderr, code = e.nsrun("delete", "--force", id)
+	require.Zero(t, code, stderr)
+	assert.Empty(t, e.leftovers(id))
+}
+
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "60")
+	id := randomID("life")
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, "--pid-file", filepath.Join(e.tmp, "pid"), id)
+	require.Zero(t, code, stderr)
+	t.Cleanup(func() { e.nsrun("delete", "--force", id) })
+
+	st := e.state(id)
+	assert.Equal(t, specs.StateCreated, st.Status)
+	pidFile, err := os.ReadFile(filepath.Join(e.tmp, "pid"))
+	require.NoError(t, err)
+	assert.Equal(t, strconv.Itoa(st.Pid), string(pidFile))
+	cmdline, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/cmdline")
+	require.NoError(t, err)
+	assert.Equal(t, "nsrun\x00init\x00"+id+"\x00", string(cmdline), "created: blocked before execve")
+
+	out, _, code := e.nsrun("list")
+	require.Zero(t, code)
+	assert.Contains(t, out, id)
+
+	_, stderr, code = e.nsrun("start", id)
+	require.Zero(t, code, stderr)
+	assert.Equal(t, specs.StateRunning, e.state(id).Status)
+	_, stderr, code = e.nsrun("start", id)
+	assert.NotZero(t, code)
+	assert.Contains(t, stderr, "not created")
+
+	out, _, code = e.nsrun("ps", id)
+	require.Zero(t, code)
+	assert.Contains(t, out, strconv.Itoa(st.Pid))
+
+	_, stderr, code = e.nsrun("kill", id, "KILL")
+	require.Zero(t, code, stderr)
+	require.Eventually(t, func() bool { return e.state(id).Status == specs.StateStopped }, 10*time.Second, 5*time.Millisecond)
+	_, stderr, code = e.nsrun("delete", id)
+	require.Zero(t, code, stderr)
+	assert.Empty(t, e.leftovers(id))
+}
+
+func (e *env) state(id string) *specs.State {
+	e.t.Helper()
+	out, stderr, code := e.nsrun("state", id)
+	require.Zero(e.t, code, stderr)
+	var st specs.State
+	require.NoError(e.t, json.Unmarshal([]byte(out), &st))
+	return &st
+}
+
+func TestRunExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		run  []string
+		want int
+	}{
+		{"exit status", []string{"sh", "-c", "exit 7"}, nil, 7},
+		{"success", []string{"true"}, nil, 0},
+		{"timeout", []string{"sleep", "60"}, []string{"--timeout", "300ms"}, 128 + 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.newBundle(tc.args...)
+			id := randomID("run")
+			args := append([]string{"run", "--bundle", b.Dir}, tc.run...)
+			_, stderr, code := e.nsrun(append(args, id)...)
+			assert.Equal(t, tc.want, code, stderr)
+			assert.Empty(t, e.leftovers(id))
+		})
+	}
+}
+
+// TestRunForwardsSignals: a signal to `nsrun run` reaches the container.
+// The trap matters: as PID 1 of its namespace, sh ignores signals it has no
+// handler for.
+func TestRunForwardsSignals(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`)
+	id := randomID("sig")
+	out := e.tempFile()
+	defer out.Close()
+	cmd := exec.Command(nsrunBin, "--root", e.root, "run", "--bundle", b.Dir, id)
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool { return strings.Contains(readAll(t, out), "ready") }, 20*time.Second, 5*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, readAll(t, out))
+	assert.Equal(t, 42, ee.ExitCode())
+	assert.Empty(t, e.leftovers(id))
+}
+
+// TestHooks: every hook runs once, in the order the spec gives, with the
+// state on stdin.
+func TestHooks(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("cat", "/tmp/started")
+	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	log := filepath.Join(e.tmp, "hooks.log")
+	hook := filepath.Join(e.tmp, "hook.sh")
+	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\nread -r state\necho \"$1 $state\" >> "+log+"\n"), 0o755))
+	h := func(name string) []specs.Hook { return []specs.Hook{{Path: hook, Args: []string{"hook.sh", name}}} }
+	// startContainer runs inside the container: its hook lives in the rootfs.
+	require.NoError(t, os.WriteFile(filepath.Join(b.Rootfs(), "hook.sh"), []byte("#!/bin/sh\nread -r state\necho \"startContainer $state\" > /tmp/started\n"), 0o755))
+	b.Spec.Hooks = &specs.Hooks{
+		CreateRuntime: h("createRuntime"), CreateContainer: h("createContainer"),
+		StartContainer: []specs.Hook{{Path: "/hook.sh"}}, Poststart: h("poststart"), Poststop: h("poststop"),
+	}
+	require.NoError(t, b.Save())
+	id := randomID("hooks")
+	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	assert.Contains(t, out, "startContainer {", "the startContainer hook ran inside the container, before its process")
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	var order []string
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		name, st, _ := strings.Cut(line, " ")
+		order = append(order, name)
+		var s specs.State
+		require.NoError(t, json.Unmarshal([]byte(st), &s), line)
+		assert.Equal(t, id, s.ID)
+		assert.Equal(t, b.Dir, s.Bundle)
+	}
+	assert.Equal(t, []string{"createRuntime", "createContainer", "poststart", "poststop"}, order)
+	assert.Empty(t, e.leftovers(id))
+}
+
+// TestPreserveFDs: only stdio and the preserved descriptors reach the
+// container's process.
+func TestPreserveFDs(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sh", "-c", "ls /proc/self/fd")
+	id := randomID("fds")
+	extra, err := os.Open("/dev/null")
+	require.NoError(t, err)
+	defer extra.Close()
+	cmd := exec.Command(nsrunBin, "--root", e.root, "run", "--preserve-fds", "1", "--bundle", b.Dir, id)
+	cmd.ExtraFiles = []*os.File{extra}
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	// ls opens the directory itself as one more descriptor.
+	fds := strings.Fields(string(out))
+	assert.Subset(t, fds, []string{"0", "1", "2", "3"})
+	assert.LessOrEqual(t, len(fds), 5, "leaked descriptors: %v", fds)
+	assert.Empty(t, e.leftovers(id))
+}
+
+// TestKilledCreate: a create SIGKILLed at any stage leaves a record from
+// which delete --force removes everything.
+func TestKilledCreate(t *testing.T) {
+	for _, stage := range []string{"state-saved", "cgroup-created", "init-started", "hooks-done"} {
+		t.Run(stage, func(t *testing.T) {
+			if stage == "cgroup-created" && os.Geteuid() != 0 {
+				t.Skip("a rootless container on this host has no cgroup (v1 hierarchies are root's)")
+			}
+			e := newEnv(t)
+			b := e.newBundle("true")
+			id := randomID("kill")
+			cmd := exec.Command(nsrunBin, "--root", e.root, "create", "--bundle", b.Dir, id)
+			cmd.Env = append(os.Environ(), "_NSRUN_TEST_PAUSE="+stage)
+			errFile := e.tempFile()
+			defer errFile.Close()
+			cmd.Stdout, cmd.Stderr = errFile, errFile
+			require.NoError(t, cmd.Start())
+			require.Eventually(t, func() bool {
+				return readAll(t, errFile) == "nsrun: paused at "+stage+"\n"
+			}, 20*time.Second, 5*time.Millisecond, "create never reached %s: %s", stage, readAll(t, errFile))
+			require.NoError(t, cmd.Process.Kill())
+			_ = cmd.Wait()
+			assert.NotEmpty(t, e.leftovers(id), "the killed create left its record")
+			_, errOut, code := e.nsrun("delete", "--force", id)
+			assert.Zero(t, code, errOut)
+			require.Eventually(t, func() bool { return len(e.leftovers(id)) == 0 }, 5*time.Second, 10*time.Millisecond, "left: %v", e.leftovers(id))
+		})
+	}
+}
+
+// TestRootless runs a container as an unprivileged user.
+func TestRootless(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("this test switches to the nsbench-user account and needs root to do so; run the suite unprivileged for the plain rootless path")
+	}
+	u, err := user.Lookup("nsbench-user")
+	if err != nil {
+		t.Skip("no nsbench-user account (make test creates it: useradd -m nsbench-user)")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	e := newEnv(t)
+	// t.TempDir makes 0700 directories; the user must reach the bundle.
+	require.NoError(t, os.Chmod(filepath.Dir(e.tmp), 0o755))
+	require.NoError(t, os.Chmod(e.tmp, 0o755))
+	e.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	e.xdg = filepath.Join(e.tmp, "xdg")
+	require.NoError(t, os.Mkdir(e.xdg, 0o700))
+	require.NoError(t, os.Chown(e.xdg, uid, gid))
+	e.root = filepath.Join(e.xdg, "nsrun")
+	b := e.newBundle("sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups")
+	id := randomID("rootless")
+	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	f := strings.Fields(out)
+	require.Len(t, f, 5, out)
+	assert.Equal(t, "0", f[0], "root inside")
+	assert.Equal(t, []string{"0", strconv.Itoa(uid), "1"}, f[1:4], "mapped to the user outside")
+	assert.Equal(t, "deny", f[4])
+	assert.Empty(t, e.leftovers(id))
+}
