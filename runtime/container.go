@@ -145,6 +145,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		return nil, err
 	}
 	if mgr != nil {
+		mgr.Only(s.Linux.Resources)
 		rec.CgroupPaths = mgr.Paths()
 		if err := st.Save(rec); err != nil {
 			return nil, err
@@ -187,6 +188,21 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err != nil {
 		return nil, err
 	}
+	// On cgroup v2 the init is cloned straight into its cgroup. Elsewhere
+	// it is moved in after the clone: on v1 that first cgroup.procs write
+	// waits out an RCU grace period, the largest part of create's time.
+	bornInCgroup := false
+	if mgr != nil {
+		fd, err := mgr.OpenV2()
+		if err != nil {
+			return nil, err
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+			bornInCgroup = true
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init (/proc/self/exe init): %w", err)
 	}
@@ -201,7 +217,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := st.Save(rec); err != nil {
 		return nil, err
 	}
-	if mgr != nil {
+	if mgr != nil && !bornInCgroup {
 		if err := mgr.Apply(pid); err != nil {
 			return nil, err
 		}

@@ -106,6 +106,54 @@ func cleanPath(cgroupsPath, id string) (string, error) {
 	return c, nil
 }
 
+// Only narrows a v1 or hybrid Manager to the hierarchies r needs. Any one
+// hierarchy tracks every process for kill and delete; only with none needed
+// is one added (freezer, else pids). Each hierarchy costs a mkdir and an
+// rmdir, and above all a cgroup.procs write that on v1 waits out an RCU
+// grace period (the threadgroup rwsem): milliseconds on every start. On
+// cgroup v2 there is one directory anyway.
+func (m *Manager) Only(r *specs.LinuxResources) {
+	if m.pureV2() {
+		return
+	}
+	need := map[string]bool{}
+	if r != nil {
+		if r.Memory != nil {
+			need["memory"] = true
+		}
+		if r.Pids != nil {
+			need["pids"] = true
+		}
+		if c := r.CPU; c != nil {
+			if c.Shares != nil || c.Quota != nil || c.Period != nil {
+				need["cpu"] = true
+			}
+			if c.Cpus != "" || c.Mems != "" {
+				need["cpuset"] = true
+			}
+		}
+		if len(r.Devices) > 0 {
+			need["devices"] = true
+		}
+	}
+	if len(need) == 0 {
+		if dir, _ := m.dir("freezer"); dir != "" {
+			need["freezer"] = true
+		} else {
+			need["pids"] = true
+		}
+	}
+	for name := range m.paths {
+		keep := false
+		for _, c := range strings.Split(name, ",") {
+			keep = keep || need[c]
+		}
+		if !keep {
+			delete(m.paths, name)
+		}
+	}
+}
+
 // Load rebuilds a Manager from Paths, for delete after a crashed create.
 func Load(paths map[string]string) *Manager {
 	m := &Manager{paths: map[string]string{}}
@@ -227,6 +275,21 @@ func write(dir, file, value string) error {
 		return fmt.Errorf("write %q to %s: %w", value, p, err)
 	}
 	return nil
+}
+
+// OpenV2 opens the container's directory on a pure cgroup v2 host, for
+// clone3(CLONE_INTO_CGROUP): the init is born in its cgroup and never
+// migrated. It returns -1 on v1 and hybrid hosts, where it cannot be used.
+func (m *Manager) OpenV2() (int, error) {
+	if !m.pureV2() {
+		return -1, nil
+	}
+	dir := m.paths["unified"]
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	return fd, nil
 }
 
 // Apply moves pid into the container's cgroup in every hierarchy.

@@ -205,6 +205,26 @@ func TestStats(t *testing.T) {
 	}
 }
 
+func TestOnlyNeededHierarchies(t *testing.T) {
+	paths := map[string]string{"cpu": "/c", "memory": "/m", "pids": "/p", "freezer": "/f", "devices": "/d", "name=systemd": "/s", "unified": "/u"}
+	m := Load(paths)
+	lim := int64(5)
+	m.Only(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &lim}})
+	assert.Equal(t, map[string]string{"pids": "/p"}, m.Paths(), "a needed hierarchy also tracks the processes")
+
+	m = Load(paths)
+	m.Only(nil)
+	assert.Equal(t, map[string]string{"freezer": "/f"}, m.Paths(), "with nothing needed, the freezer tracks them")
+
+	m = Load(map[string]string{"cpu,cpuacct": "/c", "memory": "/m", "pids": "/p"})
+	m.Only(nil)
+	assert.Equal(t, map[string]string{"pids": "/p"}, m.Paths(), "without a freezer, pids tracks the processes")
+
+	m = Load(map[string]string{"unified": "/u"})
+	m.Only(nil)
+	assert.Equal(t, map[string]string{"unified": "/u"}, m.Paths(), "v2 keeps its one directory")
+}
+
 func TestSetUnavailable(t *testing.T) {
 	m := Load(map[string]string{"name=systemd": "/nonexistent"})
 	lim := int64(1)

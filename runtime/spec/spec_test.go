@@ -1,0 +1,57 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestDefaultValidates(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "rootfs"), 0o755))
+	for _, rootless := range []bool{false, true} {
+		s := Default(rootless)
+		assert.NoError(t, Validate(s, dir), "rootless=%t", rootless)
+		hasUserNS := false
+		for _, ns := range s.Linux.Namespaces {
+			hasUserNS = hasUserNS || ns.Type == "user"
+		}
+		assert.Equal(t, rootless, hasUserNS)
+	}
+}
+
+func TestValidateJoinsAllErrors(t *testing.T) {
+	s := Default(false)
+	s.Version = "0.9"
+	s.Process.Cwd = "rel"
+	err := Validate(s, t.TempDir())
+	require.Error(t, err)
+	for _, want := range []string{"ociVersion", "process.cwd", "root.path"} {
+		assert.Contains(t, err.Error(), want, "every problem is reported at once")
+	}
+}
+
+func TestSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"TERM": unix.SIGTERM, "sigkill": unix.SIGKILL, "SIGHUP": unix.SIGHUP, "9": unix.SIGKILL, " int ": unix.SIGINT} {
+		got, err := Signal(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "NOPE", "0", "65", "99999999"} {
+		_, err := Signal(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestLoadErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte("{\n\"ociVersion\": \"1.0.2\",\n\"process\": {\"args\": \"sh\"}\n}"), 0o644))
+	_, err := Load(dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "line 3")
+	assert.Contains(t, err.Error(), "process.args")
+}
