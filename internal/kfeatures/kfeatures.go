@@ -31,7 +31,7 @@ type Features struct {
 	UnprivilegedUsernsClone int
 	// AppArmorRestrictsUserns is Ubuntu's
 	// kernel.apparmor_restrict_unprivileged_userns (-1 if absent).
-	AppArmorRestrictsUserns int
+	AppArmorRestrictsUserns         int
 	Clone3, PidfdOpen, MountSetattr bool
 	// Cgroup is "v1", "hybrid", "v2" or "none".
 	Cgroup string
