@@ -9,5 +9,7 @@ bench-runtime: deps
 	$(GO) run ./cmd/rtbench -n $(or $(RUNS),50) nsrun runc crun
 
 # The rootless tests run as this unprivileged account (created when root).
+test-go: test-users
+
 test-users:
 	@if [ "$$(id -u)" = 0 ] && ! id nsbench-user >/dev/null 2>&1; then useradd -m nsbench-user; fi

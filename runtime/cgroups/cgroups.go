@@ -560,25 +560,41 @@ func (m *Manager) procsDir() string {
 }
 
 // Signal sends sig to every process of the container. For SIGKILL the
-// cgroup is frozen first (or cgroup.kill used on v2), so a process forking
-// in a loop cannot leave a child behind.
+// cgroup is frozen first (or cgroup.kill used on v2), and the round is
+// repeated until a listing comes back empty: a process caught mid-fork is
+// not listed yet and would otherwise survive.
 func (m *Manager) Signal(sig unix.Signal) error {
 	if sig == unix.SIGKILL && m.pureV2() {
 		if err := write(m.paths["unified"], "cgroup.kill", "1"); err == nil {
 			return nil
 		}
 	}
-	thaw := func() error { return nil }
-	if sig == unix.SIGKILL {
-		var err error
-		if thaw, err = m.freeze(); err != nil {
+	if sig != unix.SIGKILL {
+		_, err := m.signalOnce(sig)
+		return err
+	}
+	for round := 0; round < 20; round++ {
+		thaw, err := m.freeze()
+		if err != nil {
 			return err
 		}
+		n, err := m.signalOnce(sig)
+		if terr := thaw(); err == nil {
+			err = terr
+		}
+		if err != nil || n == 0 {
+			return err
+		}
+		time.Sleep(time.Millisecond)
 	}
+	return nil
+}
+
+// signalOnce signals the processes listed now and returns how many.
+func (m *Manager) signalOnce(sig unix.Signal) (int, error) {
 	pids, err := m.Pids()
 	if err != nil {
-		_ = thaw()
-		return err
+		return 0, err
 	}
 	var firstErr error
 	for _, pid := range pids {
@@ -586,10 +602,7 @@ func (m *Manager) Signal(sig unix.Signal) error {
 			firstErr = fmt.Errorf("signal %d to pid %d: %w", sig, pid, err)
 		}
 	}
-	if err := thaw(); err != nil && firstErr == nil {
-		firstErr = err
-	}
-	return firstErr
+	return len(pids), firstErr
 }
 
 // freeze stops every process of the cgroup and returns the function that
@@ -685,12 +698,27 @@ func rmdirAll(ctx context.Context, dir string, mustGo bool) error {
 		if !errors.Is(err, unix.EBUSY) {
 			return fmt.Errorf("remove cgroup %s: %w", dir, err)
 		}
+		// A container being destroyed has no business left: a straggler
+		// that escaped the kill (forked at that instant) goes now.
+		killProcs(dir)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("remove cgroup %s: still busy (processes left?): %w", dir, ctx.Err())
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 50*time.Millisecond)
+	}
+}
+
+func killProcs(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
 	}
 }
 

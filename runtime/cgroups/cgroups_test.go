@@ -181,9 +181,27 @@ func TestDestroyAfterCrashWithLoad(t *testing.T) {
 	require.NoError(t, again.Destroy(ctx), "destroy is idempotent")
 }
 
+func TestDestroyKillsStragglers(t *testing.T) {
+	m := testManager(t)
+	cmd := startInCgroup(t, m, "sleep", "60")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, m.Destroy(ctx), "a process left in a container being destroyed is killed")
+	_ = cmd.Wait()
+	for _, d := range m.Paths() {
+		assert.NoDirExists(t, d)
+	}
+}
+
 func TestDestroyBusyTimesOut(t *testing.T) {
 	m := testManager(t)
+	freezer, v2 := m.dir("freezer")
+	if freezer == "" || v2 {
+		t.Skip("needs a v1 freezer hierarchy, where a frozen task cannot die until thawed")
+	}
 	startInCgroup(t, m, "sleep", "60")
+	require.NoError(t, write(freezer, "freezer.state", "FROZEN"))
+	t.Cleanup(func() { _ = write(freezer, "freezer.state", "THAWED") })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := m.Destroy(ctx)
