@@ -553,3 +553,74 @@ func TestRootless(t *testing.T) {
 	assert.Equal(t, "deny", f[4])
 	assert.Empty(t, e.leftovers(id))
 }
+
+// TestJoinNamespaceByPath: a network namespace given by path is joined,
+// not created: the container sees the interfaces put there.
+func TestJoinNamespaceByPath(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("creating a network namespace to join needs root (euid is not 0)")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip(8) from iproute2")
+	}
+	// A sleeping process holds the namespace; a veth pair inside marks it.
+	holder := exec.Command("unshare", "--net", "sh", "-c", "ip link add nsrun-mark type veth peer name nsrun-peer && echo ok && exec sleep 60")
+	out, err := holder.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ok\n", line)
+
+	e := newEnv(t)
+	b := e.newBundle("cat", "/proc/net/dev")
+	for i, ns := range b.Spec.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			b.Spec.Linux.Namespaces[i].Path = "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/net"
+		}
+	}
+	require.NoError(t, b.Save())
+	id := randomID("join")
+	stdout, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	assert.Contains(t, stdout, "nsrun-mark", "the joined namespace's device is visible")
+	assert.Empty(t, e.leftovers(id))
+}
+
+// TestResources: limits in linux.resources land in the container's cgroup.
+func TestResources(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("cgroup limits need root on this host (v1 hierarchies are not delegated)")
+	}
+	e := newEnv(t)
+	b := e.newBundle("sh", "-c", "cat /sys/fs/cgroup/pids.max 2>/dev/null || true; sleep 60")
+	limit := int64(33)
+	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	require.NoError(t, b.Save())
+	id := randomID("res")
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	t.Cleanup(func() { e.nsrun("delete", "--force", id) })
+	pid := e.state(id).Pid
+	cg, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	require.NoError(t, err)
+	var dir string
+	for _, line := range strings.Split(string(cg), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && (f[1] == "pids" || f[1] == "") && strings.HasSuffix(f[2], "/"+id) {
+			if f[1] == "pids" {
+				dir = "/sys/fs/cgroup/pids" + f[2]
+			} else if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+				dir = "/sys/fs/cgroup" + f[2]
+			}
+		}
+	}
+	require.NotEmpty(t, dir, "the init is in a pids cgroup named after the container: %s", cg)
+	max, err := os.ReadFile(filepath.Join(dir, "pids.max"))
+	require.NoError(t, err)
+	assert.Equal(t, "33", strings.TrimSpace(string(max)))
+	_, stderr, code = e.nsrun("delete", "--force", id)
+	require.Zero(t, code, stderr)
+	assert.NoDirExists(t, dir)
+	assert.Empty(t, e.leftovers(id))
+}
