@@ -1,0 +1,129 @@
+package network
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// leases maps container id to its address.
+type leases map[string]netip.Addr
+
+// gateway is the bridge's own address: the subnet's first host address.
+func gateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+
+// allocate returns want if it is a free container address of p, or the
+// lowest free one when want is invalid (not given).
+func (l leases) allocate(p netip.Prefix, want netip.Addr) (netip.Addr, error) {
+	used := map[netip.Addr]string{}
+	for id, a := range l {
+		used[a] = id
+	}
+	gw := gateway(p)
+	last := broadcast(p)
+	if want.IsValid() {
+		switch {
+		case !p.Contains(want):
+			return netip.Addr{}, fmt.Errorf("address %s is outside subnet %s", want, p)
+		case want == p.Masked().Addr() || want == last:
+			return netip.Addr{}, fmt.Errorf("address %s is the network or broadcast address of %s", want, p)
+		case want == gw:
+			return netip.Addr{}, fmt.Errorf("address %s is the bridge's own", want)
+		case used[want] != "":
+			return netip.Addr{}, fmt.Errorf("address %s is leased to container %s", want, used[want])
+		}
+		return want, nil
+	}
+	for a := gw.Next(); a.IsValid() && a != last && p.Contains(a); a = a.Next() {
+		if used[a] == "" {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("subnet %s is exhausted: %d containers hold every address (release some, or use a larger --subnet)", p, len(l))
+}
+
+func broadcast(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// store is the lease file of one bridge, used under its lock.
+type store struct {
+	path, lockPath string
+}
+
+func newStore(cfg Config) *store {
+	return &store{
+		path:     filepath.Join(cfg.LeaseDir, cfg.Bridge+".leases.json"),
+		lockPath: filepath.Join(cfg.LeaseDir, cfg.Bridge+".lock"),
+	}
+}
+
+// lock takes the bridge's lock; every change of bridge or leases holds it,
+// which serialises concurrent hooks across processes.
+func (s *store) lock() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.lockPath), 0o755); err != nil {
+		return nil, fmt.Errorf("create lease directory %s: %w", filepath.Dir(s.lockPath), err)
+	}
+	fd, err := unix.Open(s.lockPath, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", s.lockPath, err)
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("lock %s: %w", s.lockPath, err)
+	}
+	return func() { unix.Close(fd) }, nil
+}
+
+func (s *store) load() (leases, error) {
+	data, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return leases{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read leases %s: %w", s.path, err)
+	}
+	l := leases{}
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("parse leases %s: %w (remove the file if no container uses the bridge)", s.path, err)
+	}
+	return l, nil
+}
+
+func (s *store) save(l leases) error {
+	data, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode leases: %w", err)
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write leases %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace leases %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// ids lists the lease holders, sorted.
+func (l leases) ids() []string {
+	var out []string
+	for id := range l {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
