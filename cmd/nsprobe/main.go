@@ -1,0 +1,41 @@
+// Command nsprobe runs inside a container under test and prints, as JSON,
+// what the container looks like from within. The conformance suite puts it
+// into every bundle it makes.
+//
+//	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--wait-for FILE]
+//
+// Since Go 1.25 the runtime reads the cgroup CPU limit at start and keeps
+// the cgroup files open to follow changes; the probe would then report its
+// own descriptors as leaked by the runtime under test. It is switched off.
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"time"
+
+	"github.com/nsbench/nsbench/conformance/probe"
+)
+
+func main() {
+	var o probe.Options
+	flag.IntVar(&o.HostPid, "host-pid", 0, "a host pid the container must not be able to signal")
+	flag.IntVar(&o.ShmKey, "shm-key", 0, "a host SysV shm key the container must not find")
+	flag.StringVar(&o.Watch, "watch", "", "a directory whose entries to report (mount propagation)")
+	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
+	flag.Parse()
+	if *waitFor != "" {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, err := os.Stat(*waitFor); err == nil {
+				break
+			}
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	if err := enc.Encode(probe.Collect(o)); err != nil {
+		os.Exit(1)
+	}
+}

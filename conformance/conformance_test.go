@@ -1,0 +1,162 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/kfeatures"
+	"github.com/nsbench/nsbench/internal/oci"
+)
+
+// env is built once: the probe binary and the runtime under test. envErr
+// says why there is none (every test then skips with it).
+var (
+	suiteEnv *Env
+	envErr   error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nsbench-conformance-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// Rootless runtimes running as another user must reach the bundles.
+	_ = os.Chmod(dir, 0o755)
+	ctx := context.Background()
+	suiteEnv, envErr = setup(ctx, dir)
+	if suiteEnv != nil {
+		v, _ := suiteEnv.Runtime.Version(ctx)
+		f, _ := kfeatures.Detect()
+		kernel := ""
+		if f != nil {
+			kernel = f.Release
+		}
+		// Read by cmd/nsconformance for the matrix header.
+		fmt.Printf("nsbench-conformance runtime=%s version=%q kernel=%s euid=%d\n", suiteEnv.Runtime.Name, v, kernel, os.Geteuid())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func setup(ctx context.Context, dir string) (*Env, error) {
+	probe, err := gobuild.Static(ctx, "./cmd/nsprobe", filepath.Join(dir, "bin"), "")
+	if err != nil {
+		return nil, err
+	}
+	r, err := oci.FromEnv(ctx, filepath.Join(dir, "state"))
+	if err != nil {
+		return nil, err
+	}
+	return &Env{Runtime: r, Probe: probe, Dir: dir}, nil
+}
+
+// gate skips when no container can be made here, naming why; a kernel
+// policy that forbids the rootless containers is reported as such.
+func gate(t *testing.T) *Env {
+	t.Helper()
+	if envErr != nil {
+		t.Skipf("no runtime under test: %v", envErr)
+	}
+	if os.Geteuid() != 0 {
+		f, err := kfeatures.Detect()
+		require.NoError(t, err)
+		if err := f.UserNamespaces(); err != nil {
+			if errors.Is(err, kfeatures.ErrPolicy) {
+				t.Skipf("policy: %v", err)
+			}
+			t.Skipf("%v", err)
+		}
+	}
+	return suiteEnv
+}
+
+func report(t *testing.T, r Result) {
+	t.Helper()
+	switch r.Outcome {
+	case Pass:
+		t.Log(r.Detail)
+	case Fail:
+		t.Error(r.Detail)
+	case Policy:
+		t.Skip("policy: " + r.Detail)
+	default:
+		t.Skip(r.Detail)
+	}
+}
+
+// TestInvariants runs every invariant against the runtime under test.
+func TestInvariants(t *testing.T) {
+	e := gate(t)
+	for _, inv := range Invariants() {
+		t.Run(inv.Name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			report(t, inv.Check(ctx, e))
+		})
+	}
+}
+
+// TestBrokenSettingsAreCaught proves the suite can fail: each deliberately
+// broken setting makes exactly the invariants it breaks fail, and no other.
+func TestBrokenSettingsAreCaught(t *testing.T) {
+	e := gate(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the broken settings are root configurations (a rootless bundle needs its user namespace)")
+	}
+	for _, tc := range []struct {
+		name string
+		brk  func(*specs.Spec)
+		want []string
+	}{
+		{"no pid namespace", func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, []string{"pid-host-view", "pid-ns", "pivot-root"}}, // /proc/1/root is then the host's root
+		{"no network namespace", func(s *specs.Spec) { dropNS(s, specs.NetworkNamespace) }, []string{"net-ns"}},
+		{"extra capability", func(s *specs.Spec) {
+			c := s.Process.Capabilities
+			c.Bounding = append(c.Bounding, "CAP_SYS_PTRACE")
+			c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
+			c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
+		}, []string{"capabilities"}},
+		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, []string{"masked-paths"}},
+		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, []string{"no-new-privs"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			broken := *e
+			broken.Break = tc.brk
+			var failed []string
+			for _, inv := range Invariants() {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				r := inv.Check(ctx, &broken)
+				cancel()
+				if r.Outcome == Fail {
+					failed = append(failed, inv.Name)
+					t.Logf("%s fails as it should: %s", inv.Name, r.Detail)
+				}
+			}
+			sort.Strings(failed)
+			assert.Equal(t, tc.want, failed)
+		})
+	}
+}
+
+func dropNS(s *specs.Spec, t specs.LinuxNamespaceType) {
+	var keep []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != t {
+			keep = append(keep, n)
+		}
+	}
+	s.Linux.Namespaces = keep
+}

@@ -1,0 +1,142 @@
+package conformance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/conformance/probe"
+	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/runtime/spec"
+)
+
+// Outcome of one invariant on one runtime and kernel.
+type Outcome string
+
+const (
+	Pass Outcome = "pass"
+	Fail Outcome = "fail"
+	// Skip: a feature or privilege the check needs is missing here.
+	Skip Outcome = "skip"
+	// Policy: the kernel could isolate but its configuration forbids it
+	// (user namespaces switched off, say): not a runtime bug.
+	Policy Outcome = "policy"
+)
+
+// Result is an Outcome with the evidence behind it.
+type Result struct {
+	Outcome Outcome
+	Detail  string
+}
+
+func pass(format string, a ...any) Result { return Result{Pass, fmt.Sprintf(format, a...)} }
+func fail(format string, a ...any) Result { return Result{Fail, fmt.Sprintf(format, a...)} }
+func skip(format string, a ...any) Result { return Result{Skip, fmt.Sprintf(format, a...)} }
+
+// Env is what the checks need: the runtime under test, the probe binary and
+// a scratch directory. Break, when set, is applied to every bundle: the
+// suite's self-tests use it to play a broken runtime.
+type Env struct {
+	Runtime *oci.Runtime
+	Probe   string
+	Dir     string
+	Break   func(*specs.Spec)
+}
+
+// NewBundle makes a busybox bundle with the probe at /nsprobe running args.
+func (e *Env) NewBundle(args ...string) (*bundle.Bundle, error) {
+	dir := filepath.Join(e.Dir, newID("bundle"))
+	b, err := bundle.New(dir, bundle.Options{
+		Args: args, Rootless: os.Geteuid() != 0,
+		Files: map[string]string{"/nsprobe": e.Probe},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if e.Break != nil {
+		e.Break(b.Spec)
+		if err := b.Save(); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "conf-" + prefix + "-" + hex.EncodeToString(b)
+}
+
+// Probe runs the probe with args in a fresh container to completion and
+// returns its report. mutate adjusts the bundle first.
+func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...string) (*probe.Report, error) {
+	b, err := e.NewBundle(append([]string{"/nsprobe"}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	if mutate != nil {
+		mutate(b.Spec)
+		if err := b.Save(); err != nil {
+			return nil, err
+		}
+	}
+	out, err := os.Create(filepath.Join(b.Dir, "probe.out"))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	id := newID("probe")
+	code, err := e.Runtime.Run(ctx, id, b.Dir, oci.IO{Stdout: out})
+	if code != 0 || err != nil {
+		_ = e.Runtime.Delete(ctx, id, true)
+		return nil, fmt.Errorf("run probe in %s: exit %d: %v", e.Runtime.Name, code, err)
+	}
+	data, err := os.ReadFile(out.Name())
+	if err != nil {
+		return nil, err
+	}
+	var r probe.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode probe report %q: %w", data, err)
+	}
+	return &r, nil
+}
+
+// mountsUnder lists host mountinfo lines naming path: only those are
+// attributable to a test's containers on a machine where other processes
+// mount and unmount at will.
+func mountsUnder(path string) []string {
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.Contains(l, path) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func capMask(names []string) uint64 {
+	var m uint64
+	for _, n := range names {
+		if v, ok := spec.Capability(n); ok {
+			m |= 1 << uint(v)
+		}
+	}
+	return m
+}
+
+func pidAlive(pid int) bool {
+	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
+	return err == nil
+}

@@ -1,0 +1,226 @@
+// Package probe is what the conformance suite runs inside a container: it
+// looks at the container from within and reports, as JSON, what it sees
+// and which escapes it managed. It must not trust anything it reports on.
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Report is one look from inside.
+type Report struct {
+	Pid      int    `json:"pid"`
+	Procs    []int  `json:"procs"`
+	UIDMap   string `json:"uidMap"`
+	GIDMap   string `json:"gidMap"`
+	Setgroup string `json:"setgroups"`
+	// Capability sets and no_new_privs from /proc/self/status, as numbers.
+	CapEff, CapPrm, CapBnd, CapInh, CapAmb uint64
+	NoNewPrivs                             bool     `json:"noNewPrivs"`
+	Hostname                               string   `json:"hostname"`
+	Domainname                             string   `json:"domainname"`
+	Interfaces                             []string `json:"interfaces"`
+	Cgroup                                 []string `json:"cgroup"`
+	FDs                                    []int    `json:"fds"`
+	// Root and RootParent are dev:ino of "/" and "/.."; Proc1Root of
+	// /proc/1/root: all must be the container's root.
+	Root, RootParent, Proc1Root string
+	// Attempts: empty means it worked (an escape, mostly); else the error.
+	Mknod         string `json:"mknod"`
+	WriteSys      string `json:"writeSys"`
+	WriteReadonly string `json:"writeReadonly"`
+	SetHostname   string `json:"setHostname"`
+	KillHost      string `json:"killHost,omitempty"`
+	ShmLookup     string `json:"shmLookup,omitempty"`
+	Chroot        string `json:"chrootEscape"`
+	// MaskedBytes is how much of /proc/kcore and /proc/timer_list could be
+	// read (masked: 0).
+	MaskedBytes int `json:"maskedBytes"`
+	// Files lists what a host-made directory (-watch) holds when the probe
+	// looks, to observe mount propagation.
+	Watch []string `json:"watch,omitempty"`
+}
+
+// Options name host objects the probe tries to reach.
+type Options struct {
+	HostPid int
+	ShmKey  int
+	Watch   string
+}
+
+// Collect looks around. It never fails: what it cannot read stays empty.
+func Collect(o Options) *Report {
+	r := &Report{Pid: os.Getpid(), FDs: openFDs()}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			r.Procs = append(r.Procs, pid)
+		}
+	}
+	r.UIDMap = squash(read("/proc/self/uid_map"))
+	r.GIDMap = squash(read("/proc/self/gid_map"))
+	r.Setgroup = strings.TrimSpace(read("/proc/self/setgroups"))
+	for _, line := range strings.Split(read("/proc/self/status"), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		n, _ := strconv.ParseUint(v, 16, 64)
+		switch k {
+		case "CapEff":
+			r.CapEff = n
+		case "CapPrm":
+			r.CapPrm = n
+		case "CapBnd":
+			r.CapBnd = n
+		case "CapInh":
+			r.CapInh = n
+		case "CapAmb":
+			r.CapAmb = n
+		case "NoNewPrivs":
+			r.NoNewPrivs = v == "1"
+		}
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		r.Hostname = unix.ByteSliceToString(u.Nodename[:])
+		r.Domainname = unix.ByteSliceToString(u.Domainname[:])
+	}
+	if ifs, err := net.Interfaces(); err == nil {
+		for _, i := range ifs {
+			r.Interfaces = append(r.Interfaces, i.Name)
+		}
+	}
+	for _, l := range strings.Split(strings.TrimSpace(read("/proc/self/cgroup")), "\n") {
+		if l != "" {
+			r.Cgroup = append(r.Cgroup, l)
+		}
+	}
+	r.Root, r.RootParent, r.Proc1Root = devIno("/"), devIno("/.."), devIno("/proc/1/root")
+	r.Mknod = errText(unix.Mknod("/dev/probe-mknod", unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))))
+	_ = os.Remove("/dev/probe-mknod")
+	r.WriteSys = errText(os.WriteFile("/sys/kernel/probe", []byte("x"), 0o600))
+	r.WriteReadonly = errText(os.WriteFile("/proc/sys/kernel/hostname", []byte("escaped"), 0))
+	r.SetHostname = errText(unix.Sethostname([]byte(r.Hostname)))
+	if o.HostPid > 0 {
+		r.KillHost = errText(unix.Kill(o.HostPid, 0))
+	}
+	if o.ShmKey != 0 {
+		_, err := unix.SysvShmGet(o.ShmKey, 0, 0)
+		r.ShmLookup = errText(err)
+	}
+	r.Chroot = chrootEscape()
+	// kcore needs CAP_SYS_RAWIO anyway; timer_list is readable by root
+	// unless masked, so it shows whether masking happened.
+	for _, p := range []string{"/proc/kcore", "/proc/timer_list"} {
+		if f, err := os.Open(p); err == nil {
+			buf := make([]byte, 64)
+			n, _ := f.Read(buf)
+			r.MaskedBytes += n
+			f.Close()
+		}
+	}
+	if o.Watch != "" {
+		ents, _ := os.ReadDir(o.Watch)
+		for _, e := range ents {
+			r.Watch = append(r.Watch, e.Name())
+		}
+	}
+	return r
+}
+
+func read(p string) string {
+	data, _ := os.ReadFile(p)
+	return string(data)
+}
+
+func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
+	}
+	return err.Error()
+}
+
+func devIno(p string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return "error: " + errText(err)
+	}
+	return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+}
+
+// openFDs lists the descriptors open at start. It must run before anything
+// else: Go's poller opens an epoll descriptor and an eventfd on the first
+// os.Open, which would look like a leak. Raw syscalls keep it out.
+func openFDs() []int {
+	dfd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(dfd)
+	buf := make([]byte, 8192)
+	var fds []int
+	for {
+		n, err := unix.ReadDirent(dfd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names := unix.ParseDirent(buf[:n], -1, nil)
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd != dfd {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	sort.Ints(fds)
+	return fds
+}
+
+// chrootEscape tries the classic chroot-in-chroot escape and reports
+// "escaped" if it saw a root other than its own, else the error that
+// stopped it (EPERM without CAP_SYS_CHROOT).
+func chrootEscape() string {
+	dir, err := os.MkdirTemp("/tmp", "probe-chroot-")
+	if err != nil {
+		dir = "/dev/shm"
+	} else {
+		defer os.Remove(dir)
+	}
+	before := devIno("/")
+	cwd, _ := os.Open("/")
+	if cwd != nil {
+		defer cwd.Close()
+	}
+	if err := unix.Chroot(dir); err != nil {
+		return errText(err)
+	}
+	// Walk up from the old root, now outside the new one.
+	if cwd != nil {
+		_ = unix.Fchdir(int(cwd.Fd()))
+	}
+	for i := 0; i < 64; i++ {
+		_ = unix.Chdir("..")
+	}
+	_ = unix.Chroot(".")
+	after := devIno("/")
+	if after != before {
+		return "escaped to " + after + " from " + before + " (" + filepath.Clean("/") + ")"
+	}
+	return "contained"
+}
