@@ -183,10 +183,6 @@ func checkUTS(ctx context.Context, e *Env) Result {
 }
 
 func checkIPC(ctx context.Context, e *Env) Result {
-	if os.Geteuid() != 0 {
-		// Without root the key is still ours, but keep the host clean.
-		return skip("creating a host SysV segment for the check is left to root runs")
-	}
 	key := 0x6e730000 | os.Getpid()&0xffff
 	id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
 	if err != nil {
