@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,15 +100,7 @@ func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...st
 		_ = e.Runtime.Delete(ctx, id, true)
 		return nil, fmt.Errorf("run probe in %s: exit %d: %v", e.Runtime.Name, code, err)
 	}
-	data, err := os.ReadFile(out.Name())
-	if err != nil {
-		return nil, err
-	}
-	var r probe.Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("decode probe report %q: %w", data, err)
-	}
-	return &r, nil
+	return readReport(out.Name())
 }
 
 // mountsUnder lists host mountinfo lines naming path: only those are

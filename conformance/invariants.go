@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/conformance/probe"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
@@ -35,7 +37,10 @@ func Invariants() []Invariant {
 		{"mount-leak", "no mount made for or inside the container is ever in the host's mount table, before or after delete", checkMountLeak},
 		{"pivot-root", "/, /.. and /proc/1/root are the container's root: no path leads to the host's", checkPivotRoot},
 		{"chroot-escape", "the chroot-in-chroot escape fails", checkChroot},
+		{"propagation", "a host mount made after start shows inside with rslave/rshared roots, never with rprivate", checkPropagation},
+		{"bind-flags", "a bind mount's ro, nosuid, nodev, noexec hold and it cannot be remounted from inside", checkBindFlags},
 		{"pid-ns", "the first process is PID 1 and /proc lists only the container's processes", checkPidNS},
+		{"pid-lifecycle", "orphans reparent to the container's PID 1, and all processes die with it", checkPidLifecycle},
 		{"pid-host-view", "the host sees the container's init under its host PID, and the container cannot signal a host process", checkPidHostView},
 		{"uts-ns", "the hostname is the config's inside and unchanged on the host", checkUTS},
 		{"ipc-ns", "a SysV shared memory segment of the host is invisible inside", checkIPC},
@@ -48,6 +53,7 @@ func Invariants() []Invariant {
 		{"devices", "mknod fails inside", checkMknod},
 		{"fd-leak", "no descriptor beyond stdio reaches the process", checkFDs},
 		{"user-ns-maps", "in a user namespace, uid/gid maps are the config's and setgroups is deny", checkUserNS},
+		{"user-ns-owner", "a file root creates inside is owned on the host by the mapped uid", checkOwnership},
 		{"teardown", "after delete no process, cgroup or state of the container is left", checkTeardown},
 	}
 }
@@ -370,4 +376,241 @@ func checkTeardown(ctx context.Context, e *Env) Result {
 		return fail("left after delete: %s", strings.Join(slices.Compact(left), ", "))
 	}
 	return pass("no process, cgroup or state left")
+}
+
+// hostDir makes a directory under the scratch dir, reachable by a rootless
+// runtime's user.
+func (e *Env) hostDir(name string) (string, error) {
+	d := filepath.Join(e.Dir, newID(name))
+	if err := os.MkdirAll(d, 0o777); err != nil {
+		return "", err
+	}
+	return d, os.Chmod(d, 0o777)
+}
+
+func bindMount(src, dst string, opts ...string) specs.Mount {
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: append([]string{"rbind"}, opts...)}
+}
+
+// checkPropagation: a mount the host makes under a bind-mounted directory
+// after the container started appears inside exactly when the container's
+// root propagation lets host events in (rslave, rshared), never with
+// rprivate. runbindable is not among the cases: the kernel refuses to
+// bind-mount an unbindable tree, so no runtime can even bind the rootfs
+// (nsrun, runc and crun all fail create with EINVAL).
+func checkPropagation(ctx context.Context, e *Env) Result {
+	if os.Geteuid() != 0 {
+		return skip("the host-side mount of this check needs root")
+	}
+	var details []string
+	for _, tc := range []struct {
+		prop string
+		sees bool
+	}{{"rprivate", false}, {"rslave", true}, {"rshared", true}} {
+		d, err := e.hostDir("prop")
+		if err != nil {
+			return fail("%v", err)
+		}
+		// Propagation needs a shared mount on the host side; the host's
+		// own may be private (this machine's / is). A test-owned shared
+		// tmpfs makes the rules observable and leaves nothing behind.
+		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size=1m"); err != nil {
+			return fail("mount test tmpfs on %s: %v", d, err)
+		}
+		defer unix.Unmount(d, unix.MNT_DETACH)
+		if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+			return fail("make %s shared: %v", d, err)
+		}
+		mnt := filepath.Join(d, "mnt")
+		if err := os.Mkdir(mnt, 0o755); err != nil {
+			return fail("%v", err)
+		}
+		b, err := e.NewBundle("/nsprobe", "--wait-for", "/shared/go", "--watch", "/shared/mnt")
+		if err != nil {
+			return fail("make bundle: %v", err)
+		}
+		b.Spec.Linux.RootfsPropagation = tc.prop
+		b.Spec.Mounts = append(b.Spec.Mounts, bindMount(d, "/shared"))
+		if err := b.Save(); err != nil {
+			return fail("%v", err)
+		}
+		out, err := os.Create(filepath.Join(b.Dir, "probe.out"))
+		if err != nil {
+			return fail("%v", err)
+		}
+		id := newID("prop")
+		if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{Stdout: out}); err != nil {
+			out.Close()
+			return fail("create with rootfsPropagation %s: %v", tc.prop, err)
+		}
+		err = func() error {
+			defer e.Runtime.Delete(context.Background(), id, true)
+			if err := e.Runtime.Start(ctx, id); err != nil {
+				return err
+			}
+			// After start: the host mounts a tmpfs with a marker file.
+			if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
+				return fmt.Errorf("host mount on %s: %w", mnt, err)
+			}
+			defer unix.Unmount(mnt, unix.MNT_DETACH)
+			if err := os.WriteFile(filepath.Join(mnt, "marker"), nil, 0o644); err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(d, "go"), nil, 0o644); err != nil {
+				return err
+			}
+			return e.Runtime.Wait(ctx, id)
+		}()
+		out.Close()
+		if err != nil {
+			return fail("rootfsPropagation %s: %v", tc.prop, err)
+		}
+		r, err := readReport(out.Name())
+		if err != nil {
+			return fail("rootfsPropagation %s: %v", tc.prop, err)
+		}
+		saw := slices.Contains(r.Watch, "marker")
+		if saw != tc.sees {
+			return fail("rootfsPropagation %s: host mount made after start seen inside = %t, the kernel's rules say %t", tc.prop, saw, tc.sees)
+		}
+		details = append(details, fmt.Sprintf("%s sees=%t", tc.prop, saw))
+	}
+	return pass("host mount after start: %s", strings.Join(details, ", "))
+}
+
+// checkBindFlags: a bind mount with ro, nosuid, nodev, noexec keeps all four
+// and cannot be remounted from inside.
+func checkBindFlags(ctx context.Context, e *Env) Result {
+	d, err := e.hostDir("bind")
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "exe"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		return fail("%v", err)
+	}
+	r, err := e.RunProbe(ctx, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount(d, "/data", "ro", "nosuid", "nodev", "noexec"))
+	}, "--bind", "/data")
+	if err != nil {
+		return fail("%v", err)
+	}
+	b := r.Bind
+	switch {
+	case b == nil:
+		return fail("the probe did not look at the bind mount")
+	case b.Write == "" || !b.RdOnly:
+		return fail("the ro bind mount was writable (write: %q, ST_RDONLY %t)", b.Write, b.RdOnly)
+	case b.Exec == "":
+		return fail("a file on the noexec bind mount is executable")
+	case !b.NoSuid || !b.NoDev:
+		return fail("nosuid=%t nodev=%t, both asked for", b.NoSuid, b.NoDev)
+	case b.Remount == "":
+		return fail("the container remounted the bind mount")
+	}
+	if _, err := os.Stat(filepath.Join(d, "probe-write")); err == nil {
+		return fail("a file written inside appeared on the host")
+	}
+	return pass("write %s, exec %s, remount %s; nosuid, nodev, ro hold", b.Write, b.Exec, b.Remount)
+}
+
+// checkPidLifecycle: an orphan is reparented to the container's PID 1, and
+// when PID 1 dies every other process of the container dies with it.
+func checkPidLifecycle(ctx context.Context, e *Env) Result {
+	b, err := e.NewBundle("sh", "-c", "(sleep 300 &); exec sleep 300")
+	if err != nil {
+		return fail("make bundle: %v", err)
+	}
+	id := newID("orphan")
+	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
+		return fail("create: %v", err)
+	}
+	defer e.Runtime.Delete(context.Background(), id, true)
+	st, err := e.Runtime.State(ctx, id)
+	if err != nil {
+		return fail("state: %v", err)
+	}
+	if err := e.Runtime.Start(ctx, id); err != nil {
+		return fail("start: %v", err)
+	}
+	orphan := 0
+	for deadline := time.Now().Add(5 * time.Second); orphan == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		orphan = childOf(st.Pid)
+	}
+	if orphan == 0 {
+		return fail("no orphan was reparented to the container's PID 1 (host pid %d)", st.Pid)
+	}
+	if err := e.Runtime.Kill(ctx, id, "KILL"); err != nil {
+		return fail("kill: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); pidAlive(orphan) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan)); strings.Contains(string(s), ") Z ") {
+			break // dead, waiting for the host's init to reap it
+		}
+	}
+	if s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan)); err == nil && !strings.Contains(string(s), ") Z ") {
+		return fail("orphan %d survived the death of PID 1", orphan)
+	}
+	return pass("orphan %d reparented to PID 1 (host %d) and died with it", orphan, st.Pid)
+}
+
+// childOf returns a host pid whose parent is ppid, or 0.
+func childOf(ppid int) int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) > 1 && f[1] == fmt.Sprint(ppid) {
+			var pid int
+			fmt.Sscan(s, &pid)
+			return pid
+		}
+	}
+	return 0
+}
+
+// checkOwnership: with a user namespace, a file created inside as root is
+// owned on the host by the mapped id, not by root.
+func checkOwnership(ctx context.Context, e *Env) Result {
+	if os.Geteuid() == 0 {
+		return skip("the root configuration has no user namespace; run the suite unprivileged (make conformance-rootless)")
+	}
+	d, err := e.hostDir("own")
+	if err != nil {
+		return fail("%v", err)
+	}
+	r, err := e.RunProbe(ctx, func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount(d, "/own")) }, "--touch", "/own/f")
+	if err != nil {
+		return fail("%v", err)
+	}
+	if r.Touched != "" {
+		return fail("create /own/f inside: %s", r.Touched)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(d, "f"), &st); err != nil {
+		return fail("the file made inside is not on the host: %v", err)
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return fail("a file made by root inside is owned by uid %d on the host, want the mapped %d", st.Uid, os.Geteuid())
+	}
+	return pass("root inside wrote a file owned by uid %d on the host", st.Uid)
+}
+
+func readReport(path string) (*probe.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r probe.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode probe report %q: %w", data, err)
+	}
+	return &r, nil
 }

@@ -7,6 +7,7 @@
 // Since Go 1.25 the runtime reads the cgroup CPU limit at start and keeps
 // the cgroup files open to follow changes; the probe would then report its
 // own descriptors as leaked by the runtime under test. It is switched off.
+//
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
 package main
@@ -25,6 +26,8 @@ func main() {
 	flag.IntVar(&o.HostPid, "host-pid", 0, "a host pid the container must not be able to signal")
 	flag.IntVar(&o.ShmKey, "shm-key", 0, "a host SysV shm key the container must not find")
 	flag.StringVar(&o.Watch, "watch", "", "a directory whose entries to report (mount propagation)")
+	flag.StringVar(&o.Bind, "bind", "", "a bind mount to try writing, executing and remounting")
+	flag.StringVar(&o.Touch, "touch", "", "a file to create (host ownership check)")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()
 	if *waitFor != "" {

@@ -48,6 +48,17 @@ type Report struct {
 	// Files lists what a host-made directory (-watch) holds when the probe
 	// looks, to observe mount propagation.
 	Watch []string `json:"watch,omitempty"`
+	// Bind is what a bind mount given with -bind allowed: writing, executing,
+	// remounting it writable (empty: allowed), and its statfs flags.
+	Bind *BindReport `json:"bind,omitempty"`
+	// Touched is the error of creating the -touch file (empty: created).
+	Touched string `json:"touched,omitempty"`
+}
+
+// BindReport is one bind mount seen from inside.
+type BindReport struct {
+	Write, Exec, Remount string
+	NoSuid, NoDev, RdOnly bool
 }
 
 // Options name host objects the probe tries to reach.
@@ -55,6 +66,10 @@ type Options struct {
 	HostPid int
 	ShmKey  int
 	Watch   string
+	// Bind is a bind-mount destination to try; it holds an executable "exe".
+	Bind string
+	// Touch is a file to create (for host ownership checks).
+	Touch string
 }
 
 // Collect looks around. It never fails: what it cannot read stays empty.
@@ -129,6 +144,21 @@ func Collect(o Options) *Report {
 			r.MaskedBytes += n
 			f.Close()
 		}
+	}
+	if o.Bind != "" {
+		b := &BindReport{}
+		b.Write = errText(os.WriteFile(filepath.Join(o.Bind, "probe-write"), []byte("x"), 0o644))
+		// access(X_OK) answers EACCES for a file on a noexec mount.
+		b.Exec = errText(unix.Access(filepath.Join(o.Bind, "exe"), unix.X_OK))
+		var st unix.Statfs_t
+		if unix.Statfs(o.Bind, &st) == nil {
+			b.NoSuid, b.NoDev, b.RdOnly = st.Flags&unix.ST_NOSUID != 0, st.Flags&unix.ST_NODEV != 0, st.Flags&unix.ST_RDONLY != 0
+		}
+		b.Remount = errText(unix.Mount("", o.Bind, "", unix.MS_REMOUNT|unix.MS_BIND, ""))
+		r.Bind = b
+	}
+	if o.Touch != "" {
+		r.Touched = errText(os.WriteFile(o.Touch, []byte("x"), 0o644))
 	}
 	if o.Watch != "" {
 		ents, _ := os.ReadDir(o.Watch)
