@@ -57,7 +57,7 @@ type Report struct {
 
 // BindReport is one bind mount seen from inside.
 type BindReport struct {
-	Write, Exec, Remount string
+	Write, Exec, Remount  string
 	NoSuid, NoDev, RdOnly bool
 }
 
