@@ -83,6 +83,8 @@ func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...st
 	if err != nil {
 		return nil, err
 	}
+	// Bundles are megabytes; a VM guest's tmpfs fills up without this.
+	defer os.RemoveAll(b.Dir)
 	if mutate != nil {
 		mutate(b.Spec)
 		if err := b.Save(); err != nil {
@@ -127,7 +129,15 @@ func capMask(names []string) uint64 {
 	return m
 }
 
+// pidAlive: the process exists and is not a zombie. A zombie has exited;
+// reaping it is its parent's business (a VM guest's minimal init, say),
+// not the runtime's.
 func pidAlive(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
 }

@@ -63,6 +63,7 @@ func checkMountLeak(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
+	defer os.RemoveAll(b.Dir)
 	before := mountsUnder(b.Dir)
 	id := newID("mnt")
 	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
@@ -94,6 +95,7 @@ func checkMountLeak(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
+	defer os.RemoveAll(bad.Dir)
 	badID := newID("mntbad")
 	if err := e.Runtime.Create(ctx, badID, bad.Dir, oci.IO{}); err == nil {
 		_ = e.Runtime.Delete(ctx, badID, true)
@@ -150,6 +152,7 @@ func checkPidHostView(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
+	defer os.RemoveAll(b.Dir)
 	id := newID("pidv")
 	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
 		return fail("create: %v", err)
@@ -210,10 +213,15 @@ func checkNet(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("%v", err)
 	}
+	// Compare namespaces, not only interface lists: a host with nothing
+	// but lo (a minimal VM guest) would otherwise look isolated.
+	if host, err := os.Readlink("/proc/self/ns/net"); err == nil && r.NetNS == host {
+		return fail("the container shares the host's network namespace %s", host)
+	}
 	if !slices.Equal(r.Interfaces, []string{"lo"}) {
 		return fail("interfaces inside: %v (want only lo)", r.Interfaces)
 	}
-	return pass("only lo")
+	return pass("own network namespace %s with only lo", r.NetNS)
 }
 
 func checkCgroupNS(ctx context.Context, e *Env) Result {
@@ -343,6 +351,7 @@ func checkTeardown(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
+	defer os.RemoveAll(b.Dir)
 	id := newID("down")
 	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
 		return fail("create: %v", err)
@@ -429,6 +438,7 @@ func checkPropagation(ctx context.Context, e *Env) Result {
 		if err != nil {
 			return fail("make bundle: %v", err)
 		}
+		defer os.RemoveAll(b.Dir)
 		b.Spec.Linux.RootfsPropagation = tc.prop
 		b.Spec.Mounts = append(b.Spec.Mounts, bindMount(d, "/shared"))
 		if err := b.Save(); err != nil {
@@ -520,6 +530,7 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
+	defer os.RemoveAll(b.Dir)
 	id := newID("orphan")
 	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
 		return fail("create: %v", err)

@@ -26,6 +26,8 @@ type Report struct {
 	// Capability sets and no_new_privs from /proc/self/status, as numbers.
 	CapEff, CapPrm, CapBnd, CapInh, CapAmb uint64
 	NoNewPrivs                             bool     `json:"noNewPrivs"`
+	// NetNS is the readlink of /proc/self/ns/net ("net:[4026531992]").
+	NetNS                                  string   `json:"netns"`
 	Hostname                               string   `json:"hostname"`
 	Domainname                             string   `json:"domainname"`
 	Interfaces                             []string `json:"interfaces"`
@@ -106,6 +108,7 @@ func Collect(o Options) *Report {
 			r.NoNewPrivs = v == "1"
 		}
 	}
+	r.NetNS, _ = os.Readlink("/proc/self/ns/net")
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
 		r.Hostname = unix.ByteSliceToString(u.Nodename[:])

@@ -339,7 +339,7 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 		// v1 has a devices controller; on v2 device rules need an eBPF
 		// program, and the runtime's own device nodes and dropped
 		// CAP_MKNOD are what confine the container there.
-		if dir, _ := m.dir("devices"); dir != "" {
+		if dir, v2 := m.dir("devices"); dir != "" && !v2 {
 			if err := setDevices(dir, r.Devices); err != nil {
 				return err
 			}

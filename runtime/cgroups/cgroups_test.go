@@ -243,6 +243,16 @@ func TestOnlyNeededHierarchies(t *testing.T) {
 	assert.Equal(t, map[string]string{"unified": "/u"}, m.Paths(), "v2 keeps its one directory")
 }
 
+// TestDeviceRulesOnV2 is the bug a VM guest (pure cgroup v2) found: device
+// rules must not be written as v1 devices.deny files into a v2 directory.
+func TestDeviceRulesOnV2(t *testing.T) {
+	dir := t.TempDir()
+	m := Load(map[string]string{"unified": dir})
+	require.NoError(t, m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}))
+	_, err := os.Stat(filepath.Join(dir, "devices.deny"))
+	assert.True(t, os.IsNotExist(err), "no v1 file written on v2")
+}
+
 func TestSetUnavailable(t *testing.T) {
 	m := Load(map[string]string{"name=systemd": "/nonexistent"})
 	lim := int64(1)

@@ -1,0 +1,52 @@
+// Command nsvm runs the conformance suite inside a QEMU guest booted with
+// one kernel variant:
+//
+//	nsvm run --kernel stock --arch x86_64 [--timeout 20m] [-v]
+//
+// It prints the guest's go test output and exits with its status.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nsbench/nsbench/vmtest"
+)
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "run" {
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs] [--arch x86_64|arm64] [--timeout D] [--out DIR] [-v]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
+	var o vmtest.SuiteOptions
+	fs.StringVar(&o.Variant, "kernel", envOr("KERNEL", "stock"), "kernel variant")
+	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture")
+	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
+	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "give up on the guest after this long")
+	verbose := fs.Bool("v", false, "show kernel build output")
+	_ = fs.Parse(os.Args[2:])
+	if *verbose {
+		o.Log = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	code, err := vmtest.RunConformance(ctx, o, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsvm:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

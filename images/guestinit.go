@@ -1,0 +1,180 @@
+package images
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// GuestInit is PID 1 of the guest. It never returns: it powers the guest
+// off, after writing every result to the share (lockdown on the hardened
+// kernel blocks isa-debug-exit, so results go back through the share).
+func GuestInit(console io.Writer) {
+	err := guestInit(console)
+	if err != nil {
+		fmt.Fprintf(console, "nsinit: %v\n", err)
+		_ = os.WriteFile(filepath.Join(ShareMount, "init-error"), []byte(err.Error()+"\n"), 0o644)
+	}
+	unix.Sync()
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+func guestInit(console io.Writer) error {
+	if os.Getenv("NSINIT_STAGE") != "2" {
+		// pivot_root refuses to move the initramfs rootfs, so containers
+		// could not be made on it: copy it into a tmpfs and make that the
+		// root (what switch_root does), then start again from the copy.
+		if err := switchRoot(); err != nil {
+			return err
+		}
+		if err := unix.Exec("/init", []string{"/init"}, append(os.Environ(), "NSINIT_STAGE=2", "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")); err != nil {
+			return fmt.Errorf("exec /init in the new root: %w", err)
+		}
+	}
+	for _, m := range []struct{ src, dst, typ, data string }{
+		{"proc", "/proc", "proc", ""}, {"sysfs", "/sys", "sysfs", ""}, {"devtmpfs", "/dev", "devtmpfs", ""},
+		{"tmpfs", "/tmp", "tmpfs", "mode=1777"}, {"tmpfs", "/run", "tmpfs", "mode=755"},
+		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""}, {"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
+		{"mqueue", "/dev/mqueue", "mqueue", ""},
+	} {
+		if err := os.MkdirAll(m.dst, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", m.dst, err)
+		}
+		if err := unix.Mount(m.src, m.dst, m.typ, 0, m.data); err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("mount %s on %s: %w", m.typ, m.dst, err)
+		}
+	}
+	// Enable every controller for the containers' cgroups.
+	if ctrls, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		var plus []string
+		for _, c := range strings.Fields(string(ctrls)) {
+			plus = append(plus, "+"+c)
+		}
+		_ = os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte(strings.Join(plus, " ")), 0)
+	}
+	if err := os.MkdirAll(ShareMount, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount(ShareTag, ShareMount, "9p", 0, "trans=virtio,version=9p2000.L,msize=512000,cache=none"); err != nil {
+		return fmt.Errorf("mount the 9p share %q on %s: %w (is 9p over virtio in the kernel?)", ShareTag, ShareMount, err)
+	}
+	data, err := os.ReadFile(filepath.Join(ShareMount, JobFile))
+	if err != nil {
+		return fmt.Errorf("read the job: %w", err)
+	}
+	var job Job
+	if err := json.Unmarshal(data, &job); err != nil {
+		return fmt.Errorf("decode %s: %w", JobFile, err)
+	}
+	for k, v := range job.Sysctls {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(v), 0); err != nil {
+			fmt.Fprintf(console, "nsinit: sysctl %s=%s: %v\n", k, v, err)
+		}
+	}
+	for _, t := range job.Tests {
+		code := runTest(console, t)
+		if err := os.WriteFile(filepath.Join(ShareMount, t.Name+".exit"), []byte(strconv.Itoa(code)+"\n"), 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(ShareMount, DoneFile), nil, 0o644)
+}
+
+func runTest(console io.Writer, t Test) int {
+	out, err := os.Create(filepath.Join(ShareMount, t.Name+".out"))
+	if err != nil {
+		fmt.Fprintf(console, "nsinit: %v\n", err)
+		return 125
+	}
+	defer out.Close()
+	fmt.Fprintf(console, "nsinit: running %s\n", t.Name)
+	cmd := exec.Command(t.Path, t.Args...)
+	cmd.Env = append(os.Environ(), t.Env...)
+	cmd.Dir = "/tmp"
+	cmd.Stdout, cmd.Stderr = out, out
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	default:
+		fmt.Fprintf(out, "nsinit: run %s: %v\n", t.Path, err)
+		return 126
+	}
+}
+
+// switchRoot copies the initramfs into a tmpfs, moves that over / and
+// chroots into it.
+func switchRoot() error {
+	const nr = "/newroot"
+	if err := os.MkdirAll(nr, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", nr, "tmpfs", 0, "mode=755"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", nr, err)
+	}
+	err := filepath.WalkDir("/", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == "/" {
+			return nil
+		}
+		if p == nr || p == "/proc" || p == "/sys" || p == "/dev" {
+			return filepath.SkipDir
+		}
+		dst := filepath.Join(nr, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, info.Mode().Perm())
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(target, dst)
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, data, info.Mode().Perm())
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("copy the initramfs into %s: %w", nr, err)
+	}
+	for _, d := range []string{"proc", "sys", "dev"} {
+		_ = os.Mkdir(filepath.Join(nr, d), 0o755)
+	}
+	if err := unix.Chdir(nr); err != nil {
+		return err
+	}
+	if err := unix.Mount(nr, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", nr, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot into the new root: %w", err)
+	}
+	return unix.Chdir("/")
+}

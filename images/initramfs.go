@@ -1,0 +1,218 @@
+package images
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cavaliergopher/cpio"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+)
+
+// Entry is one file of the archive: a regular file (Data), a symlink
+// (Link) or, with neither, a directory.
+type Entry struct {
+	Path string
+	Mode os.FileMode
+	Data []byte
+	Link string
+}
+
+// Write writes entries as a gzip-compressed newc cpio archive. Entries are
+// sorted, parent directories added, and every time, owner and gzip header
+// field fixed, so the same entries always give the same bytes.
+func Write(w io.Writer, entries []Entry) error {
+	byPath := map[string]Entry{}
+	for _, e := range entries {
+		p := strings.TrimPrefix(path.Clean("/"+e.Path), "/")
+		e.Path = p
+		byPath[p] = e
+		for d := path.Dir(p); d != "." && d != "/"; d = path.Dir(d) {
+			if _, ok := byPath[d]; !ok {
+				byPath[d] = Entry{Path: d, Mode: os.ModeDir | 0o755}
+			}
+		}
+	}
+	paths := make([]string, 0, len(byPath))
+	for p := range byPath {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	gz, err := gzip.NewWriterLevel(w, gzip.BestSpeed)
+	if err != nil {
+		return err
+	}
+	gz.ModTime = time.Time{}
+	cw := cpio.NewWriter(gz)
+	for _, p := range paths {
+		e := byPath[p]
+		h := &cpio.Header{Name: p, ModTime: time.Unix(0, 0)}
+		var body []byte
+		switch {
+		case e.Link != "":
+			h.Mode = cpio.TypeSymlink | 0o777
+			body = []byte(e.Link)
+		case e.Mode.IsDir() || (e.Data == nil && e.Mode&os.ModeDir != 0):
+			h.Mode = cpio.TypeDir | cpio.FileMode(e.Mode.Perm())
+		default:
+			h.Mode = cpio.TypeReg | cpio.FileMode(e.Mode.Perm())
+			body = e.Data
+		}
+		h.Size = int64(len(body))
+		if err := cw.WriteHeader(h); err != nil {
+			return fmt.Errorf("write cpio header for %s: %w", p, err)
+		}
+		if _, err := cw.Write(body); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	return gz.Close()
+}
+
+// Options select what a guest image holds.
+type Options struct {
+	// Arch is x86_64 or arm64.
+	Arch string
+	// CacheDir keeps built images by content hash; empty means
+	// $NSBENCH_CACHE/images or /var/cache/nsbench/images.
+	CacheDir string
+	// Busybox is a static busybox for Arch; empty means the host's (x86_64).
+	Busybox string
+}
+
+// GOARCH of a guest arch.
+func goarch(arch string) (string, error) {
+	switch arch {
+	case "x86_64", "":
+		return "amd64", nil
+	case "arm64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("unknown guest arch %q: want x86_64 or arm64", arch)
+}
+
+// Paths inside the image.
+const (
+	GuestNsrun       = "/usr/local/bin/nsrun"
+	GuestProbe       = "/usr/local/bin/nsprobe"
+	GuestConformance = "/tests/conformance.test"
+)
+
+// Build makes (or finds in the cache) the image with the guest init,
+// busybox, nsrun, the probe and the compiled conformance suite, and returns
+// its path.
+func Build(ctx context.Context, o Options) (string, error) {
+	ga, err := goarch(o.Arch)
+	if err != nil {
+		return "", err
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = "/var/cache/nsbench/images"
+		if c := os.Getenv("NSBENCH_CACHE"); c != "" {
+			o.CacheDir = filepath.Join(c, "images")
+		}
+	}
+	bb := o.Busybox
+	if bb == "" {
+		if ga != "amd64" {
+			return "", fmt.Errorf("guest arch %s needs a static busybox of that arch (Options.Busybox)", o.Arch)
+		}
+		if bb, err = exec.LookPath("busybox"); err != nil {
+			return "", fmt.Errorf("find busybox: %w (apt-get install busybox-static)", err)
+		}
+	}
+	work, err := os.MkdirTemp("", "nsbench-image-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(work)
+	bins := map[string]string{}
+	for guestPath, pkg := range map[string]string{"/init": "./cmd/nsinit", GuestNsrun: "./cmd/nsrun", GuestProbe: "./cmd/nsprobe"} {
+		p, err := gobuild.Static(ctx, pkg, filepath.Join(work, filepath.Base(guestPath)+"-bin"), ga)
+		if err != nil {
+			return "", err
+		}
+		bins[guestPath] = p
+	}
+	root, err := gobuild.ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	suite := filepath.Join(work, "conformance.test")
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-trimpath", "-o", suite, "./conformance/")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH="+ga)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go test -c ./conformance/ for %s: %w: %s", ga, err, out)
+	}
+	bins[GuestConformance] = suite
+	entries, err := baseEntries(bb)
+	if err != nil {
+		return "", err
+	}
+	for guestPath, hostPath := range bins {
+		data, err := os.ReadFile(hostPath)
+		if err != nil {
+			return "", err
+		}
+		entries = append(entries, Entry{Path: guestPath, Mode: 0o755, Data: data})
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, entries); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	out := filepath.Join(o.CacheDir, hex.EncodeToString(sum[:12])+"-"+o.Arch+".cpio.gz")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return "", fmt.Errorf("create image cache %s: %w", o.CacheDir, err)
+	}
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return out, os.Rename(tmp, out)
+}
+
+// baseEntries are busybox with its applet links, and the directories and
+// /etc files a guest needs.
+func baseEntries(busybox string) ([]Entry, error) {
+	data, err := os.ReadFile(busybox)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", busybox, err)
+	}
+	es := []Entry{{Path: "/bin/busybox", Mode: 0o755, Data: data}}
+	out, err := exec.Command(busybox, "--list-full").Output()
+	if err == nil {
+		for _, a := range strings.Fields(string(out)) {
+			if a != "bin/busybox" {
+				es = append(es, Entry{Path: "/" + a, Link: "/bin/busybox"})
+			}
+		}
+	}
+	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/run", "/share", "/root"} {
+		es = append(es, Entry{Path: d, Mode: os.ModeDir | 0o755})
+	}
+	es = append(es,
+		Entry{Path: "/etc/passwd", Mode: 0o644, Data: []byte("root:x:0:0:root:/root:/bin/sh\nnsbench-user:x:1000:1000::/tmp:/bin/sh\n")},
+		Entry{Path: "/etc/group", Mode: 0o644, Data: []byte("root:x:0:\nnsbench-user:x:1000:\n")},
+	)
+	return es, nil
+}

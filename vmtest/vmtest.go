@@ -1,0 +1,314 @@
+// Package vmtest boots a kernel and an nsbench initramfs in QEMU (KVM when
+// /dev/kvm exists, TCG otherwise), hands the guest a job through a 9p
+// share, watches the serial console for panics and hangs, controls the VM
+// through QMP (github.com/digitalocean/go-qemu) and brings the guest's test
+// output and exit codes back to the host.
+package vmtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+
+	"github.com/nsbench/nsbench/images"
+)
+
+// Machine describes the VM to boot.
+type Machine struct {
+	Arch      string // x86_64 or arm64
+	Kernel    string // bzImage / Image
+	Initramfs string
+	Cmdline   []string
+	// Variant is passed to the guest (nsbench.variant=) for its tests.
+	Variant string
+	CPUs    int
+	MemMB   int
+	// Board overrides the default board (pc; virt with a Cortex-A72).
+	Board string
+}
+
+// Options of one run.
+type Options struct {
+	Machine Machine
+	Job     images.Job
+	// Dir receives the share, the console log and the QMP socket.
+	Dir string
+	// Timeout bounds the whole run; Hang fails it when neither the console
+	// nor the share changes for that long.
+	Timeout, Hang time.Duration
+}
+
+// Result is what came back.
+type Result struct {
+	ExitCodes map[string]int
+	Outputs   map[string]string
+	Console   string
+	Elapsed   time.Duration
+	Accel     string
+}
+
+// Error is a run that did not finish, with the console's tail.
+type Error struct {
+	Reason, ConsoleTail, ConsoleLog string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s (console log %s; last lines:)\n%s", e.Reason, e.ConsoleLog, e.ConsoleTail)
+}
+
+// accels lists the accelerators to try, best first: KVM when /dev/kvm
+// opens, then TCG. NSBENCH_ACCEL=kvm|tcg forces one.
+func accels() []string {
+	if a := os.Getenv("NSBENCH_ACCEL"); a != "" {
+		return []string{a}
+	}
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		return []string{"kvm", "tcg"}
+	}
+	return []string{"tcg"}
+}
+
+// QEMUArgs returns the qemu binary and arguments for m.
+func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []string, error) {
+	cpus, mem := m.CPUs, m.MemMB
+	if mem == 0 {
+		// The suite's bundles live in the guest's tmpfs.
+		mem = 2048
+	}
+	var bin, board, cpu, console string
+	switch m.Arch {
+	case "x86_64", "":
+		bin, board, cpu, console = "qemu-system-x86_64", "pc", "max", "ttyS0"
+		if cpus == 0 {
+			cpus = 2
+		}
+	case "arm64":
+		// The Raspberry Pi 4 stand-in: four Cortex-A72 cores on the virt
+		// board (QEMU 7.2 has no raspi4b).
+		bin, board, cpu, console = "qemu-system-aarch64", "virt", "cortex-a72", "ttyAMA0"
+		if cpus == 0 {
+			cpus = 4
+		}
+	default:
+		return "", nil, fmt.Errorf("unknown guest arch %q: want x86_64 or arm64", m.Arch)
+	}
+	if m.Board != "" {
+		board = m.Board
+	}
+	if accel == "kvm" && m.Arch == "x86_64" {
+		cpu = "host"
+	}
+	cmdline := append([]string{"console=" + console, "panic=-1", "oops=panic", "nsbench.variant=" + m.Variant, "nsbench.arch=" + orDefault(m.Arch, "x86_64")}, m.Cmdline...)
+	args := []string{
+		"-M", board, "-cpu", cpu, "-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(mem),
+		"-accel", accel, "-no-reboot", "-display", "none", "-monitor", "none",
+		"-serial", "file:" + consoleLog,
+		"-kernel", m.Kernel, "-initrd", m.Initramfs, "-append", strings.Join(cmdline, " "),
+		"-virtfs", "local,path=" + share + ",mount_tag=" + images.ShareTag + ",security_model=none,id=" + images.ShareTag,
+		"-qmp", "unix:" + qmpSock + ",server=on,wait=off",
+	}
+	return bin, args, nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// errNoStart is a QEMU that died before its QMP socket was up.
+var errNoStart = errors.New("qemu exited before QMP was up")
+
+// Run boots the machine, runs the job and returns its results. A panic, a
+// hang or the timeout ends the VM at once and returns an *Error. A KVM that
+// exists but cannot run the guest (nested KVM here rejects MSR 0x10a) makes
+// it start again under TCG.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	var err error
+	for _, acc := range accels() {
+		var res *Result
+		res, err = runOnce(ctx, o, acc)
+		if !errors.Is(err, errNoStart) {
+			return res, err
+		}
+	}
+	return nil, err
+}
+
+func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 20 * time.Minute
+	}
+	if o.Hang == 0 {
+		o.Hang = 5 * time.Minute
+	}
+	share := filepath.Join(o.Dir, "share")
+	if err := os.MkdirAll(share, 0o777); err != nil {
+		return nil, err
+	}
+	job, err := json.Marshal(o.Job)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(share, images.JobFile), job, 0o644); err != nil {
+		return nil, err
+	}
+	consoleLog := filepath.Join(o.Dir, "console.log")
+	qmpSock := filepath.Join(o.Dir, "qmp.sock")
+	_ = os.Remove(qmpSock)
+	_ = os.Remove(consoleLog)
+	bin, args, err := QEMUArgs(o.Machine, share, consoleLog, qmpSock, acc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath(bin); err != nil {
+		return nil, fmt.Errorf("find %s: %w (apt-get install qemu-system-x86 qemu-system-arm)", bin, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.Command(bin, args...)
+	var qemuErr strings.Builder
+	cmd.Stderr = &qemuErr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	// exited is closed when QEMU is gone; waitErr is then set.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	// Whatever happens, the VM does not outlive the run.
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	fail := func(reason string) error {
+		return &Error{Reason: reason, ConsoleTail: tail(consoleLog, 25), ConsoleLog: consoleLog}
+	}
+	mon, err := connectQMP(ctx, qmpSock, exited)
+	if err != nil {
+		<-exited
+		return nil, fmt.Errorf("%w (accel %s): %v: %s", errNoStart, acc, waitErr, strings.TrimSpace(qemuErr.String()))
+	}
+	defer mon.Disconnect()
+	if st, err := mon.Run([]byte(`{"execute":"query-status"}`)); err != nil || !strings.Contains(string(st), `"running"`) {
+		return nil, fail(fmt.Sprintf("the VM is not running after start: %s %v", st, err))
+	}
+	quit := func() { _, _ = mon.Run([]byte(`{"execute":"quit"}`)) }
+
+	lastSize, lastChange := int64(-1), time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for done := false; !done; {
+		select {
+		case <-exited:
+			done = true
+		case <-ctx.Done():
+			quit()
+			return nil, fail(fmt.Sprintf("timed out after %s", o.Timeout))
+		case <-tick.C:
+			con, _ := os.ReadFile(consoleLog)
+			if i := strings.Index(string(con), "Kernel panic"); i >= 0 {
+				quit()
+				return nil, fail("the guest kernel panicked: " + firstLine(string(con[i:])))
+			}
+			size := int64(len(con)) + dirSize(share)
+			if size != lastSize {
+				lastSize, lastChange = size, time.Now()
+			} else if time.Since(lastChange) > o.Hang {
+				quit()
+				return nil, fail(fmt.Sprintf("the guest hung: no console or share output for %s", o.Hang))
+			}
+		}
+	}
+	if waitErr != nil && qemuErr.Len() > 0 {
+		return nil, fail(fmt.Sprintf("qemu failed: %v: %s", waitErr, strings.TrimSpace(qemuErr.String())))
+	}
+	res := &Result{ExitCodes: map[string]int{}, Outputs: map[string]string{}, Elapsed: time.Since(start), Accel: acc}
+	con, _ := os.ReadFile(consoleLog)
+	res.Console = string(con)
+	if i := strings.Index(res.Console, "Kernel panic"); i >= 0 {
+		return nil, fail("the guest kernel panicked: " + firstLine(res.Console[i:]))
+	}
+	if msg, err := os.ReadFile(filepath.Join(share, "init-error")); err == nil {
+		return nil, fail("the guest init failed: " + strings.TrimSpace(string(msg)))
+	}
+	if _, err := os.Stat(filepath.Join(share, images.DoneFile)); err != nil {
+		return nil, fail("the guest powered off without finishing its job")
+	}
+	for _, t := range o.Job.Tests {
+		out, _ := os.ReadFile(filepath.Join(share, t.Name+".out"))
+		res.Outputs[t.Name] = string(out)
+		code, err := os.ReadFile(filepath.Join(share, t.Name+".exit"))
+		if err != nil {
+			return nil, fail(fmt.Sprintf("no exit code for %s", t.Name))
+		}
+		res.ExitCodes[t.Name], _ = strconv.Atoi(strings.TrimSpace(string(code)))
+	}
+	return res, nil
+}
+
+// connectQMP waits for QEMU's QMP socket and connects to it.
+func connectQMP(ctx context.Context, sock string, exited <-chan struct{}) (*qmp.SocketMonitor, error) {
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			mon, err := qmp.NewSocketMonitor("unix", sock, 5*time.Second)
+			if err == nil {
+				if err = mon.Connect(); err == nil {
+					return mon, nil
+				}
+			}
+		}
+		select {
+		case <-exited:
+			return nil, errNoStart
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+func tail(path string, lines int) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "(no console output: " + err.Error() + ")"
+	}
+	ls := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(l)
+}

@@ -1,0 +1,124 @@
+package vmtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/kernels"
+)
+
+func TestQEMUArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		m     Machine
+		accel string
+		bin   string
+		want  []string
+	}{
+		{"x86_64 tcg", Machine{Arch: "x86_64", Kernel: "/k", Initramfs: "/i", Variant: "stock"}, "tcg", "qemu-system-x86_64",
+			[]string{"-M pc", "-cpu max", "-smp 2", "-accel tcg", "console=ttyS0 panic=-1 oops=panic nsbench.variant=stock nsbench.arch=x86_64", "-kernel /k", "-initrd /i"}},
+		{"x86_64 kvm uses the host cpu", Machine{Arch: "x86_64"}, "kvm", "qemu-system-x86_64", []string{"-cpu host", "-accel kvm"}},
+		{"arm64 is the Pi 4 stand-in", Machine{Arch: "arm64", Variant: "hardened", Cmdline: []string{"init_on_free=1"}}, "tcg", "qemu-system-aarch64",
+			[]string{"-M virt", "-cpu cortex-a72", "-smp 4", "console=ttyAMA0", "nsbench.variant=hardened nsbench.arch=arm64 init_on_free=1"}},
+		{"board override", Machine{Arch: "arm64", Board: "raspi3b"}, "tcg", "qemu-system-aarch64", []string{"-M raspi3b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bin, args, err := QEMUArgs(tc.m, "/share", "/log", "/sock", tc.accel)
+			require.NoError(t, err)
+			assert.Equal(t, tc.bin, bin)
+			joined := strings.Join(args, " ")
+			for _, w := range tc.want {
+				assert.Contains(t, joined, w)
+			}
+			assert.Contains(t, joined, "mount_tag=nsbench")
+			assert.Contains(t, joined, "-qmp unix:/sock,server=on,wait=off")
+		})
+	}
+	_, _, err := QEMUArgs(Machine{Arch: "riscv64"}, "", "", "", "tcg")
+	assert.ErrorContains(t, err, `unknown guest arch "riscv64"`)
+}
+
+// cachedStock returns the stock x86_64 kernel if it is already built; real
+// boots only run then (a cold build takes minutes).
+func cachedStock(t *testing.T) *kernels.Kernel {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
+	}
+	if testing.Short() {
+		t.Skip("boots a VM: skipped in -short mode")
+	}
+	dir := kernels.DefaultCacheDir()
+	matches, _ := filepath.Glob(filepath.Join(dir, "builds", "*", "kernel.json"))
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err == nil && strings.Contains(string(data), `"variant": "stock"`) && strings.Contains(string(data), `"arch": "x86_64"`) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			k, err := kernels.Build(ctx, kernels.Options{Variant: "stock", Arch: "x86_64"})
+			if err == nil {
+				return k
+			}
+		}
+	}
+	t.Skipf("no cached stock x86_64 kernel in %s (make kernel KERNEL=stock builds one)", dir)
+	return nil
+}
+
+func initramfs(t *testing.T, entries []images.Entry) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, images.Write(&buf, entries))
+	p := filepath.Join(t.TempDir(), "initramfs.cpio.gz")
+	require.NoError(t, os.WriteFile(p, buf.Bytes(), 0o644))
+	return p
+}
+
+func TestPanicFailsFast(t *testing.T) {
+	k := cachedStock(t)
+	// No /init at all: the kernel panics ("No working init found").
+	img := initramfs(t, []images.Entry{{Path: "/etc/hostname", Mode: 0o644, Data: []byte("x\n")}})
+	start := time.Now()
+	_, err := Run(context.Background(), Options{
+		Machine: Machine{Arch: "x86_64", Kernel: k.Image, Initramfs: img, Variant: "stock"},
+		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: time.Minute,
+	})
+	var verr *Error
+	require.True(t, errors.As(err, &verr), "%v", err)
+	assert.Contains(t, verr.Reason, "panicked")
+	assert.Contains(t, verr.ConsoleTail, "Kernel panic")
+	assert.Less(t, time.Since(start), 2*time.Minute, "fails on the panic, not at the timeout")
+}
+
+func TestHangFailsFast(t *testing.T) {
+	k := cachedStock(t)
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox-static for the hanging init")
+	}
+	data, err := os.ReadFile(bb)
+	require.NoError(t, err)
+	img := initramfs(t, []images.Entry{
+		{Path: "/bin/busybox", Mode: 0o755, Data: data},
+		{Path: "/init", Mode: 0o755, Data: []byte("#!/bin/busybox sh\n/bin/busybox sleep 100000\n")},
+	})
+	_, err = Run(context.Background(), Options{
+		Machine: Machine{Arch: "x86_64", Kernel: k.Image, Initramfs: img, Variant: "stock"},
+		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: 15 * time.Second,
+	})
+	var verr *Error
+	require.True(t, errors.As(err, &verr), "%v", err)
+	assert.Contains(t, verr.Reason, "hung")
+	assert.Contains(t, verr.ConsoleTail, "Run /init")
+}
