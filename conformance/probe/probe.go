@@ -25,14 +25,14 @@ type Report struct {
 	Setgroup string `json:"setgroups"`
 	// Capability sets and no_new_privs from /proc/self/status, as numbers.
 	CapEff, CapPrm, CapBnd, CapInh, CapAmb uint64
-	NoNewPrivs                             bool     `json:"noNewPrivs"`
+	NoNewPrivs                             bool `json:"noNewPrivs"`
 	// NetNS is the readlink of /proc/self/ns/net ("net:[4026531992]").
-	NetNS                                  string   `json:"netns"`
-	Hostname                               string   `json:"hostname"`
-	Domainname                             string   `json:"domainname"`
-	Interfaces                             []string `json:"interfaces"`
-	Cgroup                                 []string `json:"cgroup"`
-	FDs                                    []int    `json:"fds"`
+	NetNS      string   `json:"netns"`
+	Hostname   string   `json:"hostname"`
+	Domainname string   `json:"domainname"`
+	Interfaces []string `json:"interfaces"`
+	Cgroup     []string `json:"cgroup"`
+	FDs        []int    `json:"fds"`
 	// Root and RootParent are dev:ino of "/" and "/.."; Proc1Root of
 	// /proc/1/root: all must be the container's root.
 	Root, RootParent, Proc1Root string
