@@ -61,5 +61,10 @@ test-race:
 
 test: deps vet staticcheck test-go test-race $(TEST_TARGETS)
 
+# The main benchmark job. Today it measures what isolation costs at container
+# start (run of /bin/true in nsrun, runc and crun); the CPU, fs and net
+# workloads of perf/ join it as they land.
+bench: bench-runtime
+
 clean:
 	rm -rf $(BIN)
