@@ -211,7 +211,12 @@ func TestDestroyBusyTimesOut(t *testing.T) {
 
 func TestStats(t *testing.T) {
 	m := testManager(t)
-	startInCgroup(t, m, "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 60")
+	// The work waits for the move: v1 does not carry charges over on
+	// migration, and a loaded machine may run the loop before Apply.
+	fifo := filepath.Join(t.TempDir(), "go")
+	require.NoError(t, unix.Mkfifo(fifo, 0o600))
+	startInCgroup(t, m, "sh", "-c", "read x < "+fifo+"; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 60")
+	require.NoError(t, os.WriteFile(fifo, []byte("go\n"), 0))
 	require.Eventually(t, func() bool {
 		s, err := m.Stats()
 		return err == nil && s.CPUUsage > 0 && s.MemoryUsage > 0
