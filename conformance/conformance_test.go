@@ -126,7 +126,7 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 		brk  func(*specs.Spec)
 		want []string
 	}{
-		{"no pid namespace", func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, []string{"pid-host-view", "pid-lifecycle", "pid-ns", "pivot-root"}}, // orphans go to the host; /proc/1/root is the host's root
+		{"no pid namespace", func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, []string{"pid-host-view", "pid-lifecycle", "pid-ns", "pid-sibling", "pivot-root"}}, // orphans go to the host; /proc/1/root is the host's root
 		{"no network namespace", func(s *specs.Spec) { dropNS(s, specs.NetworkNamespace) }, []string{"net-ns"}},
 		{"extra capability", func(s *specs.Spec) {
 			c := s.Process.Capabilities

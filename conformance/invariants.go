@@ -41,9 +41,10 @@ func Invariants() []Invariant {
 		{"bind-flags", "a bind mount's ro, nosuid, nodev, noexec hold and it cannot be remounted from inside", checkBindFlags},
 		{"pid-ns", "the first process is PID 1 and /proc lists only the container's processes", checkPidNS},
 		{"pid-lifecycle", "orphans reparent to the container's PID 1, and all processes die with it", checkPidLifecycle},
-		{"pid-host-view", "the host sees the container's init under its host PID, and the container cannot signal a host process", checkPidHostView},
+		{"pid-host-view", "the host sees the container's init under its host PID, and the container can neither signal nor ptrace a host process", checkPidHostView},
+		{"pid-sibling", "a container sees none of a sibling container's processes", checkSibling},
 		{"uts-ns", "the hostname is the config's inside and unchanged on the host", checkUTS},
-		{"ipc-ns", "a SysV shared memory segment of the host is invisible inside", checkIPC},
+		{"ipc-ns", "a SysV shared memory segment and a POSIX message queue of the host are invisible inside", checkIPC},
 		{"net-ns", "only lo exists inside: host interfaces are invisible", checkNet},
 		{"cgroup-ns", "/proc/self/cgroup is rooted at the container's cgroup", checkCgroupNS},
 		{"capabilities", "effective, permitted and bounding sets are exactly the default config's", checkCaps},
@@ -172,7 +173,10 @@ func checkPidHostView(ctx context.Context, e *Env) Result {
 	if r.KillHost == "" {
 		return fail("the container could signal host pid %d", os.Getpid())
 	}
-	return pass("host sees the init as pid %d; signalling host pid %d from inside: %s", st.Pid, os.Getpid(), r.KillHost)
+	if r.PtraceHost == "" {
+		return fail("the container could ptrace host pid %d", os.Getpid())
+	}
+	return pass("host sees the init as pid %d; host pid %d from inside: signal %s, ptrace %s", st.Pid, os.Getpid(), r.KillHost, r.PtraceHost)
 }
 
 func checkUTS(ctx context.Context, e *Env) Result {
@@ -198,14 +202,22 @@ func checkIPC(ctx context.Context, e *Env) Result {
 		return skip("create host SysV shm segment: %v", err)
 	}
 	defer unix.SysvShmCtl(id, unix.IPC_RMID, nil)
-	r, err := e.RunProbe(ctx, nil, "--shm-key", fmt.Sprint(key))
+	mq := fmt.Sprintf("nsbench-conformance-%d", os.Getpid())
+	if err := probe.MqCreate(mq); err != nil {
+		return skip("create host POSIX message queue /%s: %v", mq, err)
+	}
+	defer probe.MqUnlink(mq)
+	r, err := e.RunProbe(ctx, nil, "--shm-key", fmt.Sprint(key), "--mqueue", mq)
 	if err != nil {
 		return fail("%v", err)
 	}
 	if r.ShmLookup == "" {
 		return fail("the container found the host's SysV segment %#x", key)
 	}
-	return pass("host segment %#x invisible inside (%s)", key, r.ShmLookup)
+	if r.MqLookup == "" {
+		return fail("the container opened the host's message queue /%s", mq)
+	}
+	return pass("host SysV segment %#x (%s) and message queue /%s (%s) invisible inside", key, r.ShmLookup, mq, r.MqLookup)
 }
 
 func checkNet(ctx context.Context, e *Env) Result {
@@ -624,4 +636,33 @@ func readReport(path string) (*probe.Report, error) {
 		return nil, fmt.Errorf("decode probe report %q: %w", data, err)
 	}
 	return &r, nil
+}
+
+// checkSibling: a container running next to another sees none of its
+// processes.
+func checkSibling(ctx context.Context, e *Env) Result {
+	marker := fmt.Sprintf("%d", 300+os.Getpid()%600)
+	b, err := e.NewBundle("sleep", marker)
+	if err != nil {
+		return fail("make bundle: %v", err)
+	}
+	defer os.RemoveAll(b.Dir)
+	id := newID("sibling")
+	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
+		return fail("create: %v", err)
+	}
+	defer e.Runtime.Delete(context.Background(), id, true)
+	if err := e.Runtime.Start(ctx, id); err != nil {
+		return fail("start: %v", err)
+	}
+	r, err := e.RunProbe(ctx, nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	for _, c := range r.Cmdlines {
+		if c == "sleep "+marker {
+			return fail("the sibling container's %q is visible inside", c)
+		}
+	}
+	return pass("the sibling's \"sleep %s\" is not among the %d processes seen", marker, len(r.Cmdlines))
 }

@@ -25,6 +25,7 @@ func main() {
 	var o probe.Options
 	flag.IntVar(&o.HostPid, "host-pid", 0, "a host pid the container must not be able to signal")
 	flag.IntVar(&o.ShmKey, "shm-key", 0, "a host SysV shm key the container must not find")
+	flag.StringVar(&o.Mqueue, "mqueue", "", "a host POSIX message queue name (no leading /) the container must not find")
 	flag.StringVar(&o.Watch, "watch", "", "a directory whose entries to report (mount propagation)")
 	flag.StringVar(&o.Bind, "bind", "", "a bind mount to try writing, executing and remounting")
 	flag.StringVar(&o.Touch, "touch", "", "a file to create (host ownership check)")

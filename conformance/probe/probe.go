@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,8 +43,12 @@ type Report struct {
 	WriteReadonly string `json:"writeReadonly"`
 	SetHostname   string `json:"setHostname"`
 	KillHost      string `json:"killHost,omitempty"`
-	ShmLookup     string `json:"shmLookup,omitempty"`
-	Chroot        string `json:"chrootEscape"`
+	PtraceHost    string `json:"ptraceHost,omitempty"`
+	MqLookup      string `json:"mqLookup,omitempty"`
+	// Cmdlines of every process /proc shows.
+	Cmdlines  []string `json:"cmdlines"`
+	ShmLookup string   `json:"shmLookup,omitempty"`
+	Chroot    string   `json:"chrootEscape"`
 	// MaskedBytes is how much of /proc/kcore and /proc/timer_list could be
 	// read (masked: 0).
 	MaskedBytes int `json:"maskedBytes"`
@@ -67,7 +72,9 @@ type BindReport struct {
 type Options struct {
 	HostPid int
 	ShmKey  int
-	Watch   string
+	// Mqueue is a host POSIX message queue name (without the leading /).
+	Mqueue string
+	Watch  string
 	// Bind is a bind-mount destination to try; it holds an executable "exe".
 	Bind string
 	// Touch is a file to create (for host ownership checks).
@@ -81,6 +88,8 @@ func Collect(o Options) *Report {
 	for _, e := range entries {
 		if pid, err := strconv.Atoi(e.Name()); err == nil {
 			r.Procs = append(r.Procs, pid)
+			cl := strings.ReplaceAll(strings.TrimRight(read("/proc/"+e.Name()+"/cmdline"), "\x00"), "\x00", " ")
+			r.Cmdlines = append(r.Cmdlines, cl)
 		}
 	}
 	r.UIDMap = squash(read("/proc/self/uid_map"))
@@ -132,6 +141,14 @@ func Collect(o Options) *Report {
 	r.SetHostname = errText(unix.Sethostname([]byte(r.Hostname)))
 	if o.HostPid > 0 {
 		r.KillHost = errText(unix.Kill(o.HostPid, 0))
+		if err := unix.PtraceAttach(o.HostPid); err != nil {
+			r.PtraceHost = errText(err)
+		} else {
+			_ = unix.PtraceDetach(o.HostPid)
+		}
+	}
+	if o.Mqueue != "" {
+		r.MqLookup = errText(mqOpen(o.Mqueue, unix.O_RDONLY, 0))
 	}
 	if o.ShmKey != 0 {
 		_, err := unix.SysvShmGet(o.ShmKey, 0, 0)
@@ -256,4 +273,34 @@ func chrootEscape() string {
 		return "escaped to " + after + " from " + before + " (" + filepath.Clean("/") + ")"
 	}
 	return "contained"
+}
+
+// mqOpen opens (or with O_CREAT makes) a POSIX message queue and closes it
+// again; x/sys/unix has no wrapper. name has no leading slash, as the
+// system call wants it.
+func mqOpen(name string, flags int, mode uint32) error {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	fd, _, errno := unix.Syscall6(unix.SYS_MQ_OPEN, uintptr(unsafe.Pointer(p)), uintptr(flags), uintptr(mode), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return unix.Close(int(fd))
+}
+
+// MqCreate makes a host message queue for the ipc check; MqUnlink removes it.
+func MqCreate(name string) error { return mqOpen(name, unix.O_CREAT|unix.O_RDONLY, 0o600) }
+
+// MqUnlink removes a message queue made by MqCreate.
+func MqUnlink(name string) error {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_MQ_UNLINK, uintptr(unsafe.Pointer(p)), 0, 0); errno != 0 {
+		return errno
+	}
+	return nil
 }
