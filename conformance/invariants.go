@@ -53,6 +53,7 @@ func Invariants() []Invariant {
 		{"readonly-paths", "readonlyPaths (/proc/sys) and /sys cannot be written", checkReadonly},
 		{"devices", "mknod fails inside", checkMknod},
 		{"fd-leak", "no descriptor beyond stdio reaches the process", checkFDs},
+		{"id-ranges", "containers with user namespaces get the configured maps, and concurrent ones share no host id", checkIDRanges},
 		{"user-ns-maps", "in a user namespace, uid/gid maps are the config's and setgroups is deny", checkUserNS},
 		{"user-ns-owner", "a file root creates inside is owned on the host by the mapped uid", checkOwnership},
 		{"teardown", "after delete no process, cgroup or state of the container is left", checkTeardown},

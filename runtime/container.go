@@ -334,12 +334,11 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 }
 
 func initCommand(s *specs.Spec, o CreateOptions, sock, fifo *os.File, rootless bool) (*exec.Cmd, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find nsrun's own binary: %w", err)
-	}
+	// /proc/self/exe, not the resolved path: exec through the magic link
+	// needs no search permission on the binary's directories, which a
+	// remapped root (host uid 200000, say) may lack for /root/...
 	// The id in argv names the init in ps until it execs the program.
-	cmd := exec.Command(self, "init", o.ID)
+	cmd := exec.Command("/proc/self/exe", "init", o.ID)
 	cmd.Args[0] = "nsrun"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
 	for i := 0; i < o.PreserveFDs; i++ {
@@ -366,6 +365,10 @@ func initCommand(s *specs.Spec, o CreateOptions, sock, fifo *os.File, rootless b
 		// An unprivileged user may write a gid map only with setgroups
 		// denied; root keeps setgroups so additionalGids work.
 		attr.GidMappingsEnableSetgroups = !rootless
+		// Become root of the new namespace. Without this the init keeps its
+		// host uid, which a map that leaves it out (root mapping a range
+		// such as 0 -> 200000) shows as nobody: no capabilities inside.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless}
 		if rootless {
 			if err := checkRootlessMaps(s); err != nil {
 				return nil, err
