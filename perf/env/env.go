@@ -1,0 +1,123 @@
+package env
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+// DataDir is the token in Job.Args replaced by the path at which the
+// environment sees Job.Data.
+const DataDir = "{data}"
+
+// Data is a scratch directory a job writes to.
+type Data struct {
+	// Kind is where it lives: "bind" (a host directory bind-mounted in),
+	// "tmpfs" (a tmpfs inside the container, a host tmpfs natively) or
+	// "rootfs" (a directory of the container's own root filesystem).
+	Kind string
+	// Host is the host directory for "bind" (and for every kind natively).
+	Host string
+}
+
+// Job is one command to run to completion.
+type Job struct {
+	// Args[0] is a host path of the program.
+	Args []string
+	Data *Data
+	// HostNetwork keeps the container in the host's network namespace
+	// (docker --network=host); otherwise it has its own, with loopback only.
+	HostNetwork bool
+}
+
+// Env is an execution environment.
+type Env interface {
+	Name() string
+	// Available is nil when the environment can run jobs here, else the
+	// reason it cannot.
+	Available(ctx context.Context) error
+	// Version of the runtime, for the results file.
+	Version(ctx context.Context) string
+	// Run runs the job and returns its standard output.
+	Run(ctx context.Context, job Job) ([]byte, error)
+}
+
+// Native runs jobs as plain child processes.
+type Native struct{}
+
+// Name implements Env.
+func (Native) Name() string { return "native" }
+
+// Available implements Env.
+func (Native) Available(context.Context) error { return nil }
+
+// Version implements Env.
+func (Native) Version(context.Context) string { return "" }
+
+// Run implements Env.
+func (Native) Run(ctx context.Context, job Job) ([]byte, error) {
+	if len(job.Args) == 0 {
+		return nil, fmt.Errorf("native: empty command")
+	}
+	args := substitute(job.Args, dataPath(job.Data, ""))
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("native: run %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String()))
+	}
+	return out, nil
+}
+
+func dataPath(d *Data, inContainer string) string {
+	if d == nil {
+		return ""
+	}
+	if inContainer != "" {
+		return inContainer
+	}
+	return d.Host
+}
+
+func substitute(args []string, data string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = strings.ReplaceAll(a, DataDir, data)
+	}
+	return out
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+// ByName returns the environment of that name: native, nsrun, runc, crun,
+// docker or podman. stateDir holds container state and bundles.
+func ByName(ctx context.Context, name, stateDir string) (Env, error) {
+	switch name {
+	case "native":
+		return Native{}, nil
+	case "nsrun", "runc", "crun":
+		return NewOCI(ctx, name, stateDir), nil
+	case "docker", "podman":
+		return Engine{Cmd: name}, nil
+	}
+	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker or podman", name)
+}
+
+// mkdirTemp is os.MkdirTemp with the operation in the error.
+func mkdirTemp(dir, pattern string) (string, error) {
+	d, err := os.MkdirTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("create temporary directory in %s: %w", dir, err)
+	}
+	return d, nil
+}

@@ -1,0 +1,199 @@
+package env
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/oci"
+)
+
+// OCI runs each job in a fresh container of an OCI runtime CLI.
+type OCI struct {
+	name    string
+	rt      *oci.Runtime
+	err     error // why the runtime is unavailable
+	workDir string
+}
+
+// NewOCI prepares the runtime (nsrun is built from this tree through
+// oci.FromEnv). Failures surface through Available.
+func NewOCI(ctx context.Context, name, stateDir string) *OCI {
+	o := &OCI{name: name, workDir: stateDir}
+	if os.Geteuid() != 0 {
+		o.err = fmt.Errorf("%s: needs root for rootful containers (run make bench as root)", name)
+		return o
+	}
+	root := filepath.Join(stateDir, name+"-state")
+	if name == "nsrun" {
+		if p := os.Getenv("NSBENCH_NSRUN"); p != "" {
+			o.rt, o.err = oci.New(p, root)
+		} else if bin, err := gobuild.Static(ctx, "./cmd/nsrun", filepath.Join(stateDir, "bin"), ""); err != nil {
+			o.err = fmt.Errorf("build nsrun: %w", err)
+		} else {
+			o.rt, o.err = oci.New(bin, root)
+		}
+	} else {
+		o.rt, o.err = oci.New(name, root)
+	}
+	return o
+}
+
+// Name implements Env.
+func (o *OCI) Name() string { return o.name }
+
+// Available implements Env.
+func (o *OCI) Available(ctx context.Context) error {
+	if o.err != nil {
+		return o.err
+	}
+	if _, err := o.rt.Version(ctx); err != nil {
+		return fmt.Errorf("%s version: %w", o.name, err)
+	}
+	return nil
+}
+
+// Version implements Env.
+func (o *OCI) Version(ctx context.Context) string {
+	if o.rt == nil {
+		return ""
+	}
+	v, err := o.rt.Version(ctx)
+	if err != nil {
+		return ""
+	}
+	return strings.SplitN(strings.TrimSpace(v), "\n", 2)[0]
+}
+
+func randomID(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// Run implements Env: a bundle per job (so concurrent jobs are separate
+// containers), created, run in the foreground and deleted.
+func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
+	if o.err != nil {
+		return nil, o.err
+	}
+	if len(job.Args) == 0 {
+		return nil, fmt.Errorf("%s: empty command", o.name)
+	}
+	if err := os.MkdirAll(o.workDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", o.workDir, err)
+	}
+	dir, err := mkdirTemp(o.workDir, "bundle-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("remove bundle %s: %w", dir, rerr)
+		}
+	}()
+
+	prog := job.Args[0]
+	files := map[string]string{}
+	inside := prog
+	if !strings.HasPrefix(prog, "/usr/") {
+		// static programs of this suite are copied in; /usr comes from the host
+		inside = "/nsbench/" + filepath.Base(prog)
+		files[inside] = prog
+	}
+	dataInside := ""
+	if job.Data != nil {
+		dataInside = "/data"
+	}
+	args := substitute(job.Args, dataInside)
+	args[0] = inside
+	b, err := bundle.New(dir, bundle.Options{Args: args, Files: files})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.name, err)
+	}
+	o.adjust(b.Spec, job)
+	if job.Data != nil && job.Data.Kind == "rootfs" {
+		if err := os.MkdirAll(filepath.Join(b.Rootfs(), "data"), 0o777); err != nil {
+			return nil, fmt.Errorf("create data dir in %s: %w", b.Rootfs(), err)
+		}
+	}
+	if err := b.Save(); err != nil {
+		return nil, err
+	}
+
+	out, err := os.CreateTemp(dir, "stdout-")
+	if err != nil {
+		return nil, fmt.Errorf("create stdout file in %s: %w", dir, err)
+	}
+	defer out.Close()
+	errf, err := os.CreateTemp(dir, "stderr-")
+	if err != nil {
+		return nil, fmt.Errorf("create stderr file in %s: %w", dir, err)
+	}
+	defer errf.Close()
+
+	id := randomID("nsbench-")
+	code, runErr := o.rt.Run(ctx, id, dir, oci.IO{Stdout: out, Stderr: errf})
+	// Run deletes on success; after a failure or cancellation make sure.
+	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, serr := o.rt.State(dctx, id); serr == nil {
+		_ = o.rt.Delete(dctx, id, true)
+	}
+	stdout, rerr := os.ReadFile(out.Name())
+	if rerr != nil {
+		return nil, fmt.Errorf("read stdout of %s: %w", id, rerr)
+	}
+	if runErr != nil || code != 0 {
+		stderr, _ := os.ReadFile(errf.Name())
+		return nil, fmt.Errorf("%s run %s (exit %d): %w: %s", o.name, strings.Join(job.Args, " "), code,
+			errors.Join(runErr, errors.New("non-zero exit")), tail(string(stderr)))
+	}
+	return stdout, nil
+}
+
+func (o *OCI) adjust(s *specs.Spec, job Job) {
+	ro := []string{"rbind", "ro", "nosuid", "nodev"}
+	for _, d := range []string{"/usr", "/lib", "/lib64"} {
+		if _, err := os.Stat(d); err == nil {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: d, Type: "bind", Source: d, Options: ro})
+		}
+	}
+	if job.Data != nil {
+		switch job.Data.Kind {
+		case "bind":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: job.Data.Host, Options: []string{"rbind", "rw"}})
+		case "rootfs":
+			// the default root is read-only; this job writes to it
+			if s.Root != nil {
+				s.Root.Readonly = false
+			}
+		case "tmpfs":
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=1g"}})
+		}
+	}
+	if job.HostNetwork && s.Linux != nil {
+		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+			return n.Type == specs.NetworkNamespace
+		})
+	}
+	if s.Process != nil {
+		// fio opens many files at high numjobs; the engine limit here is 20000
+		for i := range s.Process.Rlimits {
+			if s.Process.Rlimits[i].Type == "RLIMIT_NOFILE" {
+				s.Process.Rlimits[i].Hard, s.Process.Rlimits[i].Soft = 20000, 20000
+			}
+		}
+	}
+}
