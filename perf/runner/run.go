@@ -1,0 +1,285 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nsbench/nsbench/perf/env"
+	"github.com/nsbench/nsbench/perf/results"
+	"github.com/nsbench/nsbench/perf/workload/cpu"
+	"github.com/nsbench/nsbench/perf/workload/fs"
+	inet "github.com/nsbench/nsbench/perf/workload/net"
+)
+
+// Options of a run.
+type Options struct {
+	Config   Config
+	Out      string // results file
+	Resume   bool
+	Shard    Shard
+	CPUBin   string    // static nsbench-cpu
+	StateDir string    // bundles and runtime state
+	Progress io.Writer // live progress line; nil for none
+}
+
+// Run runs the matrix and returns the results file it wrote.
+func Run(ctx context.Context, o Options) (*results.File, error) {
+	cfg := o.Config
+	f := &results.File{Version: results.Version, Config: cfg.Name, Created: time.Now().UTC(),
+		Machine: results.DescribeMachine(), Runtimes: map[string]string{}, Skipped: map[string]string{}}
+	if o.Shard.N > 1 {
+		f.Shard = o.Shard.String()
+	}
+	if o.Resume {
+		if old, err := results.Load(o.Out); err == nil {
+			if old.Config != cfg.Name {
+				return nil, fmt.Errorf("resume %s: it holds config %q, not %q", o.Out, old.Config, cfg.Name)
+			}
+			f = old
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state dir %s: %w", o.StateDir, err)
+	}
+
+	var envs []env.Env
+	for _, name := range cfg.Envs {
+		e, err := env.ByName(ctx, name, filepath.Join(o.StateDir, name))
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Available(ctx); err != nil {
+			f.Skipped[name] = err.Error()
+			continue
+		}
+		delete(f.Skipped, name)
+		f.Runtimes[name] = e.Version(ctx)
+		envs = append(envs, e)
+	}
+	points := o.Shard.Select(cfg.Points(f.Machine.Cores))
+
+	total := cfg.Repetitions * len(points) * len(envs)
+	done, start := 0, time.Now()
+	var ran time.Duration
+	var ranN int
+	for rep := range cfg.Repetitions {
+		for _, p := range points {
+			for _, e := range envs {
+				done++
+				c := f.Cell(p.CellKey(e.Name()))
+				c.Point, c.Workload, c.Env, c.Params = p.Key(), p.Workload, e.Name(), p.Params
+				if c.HasRep(rep) {
+					continue
+				}
+				progress(o.Progress, done, total, c.Key, time.Since(start), ran, ranN)
+				t0 := time.Now()
+				s, unit, err := runSample(ctx, o, e, p, rep)
+				if err != nil {
+					return f, fmt.Errorf("%s rep %d: %w", c.Key, rep, err)
+				}
+				ran += time.Since(t0)
+				ranN++
+				s.Rep = rep
+				c.Unit = unit
+				c.Samples = append(c.Samples, s)
+				if err := f.Save(o.Out); err != nil {
+					return f, err
+				}
+			}
+		}
+	}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "\r\033[Kdone: %d cells × %d repetitions in %s\n", len(points)*len(envs), cfg.Repetitions, time.Since(start).Round(time.Second))
+	}
+	return f, f.Save(o.Out)
+}
+
+func progress(w io.Writer, i, n int, key string, elapsed, ran time.Duration, ranN int) {
+	if w == nil {
+		return
+	}
+	eta := "?"
+	if ranN > 0 {
+		eta = (ran / time.Duration(ranN) * time.Duration(n-i+1)).Round(time.Second).String()
+	}
+	fmt.Fprintf(w, "\r\033[K[%d/%d] %s  elapsed %s  remaining ~%s", i, n, key, elapsed.Round(time.Second), eta)
+}
+
+func runSample(ctx context.Context, o Options, e env.Env, p Point, rep int) (results.Sample, string, error) {
+	switch p.Workload {
+	case "cpu":
+		s, err := runCPU(ctx, o, e, p)
+		return s, "s", err
+	case "fs":
+		s, err := runFS(ctx, o, e, p)
+		return s, "IOPS", err
+	case "net":
+		s, err := runNet(ctx, o, e, p)
+		return s, "Gbit/s", err
+	}
+	return results.Sample{}, "", fmt.Errorf("unknown workload %q", p.Workload)
+}
+
+// runCPU starts n simulation jobs at once; the sample is their average wall
+// time, as in seed 000's tables. Every job must print the same checksum.
+func runCPU(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
+	n, _ := strconv.Atoi(p.Params["jobs"])
+	c := o.Config.CPU
+	args := []string{o.CPUBin, "-particles", strconv.Itoa(c.Particles), "-mem", strconv.Itoa(c.MemMiB),
+		"-seed", strconv.FormatUint(o.Config.Seed, 10)}
+	outs := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { outs[i], errs[i] = e.Run(ctx, env.Job{Args: args}) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return results.Sample{}, err
+	}
+	s := results.Sample{Metrics: map[string]float64{}}
+	var sum float64
+	var sum0 string
+	for i, out := range outs {
+		var r cpu.Report
+		if err := json.Unmarshal(out, &r); err != nil {
+			return s, fmt.Errorf("parse nsbench-cpu output %q: %w", out, err)
+		}
+		if i == 0 {
+			sum0 = r.Checksum
+		} else if r.Checksum != sum0 {
+			return s, fmt.Errorf("job %d checksum %s differs from job 0's %s: the computation changed", i, r.Checksum, sum0)
+		}
+		sum += r.WallSeconds
+		s.Metrics["wall_max_s"] = max(s.Metrics["wall_max_s"], r.WallSeconds)
+		s.Metrics["user_s"] += r.UserSeconds / float64(n)
+		s.Metrics["sys_s"] += r.SysSeconds / float64(n)
+		s.Metrics["maxrss_mib"] = max(s.Metrics["maxrss_mib"], float64(r.MaxRSSKiB)/1024)
+		s.Raw = append(s.Raw, json.RawMessage(out))
+	}
+	s.Value = sum / float64(n)
+	return s, nil
+}
+
+func dataDir(loc string) (string, error) {
+	parent := "/var/tmp"
+	if loc == "tmpfs" {
+		parent = "/dev/shm"
+	}
+	return os.MkdirTemp(parent, "nsbench-fio-")
+}
+
+func runFS(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
+	c := o.Config.FS
+	nj, _ := strconv.Atoi(p.Params["numjobs"])
+	qd, _ := strconv.Atoi(p.Params["iodepth"])
+	job := fs.Job{RW: p.Params["rw"], BS: p.Params["bs"], Engine: p.Params["engine"], NumJobs: nj, IODepth: qd,
+		Size: c.Size, Runtime: time.Duration(c.RuntimeS) * time.Second, Direct: c.Direct && p.Params["on"] != "tmpfs",
+		Filename: env.DataDir + "/fio.dat"}
+	if err := job.Validate(); err != nil {
+		return results.Sample{}, err
+	}
+	fio, err := exec.LookPath("fio")
+	if err != nil {
+		return results.Sample{}, fmt.Errorf("fio not installed (apt-get install fio): %w", err)
+	}
+	host, err := dataDir(p.Params["on"])
+	if err != nil {
+		return results.Sample{}, fmt.Errorf("fio data dir: %w", err)
+	}
+	defer os.RemoveAll(host)
+	out, err := e.Run(ctx, env.Job{Args: append([]string{fio}, job.Args()...), Data: &env.Data{Kind: p.Params["on"], Host: host}})
+	if err != nil {
+		return results.Sample{}, err
+	}
+	r, err := fs.Parse(out)
+	if err != nil {
+		return results.Sample{}, err
+	}
+	return results.Sample{Value: r.IOPS, Raw: []json.RawMessage{out}, Metrics: map[string]float64{
+		"bw_kib_s": r.BandwidthKiBs, "lat_p50_us": r.LatP50us, "lat_p99_us": r.LatP99us, "lat_mean_us": r.LatMeanus}}, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// runNet runs the iperf3 server natively on loopback and the client in the
+// environment, in the host's network namespace (native: both on loopback;
+// containers: the mixed topology).
+func runNet(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
+	c := o.Config.Net
+	ip3, err := exec.LookPath("iperf3")
+	if err != nil {
+		return results.Sample{}, fmt.Errorf("iperf3 not installed (apt-get install iperf3): %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return results.Sample{}, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := exec.CommandContext(sctx, ip3, inet.ServerArgs("127.0.0.1", port)...)
+	if err := srv.Start(); err != nil {
+		return results.Sample{}, fmt.Errorf("start iperf3 server: %w", err)
+	}
+	defer srv.Wait() //nolint:errcheck // killed by cancel when the client failed
+	if err := waitListen(ctx, port); err != nil {
+		return results.Sample{}, err
+	}
+	par, _ := strconv.Atoi(p.Params["parallel"])
+	t := inet.Test{UDP: p.Params["proto"] == "udp", Parallel: par, Length: p.Params["len"], Bitrate: c.UDPBitrate,
+		Duration: time.Duration(c.DurationS) * time.Second, Interval: 500 * time.Millisecond, Server: "127.0.0.1", Port: port}
+	out, err := e.Run(ctx, env.Job{Args: append([]string{ip3}, t.ClientArgs()...), HostNetwork: true})
+	if err != nil {
+		return results.Sample{}, err
+	}
+	r, err := inet.Parse(out)
+	if err != nil {
+		return results.Sample{}, err
+	}
+	s := results.Sample{Value: r.ReceivedBps / 1e9, Raw: []json.RawMessage{out}, Metrics: map[string]float64{
+		"sent_gbps": r.SentBps / 1e9, "retransmits": float64(r.Retransmits), "mean_rtt_us": r.MeanRTTus,
+		"jitter_ms": r.JitterMs, "lost_percent": r.LostPercent}}
+	for _, iv := range r.Intervals {
+		s.Series = append(s.Series, results.Point{T: iv.End, Values: map[string]float64{
+			"gbps": iv.BitsPerSec / 1e9, "rtt_us": iv.RTTus, "retransmits": float64(iv.Retransmits)}})
+	}
+	return s, nil
+}
+
+// waitListen polls /proc/net/tcp rather than connecting: a probe connection
+// would be taken by the one-off (-1) server as its client.
+func waitListen(ctx context.Context, port int) error {
+	want := fmt.Sprintf(":%04X 00000000:0000 0A", port)
+	for range 100 {
+		b, err := os.ReadFile("/proc/net/tcp")
+		if err == nil && strings.Contains(strings.ToUpper(string(b)), want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("iperf3 server did not listen on 127.0.0.1:%d within 2 s", port)
+}
