@@ -170,6 +170,8 @@ func (o *OCI) adjust(s *specs.Spec, job Job) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: d, Type: "bind", Source: d, Options: ro})
 		}
 	}
+	// iperf3 makes its stream buffers as files in /tmp; the root is read-only
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=64m"}})
 	if job.Data != nil {
 		switch job.Data.Kind {
 		case "bind":

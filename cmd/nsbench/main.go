@@ -1,0 +1,164 @@
+// Command nsbench measures what isolation costs: `nsbench run` runs a
+// benchmark matrix natively and in every container environment present,
+// `nsbench report` turns results files into tables, plots and an HTML page,
+// and `nsbench merge` joins the results of shards.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/perf/report"
+	"github.com/nsbench/nsbench/perf/results"
+	"github.com/nsbench/nsbench/perf/runner"
+)
+
+const usage = `usage:
+  nsbench run    [-config perf/configs/quick.json] [-out results/quick.json] [-resume] [-shard i/n]
+  nsbench report [-out results] results.json...
+  nsbench merge  -out merged.json shard1.json shard2.json...`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = run(ctx, os.Args[2:])
+	case "report":
+		err = reportCmd(os.Args[2:])
+	case "merge":
+		err = merge(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	cfgPath := fs.String("config", "perf/configs/quick.json", "matrix config")
+	out := fs.String("out", "", "results file (default results/<config>.json)")
+	resume := fs.Bool("resume", false, "skip cells already in the results file")
+	shard := fs.String("shard", "", "run slice i of n of the matrix (i/n)")
+	cpuBin := fs.String("cpu-bin", "", "static nsbench-cpu binary (default: built from this tree)")
+	state := fs.String("state", "", "directory for bundles and runtime state (default: a temporary one)")
+	quiet := fs.Bool("quiet", false, "no progress line")
+	_ = fs.Parse(args)
+	cfg, err := runner.LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	sh, err := runner.ParseShard(*shard)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = filepath.Join("results", cfg.Name+".json")
+		if sh.N > 1 {
+			*out = filepath.Join("results", fmt.Sprintf("%s-shard%dof%d.json", cfg.Name, sh.I, sh.N))
+		}
+	}
+	stateDir := *state
+	if stateDir == "" {
+		d, err := os.MkdirTemp("", "nsbench-state-")
+		if err != nil {
+			return fmt.Errorf("create state dir: %w", err)
+		}
+		defer os.RemoveAll(d)
+		stateDir = d
+	}
+	if *cpuBin == "" {
+		b, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", filepath.Join(stateDir, "bin"), "")
+		if err != nil {
+			return fmt.Errorf("build nsbench-cpu: %w", err)
+		}
+		*cpuBin = b
+	}
+	o := runner.Options{Config: cfg, Out: *out, Resume: *resume, Shard: sh, CPUBin: *cpuBin, StateDir: stateDir}
+	if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !*quiet {
+		o.Progress = os.Stderr
+	}
+	if _, err := runner.Run(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "results:", *out)
+	return nil
+}
+
+func loadAll(paths []string) (*results.File, error) {
+	var files []*results.File
+	for _, p := range paths {
+		f, err := results.Load(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	if len(files) == 1 {
+		return files[0], nil
+	}
+	return results.Merge(files...)
+}
+
+func reportCmd(args []string) error {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	out := fs.String("out", "results", "directory for tables.md, plots and report.html")
+	_ = fs.Parse(args)
+	if fs.NArg() == 0 {
+		return fmt.Errorf("report: give one or more results files\n%s", usage)
+	}
+	f, err := loadAll(fs.Args())
+	if err != nil {
+		return err
+	}
+	tables, err := report.Build(f)
+	if err != nil {
+		return err
+	}
+	md := report.Markdown(f, tables)
+	fmt.Print(md)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", *out, err)
+	}
+	if err := os.WriteFile(filepath.Join(*out, "tables.md"), []byte(md), 0o644); err != nil {
+		return fmt.Errorf("write tables: %w", err)
+	}
+	figs, err := report.Plots(f, filepath.Join(*out, "plots"))
+	if err != nil {
+		return err
+	}
+	html := filepath.Join(*out, "report.html")
+	if err := report.HTML(html, f, md, figs); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "report: %s (%d plots in %s)\n", html, len(figs), filepath.Join(*out, "plots"))
+	return nil
+}
+
+func merge(args []string) error {
+	fs := flag.NewFlagSet("merge", flag.ExitOnError)
+	out := fs.String("out", "", "merged results file")
+	_ = fs.Parse(args)
+	if *out == "" || fs.NArg() < 1 {
+		return fmt.Errorf("merge: -out and at least one results file are required\n%s", usage)
+	}
+	f, err := loadAll(fs.Args())
+	if err != nil {
+		return err
+	}
+	return f.Save(*out)
+}

@@ -1,0 +1,217 @@
+// Package report turns results files into the seed-style tables (average
+// per point and environment; difference vs native with its CI and a
+// significance verdict), plots (PNG and SVG) and one self-contained HTML page.
+package report
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/nsbench/nsbench/perf/results"
+	"github.com/nsbench/nsbench/perf/stats"
+)
+
+// Table is one workload's comparison.
+type Table struct {
+	Workload string
+	Unit     string
+	Envs     []string // native first
+	Rows     []Row
+}
+
+// Row is one point of the matrix.
+type Row struct {
+	Point string
+	Label string
+	Cells map[string]Cell // by env
+}
+
+// Cell is one environment at one point.
+type Cell struct {
+	Summary stats.Summary
+	VsNat   *stats.Comparison // nil for native or when native is missing
+}
+
+// Build computes the tables. The bootstrap is seeded so a report of the same
+// file prints the same intervals.
+func Build(f *results.File) ([]Table, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	byWorkload := map[string]*Table{}
+	var order []string
+	for _, c := range f.Cells {
+		if len(c.Samples) == 0 {
+			continue
+		}
+		t := byWorkload[c.Workload]
+		if t == nil {
+			t = &Table{Workload: c.Workload, Unit: c.Unit}
+			byWorkload[c.Workload] = t
+			order = append(order, c.Workload)
+		}
+		if !slices.Contains(t.Envs, c.Env) {
+			t.Envs = append(t.Envs, c.Env)
+		}
+		i := slices.IndexFunc(t.Rows, func(r Row) bool { return r.Point == c.Point })
+		if i < 0 {
+			t.Rows = append(t.Rows, Row{Point: c.Point, Label: strings.TrimPrefix(c.Point, c.Workload+" "), Cells: map[string]Cell{}})
+			i = len(t.Rows) - 1
+		}
+		s, err := stats.Summarize(rng, c.Values(), stats.Options{Resamples: 2000})
+		if err != nil {
+			return nil, fmt.Errorf("summarise %s: %w", c.Key, err)
+		}
+		t.Rows[i].Cells[c.Env] = Cell{Summary: s}
+	}
+	var out []Table
+	slices.Sort(order)
+	for _, w := range order {
+		t := byWorkload[w]
+		slices.SortStableFunc(t.Envs, func(a, b string) int { return envRank(a) - envRank(b) })
+		slices.SortFunc(t.Rows, func(a, b Row) int { return comparePoints(a.Point, b.Point) })
+		for ri := range t.Rows {
+			r := &t.Rows[ri]
+			for _, e := range t.Envs {
+				if e == "native" {
+					continue
+				}
+				c, ok := r.Cells[e]
+				_, okn := r.Cells["native"]
+				if !ok || !okn {
+					continue
+				}
+				cmp, err := stats.Compare(rng, values(f, r.Point, e), values(f, r.Point, "native"), stats.Mean, stats.Options{Resamples: 2000})
+				if err != nil {
+					return nil, err
+				}
+				c.VsNat = &cmp
+				r.Cells[e] = c
+			}
+		}
+		out = append(out, *t)
+	}
+	return out, nil
+}
+
+func values(f *results.File, point, env string) []float64 {
+	for _, c := range f.Cells {
+		if c.Point == point && c.Env == env {
+			return c.Values()
+		}
+	}
+	return nil
+}
+
+var envOrder = []string{"native", "nsrun", "runc", "crun", "docker", "podman"}
+
+func envRank(e string) int {
+	if i := slices.Index(envOrder, e); i >= 0 {
+		return i
+	}
+	return len(envOrder)
+}
+
+// comparePoints orders numbers numerically ("jobs=10" after "jobs=9").
+func comparePoints(a, b string) int {
+	fa, fb := strings.Fields(a), strings.Fields(b)
+	for i := 0; i < len(fa) && i < len(fb); i++ {
+		if fa[i] == fb[i] {
+			continue
+		}
+		ka, va, _ := strings.Cut(fa[i], "=")
+		kb, vb, _ := strings.Cut(fb[i], "=")
+		var na, nb int
+		if ka == kb {
+			if _, err := fmt.Sscan(va, &na); err == nil {
+				if _, err := fmt.Sscan(vb, &nb); err == nil && na != nb {
+					return na - nb
+				}
+			}
+		}
+		return strings.Compare(fa[i], fb[i])
+	}
+	return len(fa) - len(fb)
+}
+
+// Markdown renders the tables as the seed prints them: one table of
+// averages (mean ± stddev) and one of differences vs native.
+func Markdown(f *results.File, tables []Table) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Machine: %s, %d cores, kernel %s; config %s.\n\n", f.Machine.CPU, f.Machine.Cores, f.Machine.Kernel, f.Config)
+	for _, t := range tables {
+		n := 0
+		for _, r := range t.Rows {
+			for _, c := range r.Cells {
+				n = max(n, c.Summary.N)
+			}
+		}
+		fmt.Fprintf(&b, "### %s: mean %s (± stddev), n=%d per cell\n\n", t.Workload, t.Unit, n)
+		b.WriteString("| point |")
+		for _, e := range t.Envs {
+			fmt.Fprintf(&b, " %s |", e)
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(t.Envs)) + "\n")
+		for _, r := range t.Rows {
+			fmt.Fprintf(&b, "| %s |", r.Label)
+			for _, e := range t.Envs {
+				if c, ok := r.Cells[e]; ok {
+					fmt.Fprintf(&b, " %s ± %s |", num(c.Summary.Mean), num(c.Summary.StdDev))
+				} else {
+					b.WriteString(" – |")
+				}
+			}
+			b.WriteString("\n")
+		}
+		others := t.Envs[1:]
+		if len(t.Envs) == 0 || t.Envs[0] != "native" || len(others) == 0 {
+			b.WriteString("\n")
+			continue
+		}
+		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% bootstrap CI; \"≈\" = no significant difference)\n\n| point |", t.Workload)
+		for _, e := range others {
+			fmt.Fprintf(&b, " %s |", e)
+		}
+		b.WriteString("\n|---|" + strings.Repeat("---:|", len(others)) + "\n")
+		for _, r := range t.Rows {
+			fmt.Fprintf(&b, "| %s |", r.Label)
+			for _, e := range others {
+				c, ok := r.Cells[e]
+				if !ok || c.VsNat == nil {
+					b.WriteString(" – |")
+					continue
+				}
+				v := c.VsNat
+				mark := ""
+				if !v.Significant {
+					mark = " ≈"
+				}
+				fmt.Fprintf(&b, " %+.1f%% [%+.1f, %+.1f]%s |", v.PercentDiff(), (v.RatioCI.Lo-1)*100, (v.RatioCI.Hi-1)*100, mark)
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	if len(f.Skipped) > 0 {
+		b.WriteString("Skipped environments:\n\n")
+		keys := make([]string, 0, len(f.Skipped))
+		for k := range f.Skipped {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, "- %s: %s\n", k, f.Skipped[k])
+		}
+	}
+	return b.String()
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}
