@@ -191,6 +191,9 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.I, s.N) }
 // A point stays whole (all its environments on one machine) so that its
 // environments are still compared on the same hardware.
 func (s Shard) Select(ps []Point) []Point {
+	if s.N < 1 { // the zero Shard is the whole matrix
+		s = Shard{1, 1}
+	}
 	var out []Point
 	for i, p := range ps {
 		if i%s.N == s.I-1 {

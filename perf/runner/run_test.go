@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/perf/results"
+)
+
+// A real native run of a tiny CPU matrix, in two shards, merged, and resumed.
+func TestRunShardsMergeResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CPU workload")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	bin, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", dir, "")
+	require.NoError(t, err)
+	cfg := Config{Name: "t", Repetitions: 2, Seed: 1, Envs: []string{"native", "docker"},
+		CPU: &CPUConfig{Concurrency: []int{1, 2, 3}, Particles: 50, MemMiB: 1}}
+	require.NoError(t, cfg.Validate())
+
+	var shards []*results.File
+	for i := 1; i <= 2; i++ {
+		f, err := Run(ctx, Options{Config: cfg, Out: filepath.Join(dir, "s.json"), Shard: Shard{i, 2}, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+		require.NoError(t, err)
+		shards = append(shards, f)
+	}
+	assert.Len(t, shards[0].Cells, 2) // jobs=1, jobs=3
+	assert.Len(t, shards[1].Cells, 1)
+	assert.Contains(t, shards[0].Skipped, "docker")
+	m, err := results.Merge(shards...)
+	require.NoError(t, err)
+	require.Len(t, m.Cells, 3)
+	for _, c := range m.Cells {
+		assert.Len(t, c.Samples, 2, c.Key)
+		assert.Equal(t, "s", c.Unit)
+	}
+	_, err = results.Merge(shards[0], shards[0])
+	assert.ErrorContains(t, err, "overlapping shards")
+
+	// resume: a file holding repetition 0 only gets repetition 1 added
+	out := filepath.Join(dir, "r.json")
+	one := cfg
+	one.Repetitions = 1
+	_, err = Run(ctx, Options{Config: one, Out: out, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+	require.NoError(t, err)
+	before, err := results.Load(out)
+	require.NoError(t, err)
+	f, err := Run(ctx, Options{Config: cfg, Out: out, Resume: true, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+	require.NoError(t, err)
+	for i, c := range f.Cells {
+		require.Len(t, c.Samples, 2)
+		assert.Equal(t, before.Cells[i].Samples[0], c.Samples[0], "resume keeps the old sample")
+	}
+}
