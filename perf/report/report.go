@@ -4,6 +4,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -82,6 +83,9 @@ func Build(f *results.File) ([]Table, error) {
 					continue
 				}
 				cmp, err := stats.Compare(rng, values(f, r.Point, e), values(f, r.Point, "native"), stats.Mean, stats.Options{Resamples: 2000})
+				if errors.Is(err, stats.ErrTooFew) {
+					continue // printed as "n<2"
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -177,8 +181,12 @@ func Markdown(f *results.File, tables []Table) string {
 			fmt.Fprintf(&b, "| %s |", r.Label)
 			for _, e := range others {
 				c, ok := r.Cells[e]
-				if !ok || c.VsNat == nil {
+				if !ok {
 					b.WriteString(" – |")
+					continue
+				}
+				if c.VsNat == nil {
+					b.WriteString(" n<2 |")
 					continue
 				}
 				v := c.VsNat

@@ -11,6 +11,11 @@ import (
 // ErrEmpty is returned when a statistic is asked of no samples.
 var ErrEmpty = errors.New("stats: no samples")
 
+// ErrTooFew is returned by Compare for fewer than two samples on a side: one
+// sample has no spread, so its bootstrap interval is a point and any
+// difference would look significant.
+var ErrTooFew = errors.New("stats: fewer than two samples, no interval")
+
 // Mean is the arithmetic mean; NaN for no samples.
 func Mean(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -178,6 +183,9 @@ func (c Comparison) Verdict() string {
 func Compare(rng *rand.Rand, env, native []float64, est Estimator, opt Options) (Comparison, error) {
 	if len(env) == 0 || len(native) == 0 {
 		return Comparison{}, ErrEmpty
+	}
+	if len(env) < 2 || len(native) < 2 {
+		return Comparison{}, ErrTooFew
 	}
 	opt = opt.withDefaults()
 	ratios := make([]float64, opt.Resamples)

@@ -114,6 +114,8 @@ func TestCompare(t *testing.T) {
 	assert.Contains(t, c.Verdict(), "+10.00%")
 	_, err = Compare(rng(5), nil, native, Mean, Options{})
 	assert.ErrorIs(t, err, ErrEmpty)
+	_, err = Compare(rng(5), []float64{200}, native, Mean, Options{})
+	assert.ErrorIs(t, err, ErrTooFew)
 }
 
 func TestSummarize(t *testing.T) {
