@@ -2,6 +2,10 @@
 #   make bench                     quick matrix (every workload and environment), tables + results/
 #   make bench BENCH_CONFIG=perf/configs/seed000.json   seed 000's CPU experiment
 #   make bench BENCH_CONFIG=perf/configs/seed001.json   seed 001's fio/iperf3 experiment
+# docker and podman are benchmark environments: the adapters run their own
+# engine (see perf/env/engine.go), so the packages' services are never used.
+APT_PKGS += docker.io podman sysbench fio iperf3
+
 BENCH_CONFIG ?= perf/configs/quick.json
 BENCH_OUT    ?= results
 BENCH_NAME    = $(basename $(notdir $(BENCH_CONFIG)))

@@ -43,6 +43,9 @@ type Env interface {
 	Version(ctx context.Context) string
 	// Run runs the job and returns its standard output.
 	Run(ctx context.Context, job Job) ([]byte, error)
+	// Close stops whatever the environment started (an engine daemon) and
+	// removes what it made on the host. The environment is unusable after.
+	Close() error
 }
 
 // Native runs jobs as plain child processes.
@@ -56,6 +59,9 @@ func (Native) Available(context.Context) error { return nil }
 
 // Version implements Env.
 func (Native) Version(context.Context) string { return "" }
+
+// Close implements Env.
+func (Native) Close() error { return nil }
 
 // Run implements Env.
 func (Native) Run(ctx context.Context, job Job) ([]byte, error) {
@@ -108,7 +114,7 @@ func ByName(ctx context.Context, name, stateDir string) (Env, error) {
 	case "nsrun", "runc", "crun":
 		return NewOCI(ctx, name, stateDir), nil
 	case "docker", "podman":
-		return Engine{Cmd: name}, nil
+		return NewEngine(name, stateDir), nil
 	}
 	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker or podman", name)
 }

@@ -76,10 +76,17 @@ func TestEnvironments(t *testing.T) {
 }
 
 func TestEngineSkipsWithReason(t *testing.T) {
-	for _, name := range []string{"docker", "podman"} {
-		e, err := ByName(context.Background(), name, t.TempDir())
+	t.Setenv("PATH", t.TempDir()) // no engine on PATH
+	for _, tc := range []struct{ name, pkg string }{{"docker", "docker.io"}, {"podman", "podman"}} {
+		e, err := ByName(context.Background(), tc.name, t.TempDir())
 		require.NoError(t, err)
-		assert.Error(t, e.Available(context.Background()))
+		err = e.Available(context.Background())
+		if os.Geteuid() != 0 {
+			assert.ErrorContains(t, err, tc.name+": needs root")
+		} else {
+			assert.ErrorContains(t, err, tc.name+" is not installed (apt-get install "+tc.pkg+")")
+		}
+		assert.NoError(t, e.Close())
 	}
 	_, err := ByName(context.Background(), "lxc", "")
 	assert.ErrorContains(t, err, `unknown environment "lxc"`)

@@ -64,6 +64,10 @@ func (o *OCI) Available(ctx context.Context) error {
 	return nil
 }
 
+// Close implements Env: every container is deleted when its job ends, and
+// stateDir belongs to the caller.
+func (o *OCI) Close() error { return nil }
+
 // Version implements Env.
 func (o *OCI) Version(ctx context.Context) string {
 	if o.rt == nil {

@@ -33,8 +33,10 @@ type Options struct {
 	Progress io.Writer // live progress line; nil for none
 }
 
-// Run runs the matrix and returns the results file it wrote.
-func Run(ctx context.Context, o Options) (*results.File, error) {
+// Run runs the matrix and returns the results file it wrote. Every
+// environment is closed before it returns (engines stopped, their traces
+// removed), also after a failure or an interrupt.
+func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 	cfg := o.Config
 	f := &results.File{Version: results.Version, Config: cfg.Name, Created: time.Now().UTC(),
 		Machine: results.DescribeMachine(), Runtimes: map[string]string{}, Skipped: map[string]string{}}
@@ -55,12 +57,20 @@ func Run(ctx context.Context, o Options) (*results.File, error) {
 		return nil, fmt.Errorf("create state dir %s: %w", o.StateDir, err)
 	}
 
-	var envs []env.Env
+	var envs, opened []env.Env
+	defer func() {
+		for _, e := range opened {
+			if cerr := e.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close %s: %w", e.Name(), cerr))
+			}
+		}
+	}()
 	for _, name := range cfg.Envs {
 		e, err := env.ByName(ctx, name, filepath.Join(o.StateDir, name))
 		if err != nil {
 			return nil, err
 		}
+		opened = append(opened, e)
 		if err := e.Available(ctx); err != nil {
 			f.Skipped[name] = err.Error()
 			continue

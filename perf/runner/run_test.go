@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -19,6 +20,11 @@ func TestRunShardsMergeResume(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
+	// docker stands for an environment that is skipped with its reason:
+	// keep only the go tool on PATH so that it is "not installed" here.
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err)
+	t.Setenv("PATH", filepath.Dir(goBin))
 	bin, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", dir, "")
 	require.NoError(t, err)
 	cfg := Config{Name: "t", Repetitions: 2, Seed: 1, Envs: []string{"native", "docker"},

@@ -1,0 +1,209 @@
+package env
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/perf/workload/fs"
+)
+
+func TestEngineRunArgs(t *testing.T) {
+	common := []string{"run", "--rm", "--name", "c1", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
+		"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m"}
+	var hostRO []string
+	for _, d := range []string{"/usr", "/lib", "/lib64"} {
+		if _, err := os.Stat(d); err == nil {
+			hostRO = append(hostRO, "-v", d+":"+d+":ro")
+		}
+	}
+	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
+	for _, tc := range []struct {
+		name, kind string
+		job        Job
+		want       []string
+	}{
+		{"docker static binary, own network", "docker",
+			Job{Args: []string{"/tmp/b/nsbench-cpu", "-seed", "1"}},
+			cat(common, []string{"--network", "none"}, hostRO, []string{"-v", "/tmp/b/nsbench-cpu:/nsbench/nsbench-cpu:ro", engineImage, "/nsbench/nsbench-cpu", "-seed", "1"})},
+		{"podman host tool, host network", "podman",
+			Job{Args: []string{"/usr/bin/iperf3", "-c", "127.0.0.1"}, HostNetwork: true},
+			cat(common, []string{"--pull", "never", "--cgroup-parent", "/nsbench-x", "--network", "host"}, hostRO, []string{"localhost/" + engineImage, "/usr/bin/iperf3", "-c", "127.0.0.1"})},
+		{"bind data", "docker",
+			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "bind", Host: "/var/tmp/d"}},
+			cat(common, []string{"--network", "none"}, hostRO, []string{"-v", "/var/tmp/d:/data", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+		{"tmpfs data", "docker",
+			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "tmpfs", Host: "/dev/shm/d"}},
+			cat(common, []string{"--network", "none"}, hostRO, []string{"--tmpfs", "/data:rw,nosuid,nodev,size=1g", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+		{"rootfs data is the image's /data", "docker",
+			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "rootfs", Host: "/var/tmp/d"}},
+			cat(common, []string{"--network", "none"}, hostRO, []string{engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewEngine(tc.kind, t.TempDir())
+			e.cgroup, e.image = "nsbench-x", engineImage
+			if tc.kind == "podman" {
+				e.image = "localhost/" + engineImage
+			}
+			if diff := cmp.Diff(tc.want, e.RunArgs("c1", tc.job)); diff != "" {
+				t.Errorf("RunArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// hostTraces is what an engine could leave behind: mount points, network
+// interfaces, named network namespaces, top-level cgroups, engine processes
+// and the directories engines make by default.
+type hostTraces struct {
+	Mounts, Links, Netns, Cgroups, Procs, Paths []string
+}
+
+func snapshot(t *testing.T) hostTraces {
+	t.Helper()
+	var h hostTraces
+	var err error
+	h.Mounts, err = mountPoints()
+	require.NoError(t, err)
+	slices.Sort(h.Mounts)
+	ifs, err := net.Interfaces()
+	require.NoError(t, err)
+	for _, i := range ifs {
+		h.Links = append(h.Links, i.Name)
+	}
+	if ents, err := os.ReadDir(netnsDir); err == nil {
+		h.Netns = append(h.Netns, "(dir)")
+		for _, e := range ents {
+			h.Netns = append(h.Netns, e.Name())
+		}
+	}
+	if isMountPoint(netnsDir) {
+		h.Netns = append(h.Netns, "(mounted)")
+	}
+	hier, _ := os.ReadDir(cgroupRoot)
+	for _, d := range hier {
+		ents, _ := os.ReadDir(filepath.Join(cgroupRoot, d.Name()))
+		for _, e := range ents {
+			// other tests may make cgroups meanwhile; the engines' are ours
+			if e.IsDir() && strings.HasPrefix(e.Name(), "nsbench-") {
+				h.Cgroups = append(h.Cgroups, d.Name()+"/"+e.Name())
+			}
+		}
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		comm, err := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
+		if err != nil || zombie(p.Name()) {
+			continue // a zombie is gone already; init reaps it
+		}
+		c := strings.TrimSpace(string(comm))
+		if slices.Contains([]string{"dockerd", "containerd", "conmon", "podman"}, c) || strings.HasPrefix(c, "containerd-shim") {
+			h.Procs = append(h.Procs, p.Name()+" "+c)
+		}
+	}
+	for _, kind := range []string{"docker", "podman"} {
+		for _, p := range sideEffectPaths(kind) {
+			if _, err := os.Lstat(p); err == nil {
+				h.Paths = append(h.Paths, p)
+			}
+		}
+	}
+	return h
+}
+
+// Real runs through each engine: the same computation as natively, fio on
+// every data location, the network modes, and nothing left after Close.
+func TestEngines(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the engine adapters start dockerd/podman as root: run as root")
+	}
+	if testing.Short() {
+		t.Skip("starts container engines (about 10 s each)")
+	}
+	bin := cpuBinary(t)
+	want := runCPU(t, Native{}, bin)
+	busybox, err := exec.LookPath("busybox")
+	require.NoError(t, err, "busybox-static is needed for the bundle anyway")
+	fio, fioErr := exec.LookPath("fio")
+
+	for _, kind := range []string{"docker", "podman"} {
+		t.Run(kind, func(t *testing.T) {
+			if _, err := exec.LookPath(kind); err != nil {
+				t.Skipf("%s not installed (apt-get install %s)", kind, map[string]string{"docker": "docker.io", "podman": "podman"}[kind])
+			}
+			if _, err := exec.LookPath("dockerd"); kind == "docker" && err != nil {
+				t.Skip("dockerd not installed (apt-get install docker.io)")
+			}
+			before := snapshot(t)
+			e, err := ByName(context.Background(), kind, t.TempDir())
+			require.NoError(t, err)
+			closed := false
+			t.Cleanup(func() {
+				if !closed {
+					assert.NoError(t, e.Close())
+				}
+			})
+			require.NoError(t, e.Available(context.Background()))
+			assert.Contains(t, e.Version(context.Background()), kind+" ")
+
+			got := runCPU(t, e, bin)
+			assert.Equal(t, want.Checksum, got.Checksum, "the container must compute the same thing")
+
+			// own network namespace (loopback only) unless HostNetwork
+			for _, hostNet := range []bool{false, true} {
+				out, err := e.Run(context.Background(), Job{Args: []string{busybox, "ls", "/sys/class/net"}, HostNetwork: hostNet})
+				require.NoError(t, err)
+				links := strings.Fields(string(out))
+				if hostNet {
+					assert.Greater(t, len(links), 1, "host network: %v", links)
+				} else {
+					assert.Equal(t, []string{"lo"}, links)
+				}
+			}
+
+			if fioErr != nil {
+				t.Log("fio not installed: data locations not checked")
+			} else {
+				for _, kind := range []string{"bind", "tmpfs", "rootfs"} {
+					host := t.TempDir()
+					j := fs.Job{RW: "write", BS: "64k", Engine: "sync", NumJobs: 1, IODepth: 1, Size: "4M", Runtime: 1e9, Filename: DataDir + "/f"}
+					out, err := e.Run(context.Background(), Job{Args: append([]string{fio}, j.Args()...), Data: &Data{Kind: kind, Host: host}})
+					require.NoError(t, err, kind)
+					r, err := fs.Parse(out)
+					require.NoError(t, err, kind)
+					assert.Positive(t, r.IOPS, kind)
+					_, statErr := os.Stat(filepath.Join(host, "f"))
+					assert.Equal(t, kind == "bind", statErr == nil, "only a bind mount writes to the host directory (%s)", kind)
+				}
+			}
+
+			closed = true
+			require.NoError(t, e.Close())
+			assert.NoError(t, e.Close(), "Close twice is harmless")
+			if diff := cmp.Diff(before, snapshot(t)); diff != "" {
+				t.Errorf("%s left traces on the host (-before +after):\n%s", kind, diff)
+			}
+			_, err = e.Run(context.Background(), Job{Args: []string{busybox, "true"}})
+			assert.ErrorContains(t, err, "closed")
+		})
+	}
+}
+
+func zombie(pid string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return true
+	}
+	// the state follows the parenthesised command name
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
+}

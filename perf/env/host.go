@@ -1,0 +1,255 @@
+package env
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Host state the engine adapters clean up and check: mounts, processes,
+// cgroups and the /run/netns mount that `ip netns` and engines make.
+
+const (
+	cgroupRoot = "/sys/fs/cgroup"
+	netnsDir   = "/run/netns"
+)
+
+// mountPoints lists this mount namespace's mount points.
+func mountPoints() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 {
+			out = append(out, unescapeMount(fields[4]))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	return out, nil
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func under(p string, dirs ...string) bool {
+	for _, d := range dirs {
+		if d != "" && (p == d || strings.HasPrefix(p, d+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// mountsUnder lists mount points at or below any of dirs, deepest first.
+func mountsUnder(dirs ...string) []string {
+	all, err := mountPoints()
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, m := range all {
+		if under(m, dirs...) {
+			out = append(out, m)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(out)
+}
+
+// unmountUnder detaches every mount at or below dirs (dockerd's bind mount
+// of its data root, libnetwork's exec-root/netns/default, overlay layers).
+func unmountUnder(dirs ...string) error {
+	var errs []error
+	for range 8 { // stacked mounts need several passes
+		ms := mountsUnder(dirs...)
+		if len(ms) == 0 {
+			return nil
+		}
+		errs = errs[:0]
+		for _, m := range ms {
+			if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("unmount %s: %w", m, err))
+			}
+		}
+	}
+	if ms := mountsUnder(dirs...); len(ms) > 0 {
+		errs = append(errs, fmt.Errorf("still mounted: %s", strings.Join(ms, ", ")))
+	}
+	return errors.Join(errs...)
+}
+
+// processesUsing lists the pids whose command line names one of dirs: the
+// engine's daemons and shims, which all get their state paths as arguments.
+func processesUsing(dirs ...string) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []int
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue // gone, or a zombie/kernel thread
+		}
+		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
+		for _, d := range dirs {
+			if d != "" && strings.Contains(cmdline, d) {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// waitGone waits for killed processes to exit, until ctx ends.
+func waitGone(ctx context.Context, dirs ...string) {
+	for len(processesUsing(dirs...)) > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// cgroupDirs lists the directories of cgroup name in every hierarchy
+// mounted under /sys/fs/cgroup (cgroup v1 controllers, the hybrid unified
+// tree, or a pure v2 root).
+func cgroupDirs(name string) []string {
+	if name == "" {
+		return nil
+	}
+	var out []string
+	if _, err := os.Stat(filepath.Join(cgroupRoot, name, "cgroup.procs")); err == nil {
+		out = append(out, filepath.Join(cgroupRoot, name))
+	}
+	ents, err := os.ReadDir(cgroupRoot)
+	if err != nil {
+		return out
+	}
+	for _, ent := range ents {
+		p := filepath.Join(cgroupRoot, ent.Name(), name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() && ent.Name() != name {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// removeCgroup removes cgroup name and its children in every hierarchy.
+// Cgroup directories go with rmdir only, innermost first; a cgroup whose
+// last process is still exiting is busy for a moment, so it retries.
+func removeCgroup(name string) error {
+	var errs []error
+	for _, top := range cgroupDirs(name) {
+		var dirs []string
+		_ = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			var err error
+			for range 50 {
+				if err = unix.Rmdir(dirs[i]); err == nil || errors.Is(err, unix.ENOENT) || !errors.Is(err, unix.EBUSY) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("remove cgroup %s: %w", dirs[i], err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// netnsState is /run/netns before an engine ran: whether the directory
+// existed and whether it was a mount point (the first `ip netns add`, and
+// engines that name network namespaces, bind-mount it onto itself).
+type netnsState struct {
+	existed, mounted bool
+}
+
+func isMountPoint(p string) bool {
+	ms, err := mountPoints()
+	return err == nil && slices.Contains(ms, p)
+}
+
+func readNetnsState() (netnsState, error) {
+	_, err := os.Stat(netnsDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return netnsState{}, fmt.Errorf("stat %s: %w", netnsDir, err)
+	}
+	return netnsState{existed: err == nil, mounted: isMountPoint(netnsDir)}, nil
+}
+
+// madeMount reports whether /run/netns became a mount point since.
+func (s netnsState) madeMount() bool { return !s.mounted && isMountPoint(netnsDir) }
+
+// restore undoes the /run/netns mount and directory if they were made since
+// and no namespace is named there (one that is belongs to someone else).
+func (s netnsState) restore() error {
+	ents, err := os.ReadDir(netnsDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", netnsDir, err)
+	}
+	if len(ents) > 0 {
+		return nil
+	}
+	for i := 0; i < 8 && s.madeMount(); i++ {
+		if err := unix.Unmount(netnsDir, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", netnsDir, err)
+		}
+	}
+	if !s.existed {
+		if err := os.Remove(netnsDir); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", netnsDir, err)
+		}
+	}
+	return nil
+}
