@@ -135,6 +135,7 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
 		}, []string{"capabilities"}},
 		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, []string{"masked-paths"}},
+		{"root propagation shared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, []string{"propagation"}}, // the container's mounts reach the host
 		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, []string{"no-new-privs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

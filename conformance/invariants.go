@@ -37,7 +37,7 @@ func Invariants() []Invariant {
 		{"mount-leak", "no mount made for or inside the container is ever in the host's mount table, before or after delete", checkMountLeak},
 		{"pivot-root", "/, /.. and /proc/1/root are the container's root: no path leads to the host's", checkPivotRoot},
 		{"chroot-escape", "the chroot-in-chroot escape fails", checkChroot},
-		{"propagation", "a host mount made after start shows inside with rslave/rshared roots, never with rprivate", checkPropagation},
+		{"propagation", "a host mount made after start shows inside with rslave/rshared roots, never with rprivate; a mount made inside reaches the host only with rshared", checkPropagation},
 		{"bind-flags", "a bind mount's ro, nosuid, nodev, noexec hold and it cannot be remounted from inside", checkBindFlags},
 		{"pid-ns", "the first process is PID 1 and /proc lists only the container's processes", checkPidNS},
 		{"pid-lifecycle", "orphans reparent to the container's PID 1, and all processes die with it", checkPidLifecycle},
@@ -417,88 +417,154 @@ func bindMount(src, dst string, opts ...string) specs.Mount {
 // checkPropagation: a mount the host makes under a bind-mounted directory
 // after the container started appears inside exactly when the container's
 // root propagation lets host events in (rslave, rshared), never with
-// rprivate. runbindable is not among the cases: the kernel refuses to
-// bind-mount an unbindable tree, so no runtime can even bind the rootfs
-// (nsrun, runc and crun all fail create with EINVAL).
+// rprivate; and a mount the container makes there reaches the host only
+// with rshared, never with the bundle's own default. runbindable is not
+// among the cases: the kernel refuses to bind-mount an unbindable tree, so
+// no runtime can even bind the rootfs (nsrun, runc and crun all fail create
+// with EINVAL).
 func checkPropagation(ctx context.Context, e *Env) Result {
 	if os.Geteuid() != 0 {
 		return skip("the host-side mount of this check needs root")
 	}
 	var details []string
 	for _, tc := range []struct {
-		prop string
-		sees bool
-	}{{"rprivate", false}, {"rslave", true}, {"rshared", true}} {
-		d, err := e.hostDir("prop")
+		// prop "" keeps the bundle's own rootfsPropagation: whatever the
+		// runtime defaults to, the container's mounts must stay inside.
+		prop    string
+		in, out bool
+		checkIn bool
+		name    string
+	}{
+		{"", false, false, false, "default"},
+		{"rprivate", false, false, true, "rprivate"},
+		{"rslave", true, false, true, "rslave"},
+		{"rshared", true, true, true, "rshared"},
+	} {
+		in, out, err := propagationCase(ctx, e, tc.prop)
 		if err != nil {
-			return fail("%v", err)
+			return fail("rootfsPropagation %s: %v", tc.name, err)
 		}
-		// Propagation needs a shared mount on the host side; the host's
-		// own may be private (this machine's / is). A test-owned shared
-		// tmpfs makes the rules observable and leaves nothing behind.
-		if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size=1m"); err != nil {
-			return fail("mount test tmpfs on %s: %v", d, err)
+		if tc.checkIn && in != tc.in {
+			return fail("rootfsPropagation %s: host mount made after start seen inside = %t, the kernel's rules say %t", tc.name, in, tc.in)
 		}
-		defer unix.Unmount(d, unix.MNT_DETACH)
-		if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
-			return fail("make %s shared: %v", d, err)
+		if out != tc.out {
+			return fail("rootfsPropagation %s: mount made inside reached the host = %t, want %t", tc.name, out, tc.out)
 		}
-		mnt := filepath.Join(d, "mnt")
-		if err := os.Mkdir(mnt, 0o755); err != nil {
-			return fail("%v", err)
+		if tc.checkIn {
+			details = append(details, fmt.Sprintf("%s in=%t out=%t", tc.name, in, out))
+		} else {
+			details = append(details, fmt.Sprintf("%s out=%t", tc.name, out))
 		}
-		b, err := e.NewBundle("/nsprobe", "--wait-for", "/shared/go", "--watch", "/shared/mnt")
-		if err != nil {
-			return fail("make bundle: %v", err)
-		}
-		defer os.RemoveAll(b.Dir)
-		b.Spec.Linux.RootfsPropagation = tc.prop
-		b.Spec.Mounts = append(b.Spec.Mounts, bindMount(d, "/shared"))
-		if err := b.Save(); err != nil {
-			return fail("%v", err)
-		}
-		out, err := os.Create(filepath.Join(b.Dir, "probe.out"))
-		if err != nil {
-			return fail("%v", err)
-		}
-		id := newID("prop")
-		if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{Stdout: out}); err != nil {
-			out.Close()
-			return fail("create with rootfsPropagation %s: %v", tc.prop, err)
-		}
-		err = func() error {
-			defer e.Runtime.Delete(context.Background(), id, true)
-			if err := e.Runtime.Start(ctx, id); err != nil {
-				return err
-			}
-			// After start: the host mounts a tmpfs with a marker file.
-			if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
-				return fmt.Errorf("host mount on %s: %w", mnt, err)
-			}
-			defer unix.Unmount(mnt, unix.MNT_DETACH)
-			if err := os.WriteFile(filepath.Join(mnt, "marker"), nil, 0o644); err != nil {
-				return err
-			}
-			if err := os.WriteFile(filepath.Join(d, "go"), nil, 0o644); err != nil {
-				return err
-			}
-			return e.Runtime.Wait(ctx, id)
-		}()
-		out.Close()
-		if err != nil {
-			return fail("rootfsPropagation %s: %v", tc.prop, err)
-		}
-		r, err := readReport(out.Name())
-		if err != nil {
-			return fail("rootfsPropagation %s: %v", tc.prop, err)
-		}
-		saw := slices.Contains(r.Watch, "marker")
-		if saw != tc.sees {
-			return fail("rootfsPropagation %s: host mount made after start seen inside = %t, the kernel's rules say %t", tc.prop, saw, tc.sees)
-		}
-		details = append(details, fmt.Sprintf("%s sees=%t", tc.prop, saw))
 	}
-	return pass("host mount after start: %s", strings.Join(details, ", "))
+	return pass("host→container, container→host: %s", strings.Join(details, ", "))
+}
+
+// propagationCase runs one container with a test-owned shared tmpfs bound
+// at /shared and rootfsPropagation prop ("" leaves the bundle's). The
+// container (given CAP_SYS_ADMIN for this) mounts a tmpfs on /shared/inner;
+// then the host mounts one on mnt. in: the container saw the host's mount;
+// out: the host saw the container's.
+func propagationCase(ctx context.Context, e *Env, prop string) (in, out bool, err error) {
+	d, err := e.hostDir("prop")
+	if err != nil {
+		return false, false, err
+	}
+	// Propagation needs a shared mount on the host side; the host's own may
+	// be private (this machine's / is). A test-owned shared tmpfs makes the
+	// rules observable; detaching it takes whatever propagated onto it.
+	if err := unix.Mount("tmpfs", d, "tmpfs", 0, "size=1m"); err != nil {
+		return false, false, fmt.Errorf("mount test tmpfs on %s: %w", d, err)
+	}
+	defer unix.Unmount(d, unix.MNT_DETACH)
+	if err := unix.Mount("", d, "", unix.MS_SHARED, ""); err != nil {
+		return false, false, fmt.Errorf("make %s shared: %w", d, err)
+	}
+	mnt, inner := filepath.Join(d, "mnt"), filepath.Join(d, "inner")
+	for _, dir := range []string{mnt, inner} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return false, false, err
+		}
+	}
+	b, err := e.NewBundle("/nsprobe", "--mount-inside", "/shared/inner", "--mounted", "/shared/mounted",
+		"--wait-for", "/shared/go", "--watch", "/shared/mnt")
+	if err != nil {
+		return false, false, fmt.Errorf("make bundle: %w", err)
+	}
+	defer os.RemoveAll(b.Dir)
+	if prop != "" {
+		b.Spec.Linux.RootfsPropagation = prop
+	}
+	b.Spec.Mounts = append(b.Spec.Mounts, bindMount(d, "/shared"))
+	if c := b.Spec.Process.Capabilities; c != nil {
+		c.Bounding = append(c.Bounding, "CAP_SYS_ADMIN")
+		c.Effective = append(c.Effective, "CAP_SYS_ADMIN")
+		c.Permitted = append(c.Permitted, "CAP_SYS_ADMIN")
+	}
+	if err := b.Save(); err != nil {
+		return false, false, err
+	}
+	f, err := os.Create(filepath.Join(b.Dir, "probe.out"))
+	if err != nil {
+		return false, false, err
+	}
+	defer f.Close()
+	id := newID("prop")
+	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{Stdout: f}); err != nil {
+		return false, false, fmt.Errorf("create: %w", err)
+	}
+	err = func() error {
+		defer e.Runtime.Delete(context.Background(), id, true)
+		if err := e.Runtime.Start(ctx, id); err != nil {
+			return err
+		}
+		msg, err := waitFile(ctx, filepath.Join(d, "mounted"))
+		if err != nil {
+			return fmt.Errorf("wait for the container's mount: %w", err)
+		}
+		if msg != "" {
+			return fmt.Errorf("the container, given CAP_SYS_ADMIN, could not mount: %s", msg)
+		}
+		if _, err := os.Stat(filepath.Join(inner, probe.MarkerFromInside)); err == nil {
+			out = true
+		}
+		// Then the host mounts a tmpfs with a marker file.
+		if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=64k"); err != nil {
+			return fmt.Errorf("host mount on %s: %w", mnt, err)
+		}
+		defer unix.Unmount(mnt, unix.MNT_DETACH)
+		if err := os.WriteFile(filepath.Join(mnt, "marker"), nil, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(d, "go"), nil, 0o644); err != nil {
+			return err
+		}
+		return e.Runtime.Wait(ctx, id)
+	}()
+	if err != nil {
+		return false, false, err
+	}
+	r, err := readReport(f.Name())
+	if err != nil {
+		return false, false, err
+	}
+	return slices.Contains(r.Watch, "marker"), out, nil
+}
+
+// waitFile waits for path to exist and returns its content (the probe
+// renames it into place whole).
+func waitFile(ctx context.Context, path string) (string, error) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			return string(data), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%s never appeared: %w", path, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // checkBindFlags: a bind mount with ro, nosuid, nodev, noexec keeps all four

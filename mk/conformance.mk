@@ -23,8 +23,9 @@ conformance-all: deps nsconformance
 	$(BIN)/nsconformance table $(foreach r,$(CONFORMANCE_RUNTIMES),results/conformance-$(r).json); \
 	exit $$fail
 
-# Built as root, run as nsbench-user: static nsrun and probe, a compiled test
-# binary, and a private XDG_RUNTIME_DIR for nsrun's rootless state.
+# Built as root, run as nsbench-user against each runtime: static nsrun and
+# probe, a compiled test binary, and a private XDG_RUNTIME_DIR per runtime
+# for its rootless state.
 conformance-rootless: deps test-users nsconformance
 	@if [ "$$(id -u)" != 0 ]; then echo "conformance-rootless: run as root (it switches to nsbench-user); unprivileged, run: go test ./conformance/"; exit 0; fi
 	@mkdir -p results
@@ -32,7 +33,12 @@ conformance-rootless: deps test-users nsconformance
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/nsprobe ./cmd/nsprobe
 	$(GO) test -c -o $(BIN)/conformance.test ./conformance/
 	chmod 755 $(BIN) $(BIN)/nsrun $(BIN)/nsprobe $(BIN)/conformance.test
-	set -o pipefail; xdg=$$(mktemp -d /tmp/nsbench-xdg-XXXXXX); chown nsbench-user $$xdg; \
-	cd /tmp && runuser -u nsbench-user -- env XDG_RUNTIME_DIR=$$xdg NSBENCH_RUNTIME=$(BIN)/nsrun NSBENCH_PROBE=$(BIN)/nsprobe \
-	  $(GO) tool test2json -p conformance $(BIN)/conformance.test -test.v -test.count=1 \
-	  | $(BIN)/nsconformance parse -o $(CURDIR)/results/conformance-nsrun-rootless.json; rc=$$?; rm -rf $$xdg; exit $$rc
+	@set -o pipefail; fail=0; for r in $(CONFORMANCE_RUNTIMES); do \
+	  echo "== $$r (rootless, as nsbench-user)"; rt=$$r; [ $$r = nsrun ] && rt=$(BIN)/nsrun; \
+	  xdg=$$(mktemp -d /tmp/nsbench-xdg-XXXXXX); chown nsbench-user $$xdg; \
+	  (cd /tmp && runuser -u nsbench-user -- env XDG_RUNTIME_DIR=$$xdg NSBENCH_RUNTIME=$$rt NSBENCH_PROBE=$(BIN)/nsprobe \
+	    $(GO) tool test2json -p conformance $(BIN)/conformance.test -test.v -test.count=1 \
+	    | $(BIN)/nsconformance parse -o $(CURDIR)/results/conformance-$$r-rootless.json) || fail=1; rm -rf $$xdg; done; \
+	echo "== side by side (rootless)"; \
+	$(BIN)/nsconformance table $(foreach r,$(CONFORMANCE_RUNTIMES),results/conformance-$(r)-rootless.json); \
+	exit $$fail

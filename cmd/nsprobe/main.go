@@ -2,7 +2,7 @@
 // what the container looks like from within. The conformance suite puts it
 // into every bundle it makes.
 //
-//	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--wait-for FILE]
+//	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--mount-inside DIR --mounted FILE] [--wait-for FILE]
 //
 // Since Go 1.25 the runtime reads the cgroup CPU limit at start and keeps
 // the cgroup files open to follow changes; the probe would then report its
@@ -15,6 +15,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -29,8 +30,19 @@ func main() {
 	flag.StringVar(&o.Watch, "watch", "", "a directory whose entries to report (mount propagation)")
 	flag.StringVar(&o.Bind, "bind", "", "a bind mount to try writing, executing and remounting")
 	flag.StringVar(&o.Touch, "touch", "", "a file to create (host ownership check)")
+	mountInside := flag.String("mount-inside", "", "mount a tmpfs here first, before waiting (propagation from inside)")
+	mounted := flag.String("mounted", "", "with --mount-inside: the file to write when the mount is made (its error, or empty)")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()
+	if *mountInside != "" {
+		if *mounted == "" {
+			fmt.Fprintln(os.Stderr, "nsprobe: --mount-inside needs --mounted FILE")
+			os.Exit(2)
+		}
+		// A failed mount is the host's evidence (in the --mounted file), not
+		// the probe's failure.
+		_ = probe.MountInside(*mountInside, *mounted)
+	}
 	if *waitFor != "" {
 		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 			if _, err := os.Stat(*waitFor); err == nil {

@@ -304,3 +304,27 @@ func MqUnlink(name string) error {
 	}
 	return nil
 }
+
+// MarkerFromInside is the file MountInside puts on the tmpfs it mounts.
+const MarkerFromInside = "from-inside"
+
+// MountInside mounts a tmpfs on dir holding MarkerFromInside, then writes
+// done (which must lie outside dir) with the mount's error, empty when it
+// worked. done tells the host when to look whether the mount reached it;
+// writing it even on failure keeps the host from waiting for nothing.
+func MountInside(dir, done string) error {
+	err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k")
+	if err != nil {
+		err = fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+	} else if werr := os.WriteFile(filepath.Join(dir, MarkerFromInside), nil, 0o644); werr != nil {
+		err = fmt.Errorf("write marker in %s: %w", dir, werr)
+	}
+	// Renamed into place so that the host never reads it half-written.
+	if werr := os.WriteFile(done+".tmp", []byte(errText(err)), 0o644); werr != nil {
+		return fmt.Errorf("write %s.tmp: %w", done, werr)
+	}
+	if werr := os.Rename(done+".tmp", done); werr != nil {
+		return fmt.Errorf("rename %s.tmp to %s: %w", done, done, werr)
+	}
+	return err
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -89,8 +90,8 @@ func New(nameOrPath, root string) (*Runtime, error) {
 		return nil, fmt.Errorf("OCI runtime %s: not an executable file", path)
 	}
 	r := &Runtime{Name: filepath.Base(path), Path: path, Root: root}
-	if r.Name == "crun" && os.Geteuid() == 0 {
-		wrap, err := hideCgroup2()
+	if r.Name == "crun" {
+		wrap, err := hideCgroup2(os.Geteuid(), os.Getegid())
 		if err != nil {
 			return nil, err
 		}
@@ -127,10 +128,20 @@ func FromEnv(ctx context.Context, root string) (*Runtime, error) {
 // hierarchy has any controller enabled ("cgroups in hybrid mode not
 // supported, drop all controllers from cgroupv2"); on Debian's hybrid layout
 // hugetlb sits there. With /sys/fs/cgroup/unified gone from its view crun
-// takes the host for pure cgroup v1, which it supports. The namespace is a
-// slave of the host's, so host mounts made later still propagate in, as
-// they do for runc and nsrun, and the detach never propagates out.
-func hideCgroup2() ([]string, error) {
+// takes the host for pure cgroup v1, which it supports. Propagation is left
+// as the host has it, so that mounts cross between the host and crun's
+// containers exactly as they would without the wrapper (a slave namespace
+// would stop an rshared container's mounts from reaching the host); only
+// /sys/fs/cgroup is made private first, so the detach never propagates out.
+//
+// Rootless, crun runs in a user namespace of its own that maps only the
+// caller's ids onto themselves, so it is still the unprivileged caller and
+// makes rootless containers. The mounts copied into that namespace are
+// locked (a less privileged namespace may not uncover what lies beneath
+// them), so the cgroup2 mount is covered with an empty tmpfs instead of
+// detached; --keep-caps lets sh and mount keep the capabilities the new
+// namespace gave them across exec.
+func hideCgroup2(euid, egid int) ([]string, error) {
 	const unified = "/sys/fs/cgroup/unified"
 	data, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
 	if err != nil || len(bytes.TrimSpace(data)) == 0 {
@@ -140,7 +151,13 @@ func hideCgroup2() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crun on a hybrid cgroup host needs unshare(1) from util-linux: %w", err)
 	}
-	return []string{unshare, "--mount", "--propagation", "slave", "--", "sh", "-c", `umount -l ` + unified + ` && exec "$0" "$@"`}, nil
+	if euid != 0 {
+		return []string{unshare, "--user", "--map-user=" + strconv.Itoa(euid), "--map-group=" + strconv.Itoa(egid),
+			"--mount", "--keep-caps", "--", "sh", "-c",
+			`mount -t tmpfs -o size=4k,mode=0555 nsbench-no-cgroup2 ` + unified + ` && exec "$0" "$@"`}, nil
+	}
+	return []string{unshare, "--mount", "--propagation", "unchanged", "--", "sh", "-c",
+		`mount --make-rprivate /sys/fs/cgroup && umount -l ` + unified + ` && exec "$0" "$@"`}, nil
 }
 
 // Command returns the command line for the runtime with its global options.
