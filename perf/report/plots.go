@@ -62,7 +62,8 @@ func lineChart(title, xl, yl string, ss []series, dir, name string) (Figure, err
 	return fig, nil
 }
 
-// Plots writes the figures into dir: CPU runtime vs concurrency, fio IOPS
+// Plots writes the figures into dir: CPU runtime vs concurrency, sysbench
+// events/s vs threads, fio IOPS
 // and p99 latency vs iodepth, iperf3 throughput/RTT/retransmits over time.
 func Plots(f *results.File, dir string) ([]Figure, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -83,7 +84,7 @@ func Plots(f *results.File, dir string) ([]Figure, error) {
 	}
 	groups := map[string]*group{}
 	var keys []string
-	xParam := map[string]string{"cpu": "jobs", "fs": "iodepth"}
+	xParam := map[string]string{"cpu": "jobs", "sysbench": "threads", "fs": "iodepth"}
 	for _, c := range f.Cells {
 		xp, ok := xParam[c.Workload]
 		if !ok || len(c.Samples) == 0 {
@@ -126,6 +127,10 @@ func Plots(f *results.File, dir string) ([]Figure, error) {
 		switch g.workload {
 		case "cpu":
 			if err := add(lineChart("CPU simulation: average runtime per job", "concurrent jobs", "seconds", ss, dir, "cpu-runtime")); err != nil {
+				return nil, err
+			}
+		case "sysbench":
+			if err := add(lineChart("sysbench cpu: events per second", "threads", "events/s", ss, dir, "sysbench-events")); err != nil {
 				return nil, err
 			}
 		case "fs":

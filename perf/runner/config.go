@@ -15,13 +15,14 @@ import (
 
 // Config is a matrix, as in perf/configs/*.json.
 type Config struct {
-	Name        string     `json:"name"`
-	Repetitions int        `json:"repetitions"`
-	Envs        []string   `json:"envs"`
-	Seed        uint64     `json:"seed"`
-	CPU         *CPUConfig `json:"cpu,omitempty"`
-	FS          *FSConfig  `json:"fs,omitempty"`
-	Net         *NetConfig `json:"net,omitempty"`
+	Name        string          `json:"name"`
+	Repetitions int             `json:"repetitions"`
+	Envs        []string        `json:"envs"`
+	Seed        uint64          `json:"seed"`
+	CPU         *CPUConfig      `json:"cpu,omitempty"`
+	Sysbench    *SysbenchConfig `json:"sysbench,omitempty"`
+	FS          *FSConfig       `json:"fs,omitempty"`
+	Net         *NetConfig      `json:"net,omitempty"`
 }
 
 // CPUConfig is the concurrency sweep of the simulation.
@@ -29,6 +30,14 @@ type CPUConfig struct {
 	Concurrency []int `json:"concurrency"` // jobs at once; empty: 1…2×cores
 	Particles   int   `json:"particles"`
 	MemMiB      int   `json:"mem_mib"`
+}
+
+// SysbenchConfig is the `sysbench cpu` sweep: the external CPU workload,
+// a fixed number of events (prime sieves up to max_prime) over N threads.
+type SysbenchConfig struct {
+	Threads  []int `json:"threads"` // empty: 1…2×cores
+	MaxPrime int   `json:"max_prime"`
+	Events   int   `json:"events"`
 }
 
 // FSConfig is the fio sweep.
@@ -82,6 +91,9 @@ func (c Config) Validate() error {
 	if c.CPU != nil && (c.CPU.Particles < 1 || c.CPU.MemMiB < 0) {
 		return fmt.Errorf("cpu: particles must be >= 1 and mem_mib >= 0")
 	}
+	if c.Sysbench != nil && (c.Sysbench.MaxPrime < 1 || c.Sysbench.Events < 1) {
+		return fmt.Errorf("sysbench: max_prime and events must be >= 1")
+	}
 	if c.FS != nil && (c.FS.RuntimeS < 1 || c.FS.Size == "") {
 		return fmt.Errorf("fs: runtime_s >= 1 and size are required")
 	}
@@ -128,6 +140,17 @@ func (c Config) Points(cores int) []Point {
 		}
 		for _, n := range conc {
 			ps = append(ps, Point{"cpu", map[string]string{"jobs": strconv.Itoa(n)}})
+		}
+	}
+	if sb := c.Sysbench; sb != nil {
+		threads := sb.Threads
+		if len(threads) == 0 {
+			for i := 1; i <= 2*cores; i++ {
+				threads = append(threads, i)
+			}
+		}
+		for _, n := range threads {
+			ps = append(ps, Point{"sysbench", map[string]string{"threads": strconv.Itoa(n)}})
 		}
 	}
 	if f := c.FS; f != nil {

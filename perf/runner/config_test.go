@@ -42,6 +42,13 @@ func TestPointsAreUnique(t *testing.T) {
 		assert.False(t, keys[p.Key()], p.Key())
 		keys[p.Key()] = true
 	}
+	quick, err := LoadConfig(filepath.Join("..", "configs", "quick.json"))
+	require.NoError(t, err)
+	workloads := map[string]int{}
+	for _, p := range quick.Points(2) {
+		workloads[p.Workload]++
+	}
+	assert.Equal(t, map[string]int{"cpu": 3, "sysbench": 2, "fs": 18, "net": 4}, workloads, "quick runs every workload")
 	// seed 001 sweeps numjobs and iodepth over 2^0…2^6
 	assert.True(t, keys["fs bs=4k engine=libaio iodepth=64 numjobs=1 on=bind rw=randread"])
 }

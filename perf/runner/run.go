@@ -133,6 +133,9 @@ func runSample(ctx context.Context, o Options, e env.Env, p Point, rep int) (res
 	case "cpu":
 		s, err := runCPU(ctx, o, e, p)
 		return s, "s", err
+	case "sysbench":
+		s, err := runSysbench(ctx, o, e, p)
+		return s, "events/s", err
 	case "fs":
 		s, err := runFS(ctx, o, e, p)
 		return s, "IOPS", err
@@ -182,6 +185,39 @@ func runCPU(ctx context.Context, o Options, e env.Env, p Point) (results.Sample,
 	}
 	s.Value = sum / float64(n)
 	return s, nil
+}
+
+// runSysbench runs `sysbench cpu` (the host's binary, from the host's /usr
+// inside containers); the sample is its events per second.
+func runSysbench(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
+	c := o.Config.Sysbench
+	n, _ := strconv.Atoi(p.Params["threads"])
+	job := cpu.Sysbench{Threads: n, MaxPrime: c.MaxPrime, Events: c.Events}
+	if err := job.Validate(); err != nil {
+		return results.Sample{}, err
+	}
+	bin, err := exec.LookPath("sysbench")
+	if err != nil {
+		return results.Sample{}, fmt.Errorf("sysbench not installed (apt-get install sysbench): %w", err)
+	}
+	out, err := e.Run(ctx, env.Job{Args: append([]string{bin}, job.Args()...)})
+	if err != nil {
+		return results.Sample{}, err
+	}
+	r, err := cpu.ParseSysbench(out)
+	if err != nil {
+		return results.Sample{}, err
+	}
+	if r.Events != c.Events {
+		return results.Sample{}, fmt.Errorf("sysbench ran %d events, not the %d asked for", r.Events, c.Events)
+	}
+	raw, err := json.Marshal(string(out))
+	if err != nil {
+		return results.Sample{}, fmt.Errorf("encode sysbench output: %w", err)
+	}
+	return results.Sample{Value: r.EventsPerSec, Raw: []json.RawMessage{raw}, Metrics: map[string]float64{
+		"total_s": r.TotalSeconds, "lat_avg_ms": r.LatAvgMs, "lat_p95_ms": r.LatP95Ms, "lat_max_ms": r.LatMaxMs,
+		"thread_events_stddev": r.ThreadEventsSD}}, nil
 }
 
 func dataDir(loc string) (string, error) {

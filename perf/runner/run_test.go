@@ -65,3 +65,22 @@ func TestRunShardsMergeResume(t *testing.T) {
 		assert.Equal(t, before.Cells[i].Samples[0], c.Samples[0], "resume keeps the old sample")
 	}
 }
+
+// sysbench cpu natively: events/s is the value, the run did the events asked.
+func TestRunSysbench(t *testing.T) {
+	if _, err := exec.LookPath("sysbench"); err != nil {
+		t.Skip("sysbench not installed (apt-get install sysbench)")
+	}
+	cfg := Config{Name: "sb", Repetitions: 1, Envs: []string{"native"},
+		Sysbench: &SysbenchConfig{Threads: []int{1, 2}, MaxPrime: 2000, Events: 200}}
+	require.NoError(t, cfg.Validate())
+	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "sb.json"), StateDir: t.TempDir()})
+	require.NoError(t, err)
+	require.Len(t, f.Cells, 2)
+	for _, c := range f.Cells {
+		assert.Equal(t, "events/s", c.Unit, c.Key)
+		require.Len(t, c.Samples, 1, c.Key)
+		assert.Positive(t, c.Samples[0].Value, c.Key)
+		assert.InDelta(t, 200/c.Samples[0].Value, c.Samples[0].Metrics["total_s"], 0.05, "events/s is events over total time")
+	}
+}
