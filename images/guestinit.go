@@ -57,6 +57,12 @@ func guestInit(console io.Writer) error {
 			return fmt.Errorf("mount %s on %s: %w", m.typ, m.dst, err)
 		}
 	}
+	// The image carries busybox without its applet links: a busybox of
+	// another arch cannot be asked for its applet list on the host, so the
+	// guest's own busybox makes them.
+	if out, err := exec.Command("/bin/busybox", "--install", "-s").CombinedOutput(); err != nil {
+		return fmt.Errorf("busybox --install -s: %w: %s", err, out)
+	}
 	// Enable every controller for the containers' cgroups.
 	if ctrls, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 		var plus []string

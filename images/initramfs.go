@@ -18,6 +18,7 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
+	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/gobuild"
 )
 
@@ -91,8 +92,14 @@ type Options struct {
 	// CacheDir keeps built images by content hash; empty means
 	// $NSBENCH_CACHE/images or /var/cache/nsbench/images.
 	CacheDir string
-	// Busybox is a static busybox for Arch; empty means the host's (x86_64).
+	// Busybox is a static busybox for Arch; empty means the one in
+	// Debian's busybox-static of Arch, fetched through DebCache.
 	Busybox string
+	// DebCache keeps Debian packages of the guest's arch; empty means
+	// debpkg.DefaultCacheDir().
+	DebCache string
+	// Log receives apt's progress; nil discards it.
+	Log io.Writer
 }
 
 // GOARCH of a guest arch.
@@ -110,6 +117,7 @@ func goarch(arch string) (string, error) {
 const (
 	GuestNsrun       = "/usr/local/bin/nsrun"
 	GuestProbe       = "/usr/local/bin/nsprobe"
+	GuestNsnet       = "/usr/local/bin/nsnet"
 	GuestConformance = "/tests/conformance.test"
 )
 
@@ -127,14 +135,19 @@ func Build(ctx context.Context, o Options) (string, error) {
 			o.CacheDir = filepath.Join(c, "images")
 		}
 	}
+	repo, err := debpkg.NewRepo(ga, o.DebCache, o.Log)
+	if err != nil {
+		return "", err
+	}
 	bb := o.Busybox
 	if bb == "" {
-		if ga != "amd64" {
-			return "", fmt.Errorf("guest arch %s needs a static busybox of that arch (Options.Busybox)", o.Arch)
+		// Debian's busybox-static of the guest's arch, on every arch, so
+		// the image does not depend on what the host has installed.
+		pkgs, err := repo.Fetch(ctx, "busybox-static")
+		if err != nil {
+			return "", fmt.Errorf("busybox for the %s guest: %w", o.Arch, err)
 		}
-		if bb, err = exec.LookPath("busybox"); err != nil {
-			return "", fmt.Errorf("find busybox: %w (apt-get install busybox-static)", err)
-		}
+		bb = filepath.Join(pkgs[0].Root, "bin", "busybox")
 	}
 	work, err := os.MkdirTemp("", "nsbench-image-")
 	if err != nil {
@@ -142,7 +155,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 	}
 	defer os.RemoveAll(work)
 	bins := map[string]string{}
-	for guestPath, pkg := range map[string]string{"/init": "./cmd/nsinit", GuestNsrun: "./cmd/nsrun", GuestProbe: "./cmd/nsprobe"} {
+	for guestPath, pkg := range map[string]string{"/init": "./cmd/nsinit", GuestNsrun: "./cmd/nsrun", GuestProbe: "./cmd/nsprobe", GuestNsnet: "./cmd/nsnet"} {
 		p, err := gobuild.Static(ctx, pkg, filepath.Join(work, filepath.Base(guestPath)+"-bin"), ga)
 		if err != nil {
 			return "", err
@@ -191,22 +204,15 @@ func Build(ctx context.Context, o Options) (string, error) {
 	return out, os.Rename(tmp, out)
 }
 
-// baseEntries are busybox with its applet links, and the directories and
-// /etc files a guest needs.
+// baseEntries are busybox, the directories and the /etc files a guest
+// needs. The guest init makes busybox's applet links (busybox --install),
+// and /bin/sh here, for scripts that run before it.
 func baseEntries(busybox string) ([]Entry, error) {
 	data, err := os.ReadFile(busybox)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", busybox, err)
 	}
-	es := []Entry{{Path: "/bin/busybox", Mode: 0o755, Data: data}}
-	out, err := exec.Command(busybox, "--list-full").Output()
-	if err == nil {
-		for _, a := range strings.Fields(string(out)) {
-			if a != "bin/busybox" {
-				es = append(es, Entry{Path: "/" + a, Link: "/bin/busybox"})
-			}
-		}
-	}
+	es := []Entry{{Path: "/bin/busybox", Mode: 0o755, Data: data}, {Path: "/bin/sh", Link: "/bin/busybox"}}
 	for _, d := range []string{"/proc", "/sys", "/dev", "/tmp", "/run", "/share", "/root"} {
 		es = append(es, Entry{Path: d, Mode: os.ModeDir | 0o755})
 	}

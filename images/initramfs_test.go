@@ -3,13 +3,19 @@ package images
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"debug/elf"
+	"errors"
 	"io"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/cavaliergopher/cpio"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/debpkg"
 )
 
 func entries() []Entry {
@@ -73,4 +79,55 @@ func TestGoarch(t *testing.T) {
 	}
 	_, err := goarch("riscv64")
 	assert.ErrorContains(t, err, `unknown guest arch "riscv64"`)
+}
+
+// readArchive returns the regular files of a gzip newc archive by path.
+func readArchive(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	r := cpio.NewReader(gz)
+	files := map[string][]byte{}
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		if h.Mode&cpio.ModeType == cpio.TypeSymlink {
+			files[h.Name] = []byte("->" + h.Linkname)
+			continue
+		}
+		body, err := io.ReadAll(r)
+		require.NoError(t, err)
+		files[h.Name] = body
+	}
+	return files
+}
+
+func TestBuildArm64TakesDebianBusybox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cross-compiles the suite and fetches busybox-static:arm64: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("fetching arm64 packages may need dpkg --add-architecture: needs root")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	img, err := Build(ctx, Options{Arch: "arm64", CacheDir: t.TempDir()})
+	if errors.Is(err, debpkg.ErrArchive) {
+		t.Skipf("apt cannot reach the Debian archive: %v", err)
+	}
+	require.NoError(t, err)
+	files := readArchive(t, img)
+	for _, p := range []string{"bin/busybox", "init", "usr/local/bin/nsrun", "usr/local/bin/nsprobe", "usr/local/bin/nsnet", "tests/conformance.test"} {
+		require.Contains(t, files, p)
+		e, err := elf.NewFile(bytes.NewReader(files[p]))
+		require.NoError(t, err, p)
+		assert.Equal(t, elf.EM_AARCH64, e.Machine, p)
+	}
+	assert.Equal(t, "->/bin/busybox", string(files["bin/sh"]))
 }

@@ -37,7 +37,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	img, err := images.Build(ctx, images.Options{Arch: o.Arch})
+	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log})
 	if err != nil {
 		return 0, err
 	}
@@ -49,7 +49,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	}
 	job := images.Job{Sysctls: k.Sysctls, Tests: []images.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
-		Env: []string{"NSBENCH_RUNTIME=" + images.GuestNsrun, "NSBENCH_PROBE=" + images.GuestProbe},
+		Env: []string{"NSBENCH_RUNTIME=" + images.GuestNsrun, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
 	}}}
 	res, err := Run(ctx, Options{
 		Machine: Machine{Arch: o.Arch, Kernel: k.Image, Initramfs: img, Cmdline: k.Cmdline, Variant: o.Variant},
