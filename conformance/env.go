@@ -49,6 +49,8 @@ type Env struct {
 	Probe   string
 	Dir     string
 	Break   func(*specs.Spec)
+	// NSNet is the nsnet hook binary; when empty, NoNSNet says why.
+	NSNet, NoNSNet string
 }
 
 // NewBundle makes a busybox bundle with the probe at /nsprobe running args.
@@ -76,7 +78,7 @@ func newID(prefix string) string {
 	return "conf-" + prefix + "-" + hex.EncodeToString(b)
 }
 
-// Probe runs the probe with args in a fresh container to completion and
+// RunProbe runs the probe with args in a fresh container to completion and
 // returns its report. mutate adjusts the bundle first.
 func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...string) (*probe.Report, error) {
 	b, err := e.NewBundle(append([]string{"/nsprobe"}, args...)...)
@@ -91,12 +93,17 @@ func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...st
 			return nil, err
 		}
 	}
+	return e.runBundle(ctx, newID("probe"), b)
+}
+
+// runBundle runs a probe bundle to completion as container id and returns
+// the report.
+func (e *Env) runBundle(ctx context.Context, id string, b *bundle.Bundle) (*probe.Report, error) {
 	out, err := os.Create(filepath.Join(b.Dir, "probe.out"))
 	if err != nil {
 		return nil, err
 	}
 	defer out.Close()
-	id := newID("probe")
 	code, err := e.Runtime.Run(ctx, id, b.Dir, oci.IO{Stdout: out})
 	if code != 0 || err != nil {
 		_ = e.Runtime.Delete(ctx, id, true)

@@ -2,9 +2,13 @@ package conformance
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/nsbench/nsbench/conformance/probe"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/runtime/network"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -35,7 +40,7 @@ func expected() *specs.Spec { return spec.Default(os.Geteuid() != 0) }
 func Invariants() []Invariant {
 	return []Invariant{
 		{"mount-leak", "no mount made for or inside the container is ever in the host's mount table, before or after delete", checkMountLeak},
-		{"pivot-root", "/, /.. and /proc/1/root are the container's root: no path leads to the host's", checkPivotRoot},
+		{"pivot-root", "/, /.., /proc/1/root and .. from the cwd or any inherited descriptor all end at the container's root", checkPivotRoot},
 		{"chroot-escape", "the chroot-in-chroot escape fails", checkChroot},
 		{"propagation", "a host mount made after start shows inside with rslave/rshared roots, never with rprivate; a mount made inside reaches the host only with rshared", checkPropagation},
 		{"bind-flags", "a bind mount's ro, nosuid, nodev, noexec hold and it cannot be remounted from inside", checkBindFlags},
@@ -43,12 +48,13 @@ func Invariants() []Invariant {
 		{"pid-lifecycle", "orphans reparent to the container's PID 1, and all processes die with it", checkPidLifecycle},
 		{"pid-host-view", "the host sees the container's init under its host PID, and the container can neither signal nor ptrace a host process", checkPidHostView},
 		{"pid-sibling", "a container sees none of a sibling container's processes", checkSibling},
-		{"uts-ns", "the hostname is the config's inside and unchanged on the host", checkUTS},
+		{"uts-ns", "the hostname is the config's inside, and changing hostname and domainname inside leaves the host's alone", checkUTS},
 		{"ipc-ns", "a SysV shared memory segment and a POSIX message queue of the host are invisible inside", checkIPC},
 		{"net-ns", "only lo exists inside: host interfaces are invisible", checkNet},
+		{"net-hook", "with the nsnet hook, only lo and the hook's eth0 exist inside, and after delete its veth is gone", checkNetHook},
 		{"cgroup-ns", "/proc/self/cgroup is rooted at the container's cgroup", checkCgroupNS},
 		{"capabilities", "effective, permitted and bounding sets are exactly the default config's", checkCaps},
-		{"no-new-privs", "noNewPrivileges is set for the process", checkNNP},
+		{"no-new-privs", "noNewPrivileges is set, and a setuid-root binary run by a non-root user inside does not raise its euid", checkNNP},
 		{"masked-paths", "maskedPaths (/proc/kcore, /proc/timer_list) read nothing", checkMasked},
 		{"readonly-paths", "readonlyPaths (/proc/sys) and /sys cannot be written", checkReadonly},
 		{"devices", "mknod fails inside", checkMknod},
@@ -117,11 +123,14 @@ func checkPivotRoot(ctx context.Context, e *Env) Result {
 	if r.Root != r.RootParent || r.Root != r.Proc1Root {
 		return fail("/ is %s but /.. is %s and /proc/1/root is %s", r.Root, r.RootParent, r.Proc1Root)
 	}
+	if len(r.WalkOut) > 0 {
+		return fail("climbing .. from an inherited directory leaves the container's root %s: %s", r.Root, strings.Join(r.WalkOut, "; "))
+	}
 	var host unix.Stat_t
 	if err := unix.Stat("/", &host); err == nil && r.Root == fmt.Sprintf("%d:%d", host.Dev, host.Ino) {
 		return fail("the container's / is the host's / (%s)", r.Root)
 	}
-	return pass("/, /.. and /proc/1/root are all %s, not the host's root", r.Root)
+	return pass("/, /.. and /proc/1/root are all %s, not the host's root; .. from the cwd and every inherited descriptor ends there too", r.Root)
 }
 
 func checkChroot(ctx context.Context, e *Env) Result {
@@ -180,20 +189,55 @@ func checkPidHostView(ctx context.Context, e *Env) Result {
 	return pass("host sees the init as pid %d; host pid %d from inside: signal %s, ptrace %s", st.Pid, os.Getpid(), r.KillHost, r.PtraceHost)
 }
 
+// checkUTS: the config's hostname is set inside, and a container that may
+// change its hostname and domainname (given CAP_SYS_ADMIN for it) changes
+// its own, never the host's. The config's domainname is not asked for: it
+// came with runtime-spec 1.1, after the 1.0.2 the suite's bundles declare
+// (runc 1.1 ignores it). Should a runtime share the host's namespace, the
+// check puts the host's names back before failing.
 func checkUTS(ctx context.Context, e *Env) Result {
-	hostBefore, _ := os.Hostname()
-	r, err := e.RunProbe(ctx, func(s *specs.Spec) { s.Hostname = "conf-uts" })
+	hostBefore, domBefore := utsNames()
+	r, err := e.RunProbe(ctx, func(s *specs.Spec) {
+		s.Hostname = "conf-uts"
+		addCap(s, "CAP_SYS_ADMIN")
+	}, "--set-uts", "conf-uts-changed")
+	hostAfter, domAfter := utsNames()
+	if hostAfter != hostBefore || domAfter != domBefore {
+		if os.Geteuid() == 0 {
+			_ = unix.Sethostname([]byte(hostBefore))
+			_ = unix.Setdomainname([]byte(domBefore))
+		}
+		return fail("the host's hostname/domainname changed from %q/%q to %q/%q", hostBefore, domBefore, hostAfter, domAfter)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
-	hostAfter, _ := os.Hostname()
 	if r.Hostname != "conf-uts" {
 		return fail("hostname inside is %q, not the config's %q", r.Hostname, "conf-uts")
 	}
-	if hostAfter != hostBefore {
-		return fail("the host's hostname changed from %q to %q", hostBefore, hostAfter)
+	if r.SetUTS != "" {
+		return fail("the container, given CAP_SYS_ADMIN, could not change its own names: %s", r.SetUTS)
 	}
-	return pass("inside %q, host %q unchanged", r.Hostname, hostAfter)
+	return pass("hostname inside %q as configured; hostname and domainname changed inside to conf-uts-changed, host's %q/%q unchanged", r.Hostname, hostAfter, domAfter)
+}
+
+func utsNames() (host, domain string) {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return "", ""
+	}
+	return unix.ByteSliceToString(u.Nodename[:]), unix.ByteSliceToString(u.Domainname[:])
+}
+
+// addCap puts a capability into the bounding, effective and permitted sets.
+func addCap(s *specs.Spec, c string) {
+	if s.Process.Capabilities == nil {
+		s.Process.Capabilities = &specs.LinuxCapabilities{}
+	}
+	pc := s.Process.Capabilities
+	pc.Bounding = append(pc.Bounding, c)
+	pc.Effective = append(pc.Effective, c)
+	pc.Permitted = append(pc.Permitted, c)
 }
 
 func checkIPC(ctx context.Context, e *Env) Result {
@@ -237,6 +281,59 @@ func checkNet(ctx context.Context, e *Env) Result {
 	return pass("own network namespace %s with only lo", r.NetNS)
 }
 
+// checkNetHook: a container the nsnet hook put on a test-owned bridge sees
+// lo and the hook's eth0, nothing of the host's, and delete (the poststop
+// hook) takes its veth away. The bridge and subnet are the check's own.
+func checkNetHook(ctx context.Context, e *Env) Result {
+	if os.Geteuid() != 0 {
+		return skip("nsnet needs CAP_NET_ADMIN in the host network namespace (root)")
+	}
+	if e.NSNet == "" {
+		return skip("no nsnet hook binary: %s", e.NoNSNet)
+	}
+	tag := make([]byte, 2)
+	_, _ = rand.Read(tag)
+	bridge := "nsc" + hex.EncodeToString(tag)
+	subnet := fmt.Sprintf("10.211.%d.0/24", tag[0])
+	hook := []string{"nsnet", "--bridge", bridge, "--subnet", subnet, "--lease-dir", filepath.Join(e.Dir, bridge+"-leases")}
+	cleanup := append([]string{"cleanup"}, hook[1:]...)
+	defer exec.Command(e.NSNet, append(cleanup, "--force")...).Run()
+	b, err := e.NewBundle("/nsprobe")
+	if err != nil {
+		return fail("make bundle: %v", err)
+	}
+	defer os.RemoveAll(b.Dir)
+	b.Spec.Hooks = &specs.Hooks{
+		CreateRuntime: []specs.Hook{{Path: e.NSNet, Args: hook}},
+		Poststop:      []specs.Hook{{Path: e.NSNet, Args: hook}},
+	}
+	if err := b.Save(); err != nil {
+		return fail("%v", err)
+	}
+	id := newID("nethook")
+	r, err := e.runBundle(ctx, id, b)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if host, err := os.Readlink("/proc/self/ns/net"); err == nil && r.NetNS == host {
+		return fail("the container shares the host's network namespace %s", host)
+	}
+	if got := slices.Sorted(slices.Values(r.Interfaces)); !slices.Equal(got, []string{"eth0", "lo"}) {
+		return fail("interfaces inside: %v (want lo and the hook's eth0)", got)
+	}
+	veth := network.HostVethName(id)
+	if _, err := net.InterfaceByName(veth); err == nil {
+		return fail("the host end %s of the container's veth is left after delete", veth)
+	}
+	if out, err := exec.CommandContext(ctx, e.NSNet, cleanup...).CombinedOutput(); err != nil {
+		return fail("nsnet cleanup of bridge %s: %v: %s", bridge, err, out)
+	}
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		return fail("bridge %s is left after nsnet cleanup", bridge)
+	}
+	return pass("lo and eth0 inside %s; veth %s gone after delete, bridge %s after cleanup", r.NetNS, veth, bridge)
+}
+
 func checkCgroupNS(ctx context.Context, e *Env) Result {
 	if _, err := os.Stat("/proc/self/ns/cgroup"); err != nil {
 		return skip("kernel without cgroup namespaces")
@@ -272,15 +369,69 @@ func checkCaps(ctx context.Context, e *Env) Result {
 	return pass("effective=permitted=bounding=%#x as configured", r.CapEff)
 }
 
+// checkNNP: no_new_privs is set, and it works: a process running as an
+// unprivileged user inside execs a setuid-root copy of the probe, which
+// must still run with that user's effective id.
 func checkNNP(ctx context.Context, e *Env) Result {
-	r, err := e.RunProbe(ctx, nil)
+	if os.Geteuid() != 0 {
+		// The setuid exec needs a second uid mapped into the container;
+		// rootless there is only one, so the flag is the evidence.
+		r, err := e.RunProbe(ctx, nil)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if !r.NoNewPrivs {
+			return fail("NoNewPrivs is 0: a setuid binary could elevate")
+		}
+		return pass("NoNewPrivs: 1 (the setuid exec is root's: rootless maps a single uid)")
+	}
+	const user = 1000
+	b, err := e.NewBundle("/nsprobe", "--setuid", "/suid-probe")
+	if err != nil {
+		return fail("make bundle: %v", err)
+	}
+	defer os.RemoveAll(b.Dir)
+	suid := filepath.Join(b.Dir, "rootfs", "suid-probe")
+	if err := copyFile(e.Probe, suid); err != nil {
+		return fail("%v", err)
+	}
+	if err := os.Chown(suid, 0, 0); err != nil {
+		return fail("chown %s: %v", suid, err)
+	}
+	// chmod after chown: chown clears the setuid bit.
+	if err := os.Chmod(suid, os.ModeSetuid|0o755); err != nil {
+		return fail("chmod u+s %s: %v", suid, err)
+	}
+	b.Spec.Process.User = specs.User{UID: user, GID: user}
+	if err := b.Save(); err != nil {
+		return fail("%v", err)
+	}
+	r, err := e.runBundle(ctx, newID("nnp"), b)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if !r.NoNewPrivs {
-		return fail("NoNewPrivs is 0: a setuid binary could elevate")
+	switch {
+	case r.Setuid == nil:
+		return fail("the probe did not run the setuid binary")
+	case r.Setuid.Error != "":
+		return fail("%s", r.Setuid.Error)
+	case r.Setuid.EUID != user:
+		return fail("uid %d exec'd a setuid-root binary and ran with euid %d: privileges grew (NoNewPrivs %t)", r.Setuid.UID, r.Setuid.EUID, r.NoNewPrivs)
+	case !r.NoNewPrivs:
+		return fail("NoNewPrivs is 0")
 	}
-	return pass("NoNewPrivs: 1")
+	return pass("NoNewPrivs: 1; uid %d exec'd a setuid-root binary and kept euid %d", r.Setuid.UID, r.Setuid.EUID)
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	if err := os.WriteFile(dst, data, 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
 }
 
 func checkMasked(ctx context.Context, e *Env) Result {
@@ -495,11 +646,7 @@ func propagationCase(ctx context.Context, e *Env, prop string) (in, out bool, er
 		b.Spec.Linux.RootfsPropagation = prop
 	}
 	b.Spec.Mounts = append(b.Spec.Mounts, bindMount(d, "/shared"))
-	if c := b.Spec.Process.Capabilities; c != nil {
-		c.Bounding = append(c.Bounding, "CAP_SYS_ADMIN")
-		c.Effective = append(c.Effective, "CAP_SYS_ADMIN")
-		c.Permitted = append(c.Permitted, "CAP_SYS_ADMIN")
-	}
+	addCap(b.Spec, "CAP_SYS_ADMIN")
 	if err := b.Save(); err != nil {
 		return false, false, err
 	}
@@ -623,8 +770,11 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 		return fail("start: %v", err)
 	}
 	orphan := 0
+	// By command: until the subshell exits, it is a child of PID 1 too,
+	// and taking it for the orphan would pass a runtime whose orphans go
+	// to the host.
 	for deadline := time.Now().Add(5 * time.Second); orphan == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		orphan = childOf(st.Pid)
+		orphan = childOf(st.Pid, "sleep")
 	}
 	if orphan == 0 {
 		return fail("no orphan was reparented to the container's PID 1 (host pid %d)", st.Pid)
@@ -643,8 +793,9 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 	return pass("orphan %d reparented to PID 1 (host %d) and died with it", orphan, st.Pid)
 }
 
-// childOf returns a host pid whose parent is ppid, or 0.
-func childOf(ppid int) int {
+// childOf returns the host pid of a process named comm whose parent is
+// ppid, or 0.
+func childOf(ppid int, comm string) int {
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range stats {
 		data, err := os.ReadFile(p)
@@ -657,7 +808,7 @@ func childOf(ppid int) int {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == fmt.Sprint(ppid) {
+		if len(f) > 1 && f[1] == fmt.Sprint(ppid) && s[strings.IndexByte(s, '(')+1:i] == comm {
 			var pid int
 			fmt.Sscan(s, &pid)
 			return pid

@@ -32,8 +32,17 @@ func main() {
 	flag.StringVar(&o.Touch, "touch", "", "a file to create (host ownership check)")
 	mountInside := flag.String("mount-inside", "", "mount a tmpfs here first, before waiting (propagation from inside)")
 	mounted := flag.String("mounted", "", "with --mount-inside: the file to write when the mount is made (its error, or empty)")
+	flag.StringVar(&o.Setuid, "setuid", "", "a setuid copy of nsprobe to run with -ids (no_new_privs)")
+	flag.StringVar(&o.SetUTS, "set-uts", "", "a name to set as hostname and domainname from inside")
+	ids := flag.Bool("ids", false, "print only this process's uid and euid, as JSON")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()
+	if *ids {
+		if err := json.NewEncoder(os.Stdout).Encode(probe.OwnIDs()); err != nil {
+			os.Exit(1)
+		}
+		return
+	}
 	if *mountInside != "" {
 		if *mounted == "" {
 			fmt.Fprintln(os.Stderr, "nsprobe: --mount-inside needs --mounted FILE")

@@ -4,10 +4,12 @@
 package probe
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -60,7 +62,26 @@ type Report struct {
 	Bind *BindReport `json:"bind,omitempty"`
 	// Touched is the error of creating the -touch file (empty: created).
 	Touched string `json:"touched,omitempty"`
+	// WalkOut lists the inherited directories (the cwd, any directory
+	// descriptor) from which walking ".." led somewhere other than the
+	// container's root, with where it led. Empty: none did.
+	WalkOut []string `json:"walkOut,omitempty"`
+	// Setuid is what a setuid binary given with -setuid saw after exec.
+	Setuid *IDs `json:"setuid,omitempty"`
+	// SetUTS is the error of changing the hostname and domainname to the
+	// -set-uts name (empty: changed).
+	SetUTS string `json:"setUTS,omitempty"`
 }
+
+// IDs are a process's real and effective user ids, or why they are unknown.
+type IDs struct {
+	UID   int    `json:"uid"`
+	EUID  int    `json:"euid"`
+	Error string `json:"error,omitempty"`
+}
+
+// OwnIDs are the calling process's ids (what nsprobe -ids prints).
+func OwnIDs() IDs { return IDs{UID: os.Getuid(), EUID: os.Geteuid()} }
 
 // BindReport is one bind mount seen from inside.
 type BindReport struct {
@@ -79,6 +100,10 @@ type Options struct {
 	Bind string
 	// Touch is a file to create (for host ownership checks).
 	Touch string
+	// Setuid is a setuid binary (a copy of nsprobe) to run with -ids.
+	Setuid string
+	// SetUTS is a name to set as hostname and domainname from inside.
+	SetUTS string
 }
 
 // Collect looks around. It never fails: what it cannot read stays empty.
@@ -134,6 +159,7 @@ func Collect(o Options) *Report {
 		}
 	}
 	r.Root, r.RootParent, r.Proc1Root = devIno("/"), devIno("/.."), devIno("/proc/1/root")
+	r.WalkOut = walkOut(r.Root, r.FDs)
 	r.Mknod = errText(unix.Mknod("/dev/probe-mknod", unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))))
 	_ = os.Remove("/dev/probe-mknod")
 	r.WriteSys = errText(os.WriteFile("/sys/kernel/probe", []byte("x"), 0o600))
@@ -176,6 +202,16 @@ func Collect(o Options) *Report {
 		}
 		b.Remount = errText(unix.Mount("", o.Bind, "", unix.MS_REMOUNT|unix.MS_BIND, ""))
 		r.Bind = b
+	}
+	if o.Setuid != "" {
+		r.Setuid = runSetuid(o.Setuid)
+	}
+	if o.SetUTS != "" {
+		err := unix.Sethostname([]byte(o.SetUTS))
+		if err == nil {
+			err = unix.Setdomainname([]byte(o.SetUTS))
+		}
+		r.SetUTS = errText(err)
 	}
 	if o.Touch != "" {
 		r.Touched = errText(os.WriteFile(o.Touch, []byte("x"), 0o644))
@@ -240,6 +276,57 @@ func openFDs() []int {
 	}
 	sort.Ints(fds)
 	return fds
+}
+
+// walkOut changes into every directory the process inherited, its cwd and
+// any directory descriptor, climbs ".." as far as it goes and reports where
+// it ended when that is not root (the container's root, dev:ino). A
+// runtime that leaves a host directory open (runc's CVE-2024-21626 leaked
+// one of the host's cgroup directories) or a cwd outside the new root lets
+// the process walk to the host's root this way.
+func walkOut(root string, fds []int) []string {
+	back, err := unix.Open(".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return []string{"open cwd: " + errText(err)}
+	}
+	defer unix.Close(back)
+	defer unix.Fchdir(back)
+	paths := []string{"/proc/self/cwd"}
+	for _, fd := range fds {
+		paths = append(paths, "/proc/self/fd/"+strconv.Itoa(fd))
+	}
+	var out []string
+	for _, p := range paths {
+		var st unix.Stat_t
+		if unix.Stat(p, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		if unix.Chdir(p) != nil {
+			continue
+		}
+		for i := 0; i < 64; i++ {
+			_ = unix.Chdir("..")
+		}
+		if at := devIno("."); at != root {
+			out = append(out, p+" leads to "+at)
+		}
+		_ = unix.Fchdir(back)
+	}
+	return out
+}
+
+// runSetuid runs a setuid copy of nsprobe with -ids and returns the ids it
+// ran with: with no_new_privs the exec must not have raised them.
+func runSetuid(path string) *IDs {
+	out, err := exec.Command(path, "-ids").Output()
+	if err != nil {
+		return &IDs{UID: -1, EUID: -1, Error: fmt.Sprintf("run %s -ids: %v", path, err)}
+	}
+	var ids IDs
+	if err := json.Unmarshal(out, &ids); err != nil {
+		return &IDs{UID: -1, EUID: -1, Error: fmt.Sprintf("parse %s -ids output %q: %v", path, out, err)}
+	}
+	return &ids
 }
 
 // chrootEscape tries the classic chroot-in-chroot escape and reports
