@@ -112,6 +112,30 @@ func (e *Env) runBundle(ctx context.Context, id string, b *bundle.Bundle) (*prob
 	return readReport(out.Name())
 }
 
+// launch creates container id from bundle b, and starts it when start is
+// set. It returns the host pid of the container's init and remove, which
+// force-deletes the container (safe to call after the check deleted it
+// itself). On error nothing of the container is left.
+func (e *Env) launch(ctx context.Context, id string, b *bundle.Bundle, io oci.IO, start bool) (pid int, remove func(), err error) {
+	if err := e.Runtime.Create(ctx, id, b.Dir, io); err != nil {
+		return 0, nil, fmt.Errorf("create: %w", err)
+	}
+	// Background: removal must happen even when ctx ran out.
+	remove = func() { _ = e.Runtime.Delete(context.Background(), id, true) }
+	st, err := e.Runtime.State(ctx, id)
+	if err != nil {
+		remove()
+		return 0, nil, fmt.Errorf("state: %w", err)
+	}
+	if start {
+		if err := e.Runtime.Start(ctx, id); err != nil {
+			remove()
+			return 0, nil, fmt.Errorf("start: %w", err)
+		}
+	}
+	return st.Pid, remove, nil
+}
+
 // mountsUnder lists host mountinfo lines naming path: only those are
 // attributable to a test's containers on a machine where other processes
 // mount and unmount at will.

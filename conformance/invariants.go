@@ -74,13 +74,11 @@ func checkMountLeak(ctx context.Context, e *Env) Result {
 	defer os.RemoveAll(b.Dir)
 	before := mountsUnder(b.Dir)
 	id := newID("mnt")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
-		return fail("create: %v", err)
+	_, remove, err := e.launch(ctx, id, b, oci.IO{}, true)
+	if err != nil {
+		return fail("%v", err)
 	}
-	defer e.Runtime.Delete(context.Background(), id, true)
-	if err := e.Runtime.Start(ctx, id); err != nil {
-		return fail("start: %v", err)
-	}
+	defer remove()
 	during := mountsUnder(b.Dir)
 	if err := e.Runtime.Kill(ctx, id, "KILL"); err != nil {
 		return fail("kill: %v", err)
@@ -164,17 +162,13 @@ func checkPidHostView(ctx context.Context, e *Env) Result {
 		return fail("make bundle: %v", err)
 	}
 	defer os.RemoveAll(b.Dir)
-	id := newID("pidv")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
-		return fail("create: %v", err)
-	}
-	defer e.Runtime.Delete(context.Background(), id, true)
-	st, err := e.Runtime.State(ctx, id)
+	pid, remove, err := e.launch(ctx, newID("pidv"), b, oci.IO{}, false)
 	if err != nil {
-		return fail("state: %v", err)
+		return fail("%v", err)
 	}
-	if st.Pid <= 1 || !pidAlive(st.Pid) {
-		return fail("state pid %d is not a live host process", st.Pid)
+	defer remove()
+	if pid <= 1 || !pidAlive(pid) {
+		return fail("state pid %d is not a live host process", pid)
 	}
 	r, err := e.RunProbe(ctx, nil, "--host-pid", fmt.Sprint(os.Getpid()))
 	if err != nil {
@@ -186,7 +180,7 @@ func checkPidHostView(ctx context.Context, e *Env) Result {
 	if r.PtraceHost == "" {
 		return fail("the container could ptrace host pid %d", os.Getpid())
 	}
-	return pass("host sees the init as pid %d; host pid %d from inside: signal %s, ptrace %s", st.Pid, os.Getpid(), r.KillHost, r.PtraceHost)
+	return pass("host sees the init as pid %d; host pid %d from inside: signal %s, ptrace %s", pid, os.Getpid(), r.KillHost, r.PtraceHost)
 }
 
 // checkUTS: the config's hostname is set inside, and a container that may
@@ -517,26 +511,21 @@ func checkTeardown(ctx context.Context, e *Env) Result {
 	}
 	defer os.RemoveAll(b.Dir)
 	id := newID("down")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
-		return fail("create: %v", err)
-	}
-	st, err := e.Runtime.State(ctx, id)
+	pid, remove, err := e.launch(ctx, id, b, oci.IO{}, true)
 	if err != nil {
-		return fail("state: %v", err)
+		return fail("%v", err)
 	}
-	if err := e.Runtime.Start(ctx, id); err != nil {
-		return fail("start: %v", err)
-	}
+	defer remove() // in case the delete under test fails
 	if err := e.Runtime.Delete(ctx, id, true); err != nil {
 		return fail("delete --force: %v", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for pidAlive(st.Pid) && time.Now().Before(deadline) {
+	for pidAlive(pid) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	var left []string
-	if pidAlive(st.Pid) {
-		left = append(left, fmt.Sprintf("process %d", st.Pid))
+	if pidAlive(pid) {
+		left = append(left, fmt.Sprintf("process %d", pid))
 	}
 	for _, pat := range []string{"/sys/fs/cgroup/*/" + id, "/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/" + id} {
 		m, _ := filepath.Glob(pat)
@@ -656,14 +645,12 @@ func propagationCase(ctx context.Context, e *Env, prop string) (in, out bool, er
 	}
 	defer f.Close()
 	id := newID("prop")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{Stdout: f}); err != nil {
-		return false, false, fmt.Errorf("create: %w", err)
+	_, remove, err := e.launch(ctx, id, b, oci.IO{Stdout: f}, true)
+	if err != nil {
+		return false, false, err
 	}
 	err = func() error {
-		defer e.Runtime.Delete(context.Background(), id, true)
-		if err := e.Runtime.Start(ctx, id); err != nil {
-			return err
-		}
+		defer remove()
 		msg, err := waitFile(ctx, filepath.Join(d, "mounted"))
 		if err != nil {
 			return fmt.Errorf("wait for the container's mount: %w", err)
@@ -758,26 +745,20 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 	}
 	defer os.RemoveAll(b.Dir)
 	id := newID("orphan")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
-		return fail("create: %v", err)
-	}
-	defer e.Runtime.Delete(context.Background(), id, true)
-	st, err := e.Runtime.State(ctx, id)
+	pid, remove, err := e.launch(ctx, id, b, oci.IO{}, true)
 	if err != nil {
-		return fail("state: %v", err)
+		return fail("%v", err)
 	}
-	if err := e.Runtime.Start(ctx, id); err != nil {
-		return fail("start: %v", err)
-	}
+	defer remove()
 	orphan := 0
 	// By command: until the subshell exits, it is a child of PID 1 too,
 	// and taking it for the orphan would pass a runtime whose orphans go
 	// to the host.
 	for deadline := time.Now().Add(5 * time.Second); orphan == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		orphan = childOf(st.Pid, "sleep")
+		orphan = childOf(pid, "sleep")
 	}
 	if orphan == 0 {
-		return fail("no orphan was reparented to the container's PID 1 (host pid %d)", st.Pid)
+		return fail("no orphan was reparented to the container's PID 1 (host pid %d)", pid)
 	}
 	if err := e.Runtime.Kill(ctx, id, "KILL"); err != nil {
 		return fail("kill: %v", err)
@@ -790,7 +771,7 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 	if s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan)); err == nil && !strings.Contains(string(s), ") Z ") {
 		return fail("orphan %d survived the death of PID 1", orphan)
 	}
-	return pass("orphan %d reparented to PID 1 (host %d) and died with it", orphan, st.Pid)
+	return pass("orphan %d reparented to PID 1 (host %d) and died with it", orphan, pid)
 }
 
 // childOf returns the host pid of a process named comm whose parent is
@@ -865,14 +846,11 @@ func checkSibling(ctx context.Context, e *Env) Result {
 		return fail("make bundle: %v", err)
 	}
 	defer os.RemoveAll(b.Dir)
-	id := newID("sibling")
-	if err := e.Runtime.Create(ctx, id, b.Dir, oci.IO{}); err != nil {
-		return fail("create: %v", err)
+	_, remove, err := e.launch(ctx, newID("sibling"), b, oci.IO{}, true)
+	if err != nil {
+		return fail("%v", err)
 	}
-	defer e.Runtime.Delete(context.Background(), id, true)
-	if err := e.Runtime.Start(ctx, id); err != nil {
-		return fail("start: %v", err)
-	}
+	defer remove()
 	r, err := e.RunProbe(ctx, nil)
 	if err != nil {
 		return fail("%v", err)
