@@ -232,18 +232,28 @@ func ensureBridge(cfg Config, prefix netip.Prefix) (netlink.Link, error) {
 	return br, nil
 }
 
+// lockedStore validates cfg (defaults applied), checks for root and takes
+// the bridge's lease lock: what every change to a bridge starts with.
+func lockedStore(cfg Config) (*store, func(), error) {
+	if _, err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, nil, ErrNotRoot
+	}
+	st := newStore(cfg)
+	unlock, err := st.lock()
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, unlock, nil
+}
+
 // Teardown removes container id's veth (its peer goes with it) and releases
 // its lease. It is idempotent.
 func Teardown(ctx context.Context, cfg Config, id string) error {
 	cfg = cfg.WithDefaults()
-	if _, err := cfg.Validate(); err != nil {
-		return err
-	}
-	if os.Geteuid() != 0 {
-		return ErrNotRoot
-	}
-	st := newStore(cfg)
-	unlock, err := st.lock()
+	st, unlock, err := lockedStore(cfg)
 	if err != nil {
 		return err
 	}
@@ -268,14 +278,7 @@ func Teardown(ctx context.Context, cfg Config, id string) error {
 // refuses unless force, which also deletes those containers' veths.
 func Cleanup(ctx context.Context, cfg Config, force bool) error {
 	cfg = cfg.WithDefaults()
-	if _, err := cfg.Validate(); err != nil {
-		return err
-	}
-	if os.Geteuid() != 0 {
-		return ErrNotRoot
-	}
-	st := newStore(cfg)
-	unlock, err := st.lock()
+	st, unlock, err := lockedStore(cfg)
 	if err != nil {
 		return err
 	}
