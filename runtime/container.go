@@ -43,6 +43,22 @@ func DefaultRoot() string {
 
 func (r *Runtime) store() *state.Store { return &state.Store{Root: r.Root} }
 
+// lockAndLoad takes container id's lock and loads its record: what every
+// change of a container's state starts with. The caller defers unlock.
+func (r *Runtime) lockAndLoad(id string) (*state.Store, *state.Container, func(), error) {
+	st := r.store()
+	unlock, err := st.Lock(id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rec, err := st.Load(id)
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return st, rec, unlock, nil
+}
+
 func (r *Runtime) warn(format string, args ...any) {
 	if r.Warn != nil {
 		fmt.Fprintf(r.Warn, "nsrun: warning: "+format+"\n", args...)
@@ -484,16 +500,11 @@ func (r *Runtime) State(id string) (*specs.State, error) {
 // Start releases a created container's init to execve the user's program
 // and runs the poststart hooks.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	st := r.store()
-	unlock, err := st.Lock(id)
+	st, rec, unlock, err := r.lockAndLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, err := st.Load(id)
-	if err != nil {
-		return err
-	}
 	if s := r.status(rec); s != specs.StateCreated {
 		return fmt.Errorf("start %s: container is %s, not created", id, s)
 	}
@@ -554,16 +565,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // Delete removes a stopped container: its processes (with force, also a
 // running one), cgroup and state; then the poststop hooks run.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
-	st := r.store()
-	unlock, err := st.Lock(id)
+	st, rec, unlock, err := r.lockAndLoad(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	rec, err := st.Load(id)
-	if err != nil {
-		return err
-	}
 	status := r.status(rec)
 	if status != specs.StateStopped {
 		if !force && status != specs.StateCreating {
