@@ -31,20 +31,7 @@ import (
 
 var nsnetBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nsnet-test-bin-")
-	if err != nil {
-		panic(err)
-	}
-	_ = os.Chmod(dir, 0o755)
-	nsnetBin, err = gobuild.Static(context.Background(), "./cmd/nsnet", dir, "")
-	if err != nil {
-		panic(err)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, "./cmd/nsnet", &nsnetBin)) }
 
 func needRoot(t *testing.T) {
 	t.Helper()

@@ -30,21 +30,7 @@ import (
 
 var nsrunBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nsrun-test-bin-")
-	if err != nil {
-		panic(err)
-	}
-	nsrunBin, err = gobuild.Static(context.Background(), "./cmd/nsrun", dir, "")
-	if err != nil {
-		panic(err)
-	}
-	// Other users (the rootless tests) must be able to run it.
-	_ = os.Chmod(dir, 0o755)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, "./cmd/nsrun", &nsrunBin)) }
 
 type env struct {
 	t    *testing.T
