@@ -144,6 +144,9 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 		}, []string{"capabilities"}},
 		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, []string{"masked-paths"}},
 		{"root propagation shared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, []string{"propagation"}}, // the container's mounts reach the host
+		{"every device allowed", func(s *specs.Spec) {
+			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		}, []string{"devices"}},
 		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, []string{"no-new-privs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

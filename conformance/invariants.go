@@ -57,7 +57,7 @@ func Invariants() []Invariant {
 		{"no-new-privs", "noNewPrivileges is set, and a setuid-root binary run by a non-root user inside does not raise its euid", checkNNP},
 		{"masked-paths", "maskedPaths (/proc/kcore, /proc/timer_list) read nothing", checkMasked},
 		{"readonly-paths", "readonlyPaths (/proc/sys) and /sys cannot be written", checkReadonly},
-		{"devices", "mknod fails inside", checkMknod},
+		{"devices", "mknod fails inside, and a device node the config does not allow cannot be opened", checkMknod},
 		{"fd-leak", "no descriptor beyond stdio reaches the process", checkFDs},
 		{"id-ranges", "containers with user namespaces get the configured maps, and concurrent ones share no host id", checkIDRanges},
 		{"user-ns-maps", "in a user namespace, uid/gid maps are the config's and setgroups is deny", checkUserNS},
@@ -453,15 +453,80 @@ func checkReadonly(ctx context.Context, e *Env) Result {
 	return pass("/proc/sys: %s; /sys: %s", r.WriteReadonly, r.WriteSys)
 }
 
+// checkMknod: mknod fails inside, and a device node the config does not
+// allow cannot be opened. The node is the check's own, made on the host
+// for a character major no driver has registered and bind-mounted in: the
+// device allowlist (the devices cgroup, or its eBPF program on cgroup v2)
+// refuses the open with EPERM before the kernel looks for a driver; with
+// no allowlist the open reaches that lookup and fails with ENXIO instead.
 func checkMknod(ctx context.Context, e *Env) Result {
-	r, err := e.RunProbe(ctx, nil)
+	var args []string
+	var mutate func(*specs.Spec)
+	why := ""
+	if os.Geteuid() != 0 {
+		// Rootless runtimes cannot set up device control; mknod is the
+		// whole check then.
+		why = "rootless: no device allowlist to test"
+	} else if major, err := freeCharMajor(); err != nil {
+		why = err.Error()
+	} else {
+		d, err := e.hostDir("dev")
+		if err != nil {
+			return fail("%v", err)
+		}
+		node := filepath.Join(d, "nsbench-dev")
+		if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(major, 0))); err != nil {
+			return fail("mknod %s (char %d:0) on the host: %v", node, major, err)
+		}
+		args = []string{"--open-dev", "/nsbench-dev"}
+		mutate = func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount(node, "/nsbench-dev")) }
+	}
+	r, err := e.RunProbe(ctx, mutate, args...)
 	if err != nil {
 		return fail("%v", err)
 	}
 	if r.Mknod == "" {
 		return fail("mknod of a character device succeeded inside")
 	}
-	return pass("mknod: %s", r.Mknod)
+	if args == nil {
+		return pass("mknod: %s (%s)", r.Mknod, why)
+	}
+	switch r.OpenDev {
+	case "EPERM", "EACCES":
+		return pass("mknod: %s; a device node the config does not allow: open %s", r.Mknod, r.OpenDev)
+	case "":
+		return fail("a device node the config does not allow opened inside")
+	}
+	return fail("a device node the config does not allow got past the allowlist to the driver lookup (open: %s): no device control", r.OpenDev)
+}
+
+// freeCharMajor finds a character major in the range Linux keeps for local
+// use (240-254) that no driver has registered, per /proc/devices.
+func freeCharMajor() (uint32, error) {
+	data, err := os.ReadFile("/proc/devices")
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/devices: %w", err)
+	}
+	used := map[string]bool{}
+	chars := false
+	for _, l := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(l, "Character devices:"):
+			chars = true
+		case strings.HasPrefix(l, "Block devices:"):
+			chars = false
+		case chars:
+			if f := strings.Fields(l); len(f) == 2 {
+				used[f[0]] = true
+			}
+		}
+	}
+	for m := uint32(240); m <= 254; m++ {
+		if !used[fmt.Sprint(m)] {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("every character major of 240-254 is registered here: no free number for a driverless node")
 }
 
 func checkFDs(ctx context.Context, e *Env) Result {

@@ -34,6 +34,7 @@ func main() {
 	mounted := flag.String("mounted", "", "with --mount-inside: the file to write when the mount is made (its error, or empty)")
 	flag.StringVar(&o.Setuid, "setuid", "", "a setuid copy of nsprobe to run with -ids (no_new_privs)")
 	flag.StringVar(&o.SetUTS, "set-uts", "", "a name to set as hostname and domainname from inside")
+	flag.StringVar(&o.OpenDev, "open-dev", "", "a device node to try opening for reading (device access control)")
 	ids := flag.Bool("ids", false, "print only this process's uid and euid, as JSON")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()

@@ -71,6 +71,9 @@ type Report struct {
 	// SetUTS is the error of changing the hostname and domainname to the
 	// -set-uts name (empty: changed).
 	SetUTS string `json:"setUTS,omitempty"`
+	// OpenDev is the error of opening the -open-dev device node for
+	// reading (empty: it opened).
+	OpenDev string `json:"openDev,omitempty"`
 }
 
 // IDs are a process's real and effective user ids, or why they are unknown.
@@ -104,6 +107,8 @@ type Options struct {
 	Setuid string
 	// SetUTS is a name to set as hostname and domainname from inside.
 	SetUTS string
+	// OpenDev is a device node to open for reading.
+	OpenDev string
 }
 
 // Collect looks around. It never fails: what it cannot read stays empty.
@@ -212,6 +217,13 @@ func Collect(o Options) *Report {
 			err = unix.Setdomainname([]byte(o.SetUTS))
 		}
 		r.SetUTS = errText(err)
+	}
+	if o.OpenDev != "" {
+		fd, err := unix.Open(o.OpenDev, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		r.OpenDev = errText(err)
 	}
 	if o.Touch != "" {
 		r.Touched = errText(os.WriteFile(o.Touch, []byte("x"), 0o644))
