@@ -336,10 +336,14 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 		}
 	}
 	if len(r.Devices) > 0 {
-		// v1 has a devices controller; on v2 device rules need an eBPF
-		// program, and the runtime's own device nodes and dropped
-		// CAP_MKNOD are what confine the container there.
-		if dir, v2 := m.dir("devices"); dir != "" && !v2 {
+		// v1 has a devices controller; v2 takes a cgroup device program.
+		switch dir, v2 := m.dir("devices"); {
+		case dir == "":
+		case v2:
+			if err := attachDeviceFilter(dir, r.Devices); err != nil {
+				return err
+			}
+		default:
 			if err := setDevices(dir, r.Devices); err != nil {
 				return err
 			}
