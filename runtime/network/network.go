@@ -144,9 +144,12 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 }
 
 // configureInside works through a netlink socket opened in the container's
-// namespace: no thread of ours ever changes namespace here.
+// namespace: no thread of ours ever changes namespace here. Only
+// NETLINK_ROUTE: with no family named, netlink opens XFRM and NETFILTER
+// sockets too, which a minimal kernel without them refuses
+// (EPROTONOSUPPORT), though links, addresses and routes need neither.
 func configureInside(nsh netns.NsHandle, peer string, addr netip.Prefix, gw netip.Addr) error {
-	h, err := netlink.NewHandleAt(nsh)
+	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("open netlink in the container's namespace: %w", err)
 	}
