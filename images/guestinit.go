@@ -57,6 +57,9 @@ func guestInit(console io.Writer) error {
 			return fmt.Errorf("mount %s on %s: %w", m.typ, m.dst, err)
 		}
 	}
+	if err := loadModules(console); err != nil {
+		return err
+	}
 	// The image carries busybox without its applet links: a busybox of
 	// another arch cannot be asked for its applet list on the host, so the
 	// guest's own busybox makes them.
@@ -183,4 +186,32 @@ func switchRoot() error {
 		return fmt.Errorf("chroot into the new root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// loadModules loads the image's kernel modules in the order the host
+// resolved (dependencies first): a distribution kernel has 9p, virtio and
+// the network devices as modules and there is no modprobe in the guest.
+func loadModules(console io.Writer) error {
+	list, err := os.ReadFile(GuestModuleList)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", GuestModuleList, err)
+	}
+	names := strings.Fields(string(list))
+	for _, name := range names {
+		p := filepath.Join(GuestModuleDir, name+".ko")
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("load module: %w", err)
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("load module %s: %w", p, err)
+		}
+	}
+	fmt.Fprintf(console, "nsinit: loaded %d modules: %s\n", len(names), strings.Join(names, " "))
+	return nil
 }

@@ -98,8 +98,19 @@ type Options struct {
 	// DebCache keeps Debian packages of the guest's arch; empty means
 	// debpkg.DefaultCacheDir().
 	DebCache string
+	// Tools are programs of the guest's arch from Debian packages, put in
+	// with their shared libraries (DefaultTools: runc, crun, fio, iperf3).
+	Tools []Tool
+	// Modules are kernel modules the guest init loads, in this order.
+	Modules []Module
 	// Log receives apt's progress; nil discards it.
 	Log io.Writer
+}
+
+// Module is a kernel module for the guest: its name and the host path of
+// its uncompressed .ko.
+type Module struct {
+	Name, Path string
 }
 
 // GOARCH of a guest arch.
@@ -178,6 +189,16 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	tools, err := toolEntries(ctx, repo, o.Tools)
+	if err != nil {
+		return "", err
+	}
+	entries = append(entries, tools...)
+	mods, err := moduleEntries(o.Modules)
+	if err != nil {
+		return "", err
+	}
+	entries = append(entries, mods...)
 	for guestPath, hostPath := range bins {
 		data, err := os.ReadFile(hostPath)
 		if err != nil {
@@ -192,6 +213,9 @@ func Build(ctx context.Context, o Options) (string, error) {
 	sum := sha256.Sum256(buf.Bytes())
 	out := filepath.Join(o.CacheDir, hex.EncodeToString(sum[:12])+"-"+o.Arch+".cpio.gz")
 	if _, err := os.Stat(out); err == nil {
+		// Used now: prune keeps the recently used ones.
+		now := time.Now()
+		_ = os.Chtimes(out, now, now)
 		return out, nil
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
@@ -201,7 +225,36 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", tmp, err)
 	}
-	return out, os.Rename(tmp, out)
+	if err := os.Rename(tmp, out); err != nil {
+		return "", fmt.Errorf("rename %s to %s: %w", tmp, out, err)
+	}
+	// With the tools an image is ~55 MB, and every change to the suite
+	// makes a new one: keep only the newest few per arch.
+	prune(o.CacheDir, o.Arch, keepImages)
+	return out, nil
+}
+
+// keepImages is how many images per arch the cache keeps.
+const keepImages = 3
+
+// prune removes all but the newest keep images of arch from dir. A VM
+// that still boots a removed image keeps its open file.
+func prune(dir, arch string, keep int) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*-"+arch+".cpio.gz"))
+	type img struct {
+		path string
+		mod  time.Time
+	}
+	var imgs []img
+	for _, m := range matches {
+		if st, err := os.Stat(m); err == nil {
+			imgs = append(imgs, img{m, st.ModTime()})
+		}
+	}
+	sort.Slice(imgs, func(i, j int) bool { return imgs[i].mod.After(imgs[j].mod) })
+	for i := keep; i < len(imgs); i++ {
+		_ = os.Remove(imgs[i].path)
+	}
 }
 
 // baseEntries are busybox, the directories and the /etc files a guest

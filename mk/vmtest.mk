@@ -1,17 +1,19 @@
 # VM tests (images/, vmtest/): boot a kernel variant in QEMU and run the
-# conformance suite inside.
-#   make vmtest KERNEL=stock ARCH=x86_64
-#   make vmtest-all                    every variant x arch that builds here
-APT_PKGS += qemu-system-x86 qemu-system-arm busybox-static
+# conformance suite (and a few seconds of fio and iperf3) inside.
+#   make vmtest KERNEL=stock ARCH=x86_64 [VMTEST_RUNTIME=runc|crun] [VMTEST_PERF=false]
+#   make vmtest-all                    every variant x arch in VM_KERNELS x VM_ARCHES
+APT_PKGS += qemu-system-x86 qemu-system-arm
+VMTEST_RUNTIME ?= nsrun
+VMTEST_PERF ?= true
 VM_KERNELS ?= stock hardened
-VM_ARCHES ?= x86_64
+VM_ARCHES ?= x86_64 arm64
 TEST_TARGETS += vmtest-ci
 
 .PHONY: vmtest vmtest-all vmtest-ci
 
 vmtest: deps
 	$(GO) build -o $(BIN)/nsvm ./cmd/nsvm
-	$(BIN)/nsvm run --kernel $(KERNEL) --arch $(ARCH)
+	$(BIN)/nsvm run --kernel $(KERNEL) --arch $(ARCH) --runtime $(VMTEST_RUNTIME) --perf-smoke=$(VMTEST_PERF)
 
 vmtest-all: deps
 	@fail=0; for k in $(VM_KERNELS); do for a in $(VM_ARCHES); do \

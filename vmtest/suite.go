@@ -18,39 +18,73 @@ import (
 // SuiteOptions select one cell of the kernel × arch matrix.
 type SuiteOptions struct {
 	Variant, Arch string
-	// OutDir receives console.log and the share (default results/vm/<variant>-<arch>).
+	// Runtime is the OCI runtime the suite drives in the guest: nsrun
+	// (default), runc or crun, the latter two Debian's of the guest's arch.
+	Runtime string
+	// PerfSmoke adds a few seconds of fio and iperf3 in the guest.
+	PerfSmoke bool
+	// OutDir receives console.log and the share (default
+	// results/vm/<variant>-<arch>, with -<runtime> for runc and crun).
 	OutDir  string
 	Timeout time.Duration
 	// Log receives kernel build output; nil discards it.
 	Log io.Writer
 }
 
+// GuestRuntime returns the guest path of a runtime the image carries:
+// nsrun (the default), or Debian's runc or crun of the guest's arch.
+func GuestRuntime(name string) (string, error) {
+	switch name {
+	case "nsrun", "":
+		return images.GuestNsrun, nil
+	case "runc":
+		return images.GuestRunc, nil
+	case "crun":
+		return images.GuestCrun, nil
+	}
+	return "", fmt.Errorf("unknown guest runtime %q: want nsrun, runc or crun", name)
+}
+
 // RunConformance builds (or takes from the cache) the kernel and image,
-// runs the conformance suite in the guest against nsrun, prints the guest's
-// go test output and the matrix to w, and returns the guest suite's exit
-// code.
+// runs the conformance suite in the guest against the chosen runtime (and
+// the perf smoke), prints the guest's go test output, the matrix and the
+// smoke's numbers to w, and returns the guest suite's exit code (1 when
+// the suite passed but the smoke failed).
 func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, error) {
+	if o.Runtime == "" {
+		o.Runtime = "nsrun"
+	}
+	rt, err := GuestRuntime(o.Runtime)
+	if err != nil {
+		return 0, err
+	}
 	if o.OutDir == "" {
 		o.OutDir = filepath.Join("results", "vm", o.Variant+"-"+o.Arch)
+		if o.Runtime != "nsrun" {
+			o.OutDir += "-" + o.Runtime
+		}
 	}
 	k, err := kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log})
 	if err != nil {
 		return 0, err
 	}
-	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log})
+	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools()})
 	if err != nil {
 		return 0, err
 	}
 	if err := os.RemoveAll(o.OutDir); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("remove %s: %w", o.OutDir, err)
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
-		return 0, err
+		return 0, fmt.Errorf("create %s: %w", o.OutDir, err)
 	}
 	job := images.Job{Sysctls: k.Sysctls, Tests: []images.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
-		Env: []string{"NSBENCH_RUNTIME=" + images.GuestNsrun, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
+		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
 	}}}
+	if o.PerfSmoke {
+		job.Tests = append(job.Tests, perfSmokeTests()...)
+	}
 	res, err := Run(ctx, Options{
 		Machine: Machine{Arch: o.Arch, Kernel: k.Image, Initramfs: img, Cmdline: k.Cmdline, Variant: o.Variant},
 		Job:     job, Dir: o.OutDir, Timeout: o.Timeout,
@@ -67,13 +101,19 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	events, err := conv.Output()
 	if err == nil {
 		if run, err := matrix.Parse(bytes.NewReader(events)); err == nil {
-			run.Runtime = "nsrun@" + o.Variant + "/" + o.Arch
+			run.Runtime = o.Runtime + "@" + o.Variant + "/" + o.Arch
 			fmt.Fprintln(w)
 			matrix.Table(w, []*matrix.Run{run})
 		}
 	}
 	code := res.ExitCodes["conformance"]
-	fmt.Fprintf(w, "vmtest: kernel %s (%s, %s), accel %s, guest run %s, console %s, exit %d\n",
-		k.Version, o.Variant, o.Arch, res.Accel, res.Elapsed.Round(100*time.Millisecond), filepath.Join(o.OutDir, "console.log"), code)
+	if o.PerfSmoke {
+		fmt.Fprintln(w)
+		if !reportPerfSmoke(w, res) && code == 0 {
+			code = 1
+		}
+	}
+	fmt.Fprintf(w, "vmtest: kernel %s (%s, %s), runtime %s, accel %s, boot to /init %s, guest run %s, console %s, exit %d\n",
+		k.Version, o.Variant, o.Arch, o.Runtime, res.Accel, res.Boot.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond), filepath.Join(o.OutDir, "console.log"), code)
 	return code, nil
 }

@@ -54,7 +54,10 @@ type Result struct {
 	Outputs   map[string]string
 	Console   string
 	Elapsed   time.Duration
-	Accel     string
+	// Boot is how long the kernel took to reach /init (first seen on the
+	// console, to within the 100 ms the console is polled at).
+	Boot  time.Duration
+	Accel string
 }
 
 // Error is a run that did not finish, with the console's tail.
@@ -213,6 +216,7 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 	quit := func() { _, _ = mon.Run([]byte(`{"execute":"quit"}`)) }
 
 	lastSize, lastChange := int64(-1), time.Now()
+	var boot time.Duration
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -224,6 +228,9 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 			return nil, fail(fmt.Sprintf("timed out after %s", o.Timeout))
 		case <-tick.C:
 			con, _ := os.ReadFile(consoleLog)
+			if boot == 0 && strings.Contains(string(con), "Run /init") {
+				boot = time.Since(start)
+			}
 			if i := strings.Index(string(con), "Kernel panic"); i >= 0 {
 				quit()
 				return nil, fail("the guest kernel panicked: " + firstLine(string(con[i:])))
@@ -240,7 +247,7 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 	if waitErr != nil && qemuErr.Len() > 0 {
 		return nil, fail(fmt.Sprintf("qemu failed: %v: %s", waitErr, strings.TrimSpace(qemuErr.String())))
 	}
-	res := &Result{ExitCodes: map[string]int{}, Outputs: map[string]string{}, Elapsed: time.Since(start), Accel: acc}
+	res := &Result{ExitCodes: map[string]int{}, Outputs: map[string]string{}, Elapsed: time.Since(start), Boot: boot, Accel: acc}
 	con, _ := os.ReadFile(consoleLog)
 	res.Console = string(con)
 	if i := strings.Index(res.Console, "Kernel panic"); i >= 0 {

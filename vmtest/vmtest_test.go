@@ -122,3 +122,69 @@ func TestHangFailsFast(t *testing.T) {
 	assert.Contains(t, verr.Reason, "hung")
 	assert.Contains(t, verr.ConsoleTail, "Run /init")
 }
+
+func TestGuestRuntime(t *testing.T) {
+	for _, tc := range []struct{ name, want, err string }{
+		{"", images.GuestNsrun, ""},
+		{"nsrun", images.GuestNsrun, ""},
+		{"runc", images.GuestRunc, ""},
+		{"crun", images.GuestCrun, ""},
+		{"docker", "", `unknown guest runtime "docker"`},
+	} {
+		got, err := GuestRuntime(tc.name)
+		if tc.err != "" {
+			assert.ErrorContains(t, err, tc.err)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got)
+	}
+}
+
+func TestPerfSmokeTests(t *testing.T) {
+	tests := perfSmokeTests()
+	require.Len(t, tests, 2)
+	assert.Equal(t, images.GuestFio, tests[0].Path)
+	assert.Contains(t, tests[0].Args, "--output-format=json")
+	assert.Contains(t, tests[0].Args, "--filename=/tmp/nsbench-fio", "tmpfs: no disk in the guest")
+	script := strings.Join(tests[1].Args, " ")
+	assert.Contains(t, script, "ip link set lo up", "the guest's loopback starts down")
+	assert.Contains(t, script, images.GuestIperf3+" -D -s -1 -B 127.0.0.1 -p 5201")
+	assert.Contains(t, script, "-c 127.0.0.1 -p 5201 -J")
+}
+
+// The testdata files are real guest output (stock x86_64 guest under TCG).
+func TestReportPerfSmoke(t *testing.T) {
+	fio, err := os.ReadFile("testdata/guest-fio.out")
+	require.NoError(t, err)
+	iperf, err := os.ReadFile("testdata/guest-iperf3.out")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name     string
+		res      Result
+		ok       bool
+		contains []string
+	}{
+		{"both ran", Result{
+			Outputs:   map[string]string{smokeFio: "fio: a warning on stderr\n" + string(fio), smokeIperf: string(iperf)},
+			ExitCodes: map[string]int{smokeFio: 0, smokeIperf: 0},
+		}, true, []string{"fio fio-3.33, randread 4k, libaio iodepth 8 on tmpfs, 3s:", "IOPS", "TCP over loopback, 3s:", "Gbit/s received"}},
+		{"iperf3 failed", Result{
+			Outputs:   map[string]string{smokeFio: string(fio), smokeIperf: "iperf3: error - unable to connect to server: Connection refused\n"},
+			ExitCodes: map[string]int{smokeFio: 0, smokeIperf: 1},
+		}, false, []string{"IOPS", "iperf3 FAILED (exit 1)", "    iperf3: error - unable to connect"}},
+		{"fio missing", Result{
+			Outputs:   map[string]string{smokeIperf: string(iperf)},
+			ExitCodes: map[string]int{smokeFio: 126, smokeIperf: 0},
+		}, false, []string{"fio FAILED (exit 126)", "Gbit/s received"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			res := tc.res
+			assert.Equal(t, tc.ok, reportPerfSmoke(&buf, &res))
+			for _, c := range tc.contains {
+				assert.Contains(t, buf.String(), c)
+			}
+		})
+	}
+}

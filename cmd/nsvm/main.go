@@ -1,9 +1,10 @@
 // Command nsvm runs the conformance suite inside a QEMU guest booted with
 // one kernel variant:
 //
-//	nsvm run --kernel stock --arch x86_64 [--timeout 20m] [-v]
+//	nsvm run --kernel stock|hardened|aufs --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--timeout 20m] [-v]
 //
-// It prints the guest's go test output and exits with its status.
+// It prints the guest's go test output, the matrix and the perf smoke's
+// numbers, and exits with the suite's status.
 package main
 
 import (
@@ -20,13 +21,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs] [--arch x86_64|arm64] [--timeout D] [--out DIR] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
 	var o vmtest.SuiteOptions
 	fs.StringVar(&o.Variant, "kernel", envOr("KERNEL", "stock"), "kernel variant")
 	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture")
+	fs.StringVar(&o.Runtime, "runtime", envOr("VMTEST_RUNTIME", "nsrun"), "OCI runtime the suite drives in the guest: nsrun, runc or crun")
+	fs.BoolVar(&o.PerfSmoke, "perf-smoke", true, "also run a few seconds of fio and iperf3 in the guest")
 	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
 	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "give up on the guest after this long")
 	verbose := fs.Bool("v", false, "show kernel build output")

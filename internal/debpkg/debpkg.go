@@ -361,7 +361,9 @@ func (r *Repo) download(ctx context.Context, base string, info map[string]*Packa
 	}
 	for _, n := range names {
 		p := info[n]
-		matches, _ := filepath.Glob(filepath.Join(tmp, n+"_*_"+r.Arch.Name+".deb"))
+		// Architecture: all packages (data, like libtirpc-common) end in
+		// _all.deb.
+		matches, _ := filepath.Glob(filepath.Join(tmp, n+"_*.deb"))
 		if len(matches) != 1 {
 			return fmt.Errorf("apt-get download %s:%s: found %d .deb files in %s, want 1", n, r.Arch.Name, len(matches), tmp)
 		}

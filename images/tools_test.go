@@ -1,0 +1,89 @@
+package images
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/debpkg"
+)
+
+func TestModuleEntries(t *testing.T) {
+	dir := t.TempDir()
+	var mods []Module
+	for _, n := range []string{"virtio", "9pnet", "9p"} {
+		p := filepath.Join(dir, n+".ko")
+		require.NoError(t, os.WriteFile(p, []byte("ko:"+n), 0o644))
+		mods = append(mods, Module{Name: n, Path: p})
+	}
+	es, err := moduleEntries(mods)
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, e := range es {
+		got[e.Path] = string(e.Data)
+	}
+	assert.Equal(t, "ko:9pnet", got["/lib/modules/nsbench/9pnet.ko"])
+	assert.Equal(t, "virtio\n9pnet\n9p\n", got[GuestModuleList], "load order is kept")
+
+	none, err := moduleEntries(nil)
+	require.NoError(t, err)
+	assert.Empty(t, none, "no modules, no list: the init loads nothing")
+
+	_, err = moduleEntries([]Module{{Name: "gone", Path: filepath.Join(dir, "gone.ko")}})
+	assert.ErrorContains(t, err, "read module "+filepath.Join(dir, "gone.ko"))
+}
+
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now()
+	for i, n := range []string{"a", "b", "c", "d", "e"} {
+		p := filepath.Join(dir, n+"-x86_64.cpio.gz")
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+		mt := base.Add(time.Duration(i) * time.Minute)
+		require.NoError(t, os.Chtimes(p, mt, mt))
+	}
+	other := filepath.Join(dir, "z-arm64.cpio.gz")
+	require.NoError(t, os.WriteFile(other, nil, 0o644))
+	prune(dir, "x86_64", 3)
+	left, err := filepath.Glob(filepath.Join(dir, "*"))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{
+		filepath.Join(dir, "c-x86_64.cpio.gz"), filepath.Join(dir, "d-x86_64.cpio.gz"),
+		filepath.Join(dir, "e-x86_64.cpio.gz"), other,
+	}, left, "the newest three of the arch stay, other arches are not touched")
+}
+
+func TestToolEntriesAmd64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fetches runc, crun, fio, iperf3 and ~70 library packages: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the package cache under /var/cache/nsbench needs root")
+	}
+	repo, err := debpkg.NewRepo("x86_64", "", nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	es, err := toolEntries(ctx, repo, DefaultTools())
+	if errors.Is(err, debpkg.ErrArchive) {
+		t.Skipf("apt cannot reach the Debian archive: %v", err)
+	}
+	require.NoError(t, err)
+	got := map[string]Entry{}
+	for _, e := range es {
+		got[e.Path] = e
+	}
+	for _, p := range []string{GuestRunc, GuestCrun, GuestFio, GuestIperf3, "/lib/x86_64-linux-gnu/libc.so.6"} {
+		require.Contains(t, got, p)
+		assert.NotEmpty(t, got[p].Data, p)
+		assert.Equal(t, os.FileMode(0o555), got[p].Mode&0o555, "%s is executable", p)
+	}
+	assert.Equal(t, "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", got["/lib64/ld-linux-x86-64.so.2"].Link, "the PT_INTERP path is the package's link")
+	assert.Contains(t, got, "/usr/lib/x86_64-linux-gnu/ceph/libceph-common.so.2", "found through librados' DT_RUNPATH")
+}
