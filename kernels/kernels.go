@@ -39,8 +39,7 @@ func kernelArch(arch string) string {
 }
 
 // Variants lists the kernel variants this package builds, in matrix order.
-// "distro" (Debian's prebuilt kernel) is fetched, not built: see package
-// images.
+// "distro" (Debian's prebuilt kernel) is fetched, not built: see Distro.
 func Variants() []string { return []string{"stock", "hardened", "aufs"} }
 
 // Options select one kernel build.
@@ -69,6 +68,9 @@ type Kernel struct {
 	Sysctls    map[string]string `json:"sysctls,omitempty"`
 	ConfigPath string            `json:"config"`
 	Key        string            `json:"key"`
+	// Modules are loaded by the guest init before its job, in order
+	// (the distro kernel has 9p, virtio and the rest as modules).
+	Modules []Module `json:"modules,omitempty"`
 }
 
 // DefaultCacheDir is $NSBENCH_CACHE/kernels, or /var/cache/nsbench/kernels.
@@ -105,7 +107,7 @@ func readEmbedded(name string) (string, bool) {
 // srcDir, when given, is asked which spelling of renamed symbols it knows.
 func makePlan(variant, arch, compiler string, plugins bool, srcDir string) (*plan, error) {
 	if variant == "distro" {
-		return nil, errors.New("kernel variant distro is Debian's prebuilt kernel, not a build: use the images/vmtest tooling (make vmtest KERNEL=distro)")
+		return nil, errors.New("kernel variant distro is Debian's prebuilt kernel, not a build: use Distro (make kernel KERNEL=distro, make vmtest KERNEL=distro)")
 	}
 	if !slices.Contains(Variants(), variant) {
 		return nil, fmt.Errorf("unknown kernel variant %q: want one of %s (or distro, through vmtest)", variant, strings.Join(Variants(), ", "))

@@ -5,7 +5,7 @@
 APT_PKGS += qemu-system-x86 qemu-system-arm
 VMTEST_RUNTIME ?= nsrun
 VMTEST_PERF ?= true
-VM_KERNELS ?= stock hardened
+VM_KERNELS ?= stock hardened distro
 VM_ARCHES ?= x86_64 arm64
 TEST_TARGETS += vmtest-ci
 

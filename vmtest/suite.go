@@ -45,6 +45,15 @@ func GuestRuntime(name string) (string, error) {
 	return "", fmt.Errorf("unknown guest runtime %q: want nsrun, runc or crun", name)
 }
 
+// kernelFor builds (or takes from the cache) the variant's kernel; distro
+// is Debian's prebuilt one.
+func kernelFor(ctx context.Context, o SuiteOptions) (*kernels.Kernel, error) {
+	if o.Variant == "distro" {
+		return kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
+	}
+	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log})
+}
+
 // RunConformance builds (or takes from the cache) the kernel and image,
 // runs the conformance suite in the guest against the chosen runtime (and
 // the perf smoke), prints the guest's go test output, the matrix and the
@@ -64,11 +73,15 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 			o.OutDir += "-" + o.Runtime
 		}
 	}
-	k, err := kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log})
+	k, err := kernelFor(ctx, o)
 	if err != nil {
 		return 0, err
 	}
-	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools()})
+	mods := make([]images.Module, 0, len(k.Modules))
+	for _, m := range k.Modules {
+		mods = append(mods, images.Module{Name: m.Name, Path: m.Path})
+	}
+	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods})
 	if err != nil {
 		return 0, err
 	}

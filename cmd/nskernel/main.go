@@ -25,13 +25,13 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "build" {
-		fmt.Fprintln(stderr, "usage: nskernel build [--variant stock|hardened|aufs] [--arch x86_64|arm64] [--src TARBALL|DIR] [--aufs-src DIR] [--cache DIR] [--json] [-v]")
+		fmt.Fprintln(stderr, "usage: nskernel build [--variant stock|hardened|aufs|distro] [--arch x86_64|arm64] [--src TARBALL|DIR] [--aufs-src DIR] [--cache DIR] [--json] [-v]")
 		return 2
 	}
 	fs := flag.NewFlagSet("nskernel build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o kernels.Options
-	fs.StringVar(&o.Variant, "variant", envOr("KERNEL", "stock"), "kernel variant: "+strings.Join(kernels.Variants(), ", "))
+	fs.StringVar(&o.Variant, "variant", envOr("KERNEL", "stock"), "kernel variant: "+strings.Join(kernels.Variants(), ", ")+", or distro (Debian's prebuilt kernel)")
 	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture: x86_64 or arm64")
 	fs.StringVar(&o.Src, "src", os.Getenv("KERNEL_SRC"), "kernel tarball or tree (default "+kernels.DefaultSource+")")
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for the aufs variant")
@@ -47,7 +47,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	k, err := kernels.Build(ctx, o)
+	var k *kernels.Kernel
+	var err error
+	if o.Variant == "distro" {
+		// Debian's prebuilt kernel is fetched, not built.
+		k, err = kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
+	} else {
+		k, err = kernels.Build(ctx, o)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "nskernel:", err)
 		return 1

@@ -1,7 +1,7 @@
 // Command nsvm runs the conformance suite inside a QEMU guest booted with
 // one kernel variant:
 //
-//	nsvm run --kernel stock|hardened|aufs --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--timeout 20m] [-v]
+//	nsvm run --kernel stock|hardened|aufs|distro --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--timeout 20m] [-v]
 //
 // It prints the guest's go test output, the matrix and the perf smoke's
 // numbers, and exits with the suite's status.
@@ -21,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--timeout D] [--out DIR] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
