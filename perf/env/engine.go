@@ -311,6 +311,11 @@ func (e *Engine) RunArgs(name string, job Job) []string {
 
 // Run implements Env.
 func (e *Engine) Run(ctx context.Context, job Job) ([]byte, error) {
+	if job.Bridge != nil {
+		// the engine would have to hand over the container's network
+		// namespace before the job starts; `run` has no such step
+		return nil, fmt.Errorf("%s: %w: attaching an engine container to the nsnet bridge", e.kind, ErrUnsupported)
+	}
 	if err := e.Available(ctx); err != nil {
 		return nil, err
 	}
@@ -324,7 +329,7 @@ func (e *Engine) Run(ctx context.Context, job Job) ([]byte, error) {
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		_, _ = e.cmd(rctx, "rm", "-f", name)
-		return nil, err
+		return out, err
 	}
 	return out, nil
 }

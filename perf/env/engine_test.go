@@ -63,31 +63,40 @@ func TestEngineRunArgs(t *testing.T) {
 
 // hostTraces is what an engine could leave behind: mount points, network
 // interfaces, named network namespaces, top-level cgroups, engine processes
-// and the directories engines make by default.
+// and the directories engines make by default. Other tests run on this
+// machine at the same time, so only what an engine could have made counts.
 type hostTraces struct {
 	Mounts, Links, Netns, Cgroups, Procs, Paths []string
+}
+
+func containsAny(s string, subs ...string) bool {
+	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
 }
 
 func snapshot(t *testing.T) hostTraces {
 	t.Helper()
 	var h hostTraces
-	var err error
-	h.Mounts, err = mountPoints()
+	mounts, err := mountPoints()
 	require.NoError(t, err)
+	for _, m := range mounts {
+		if containsAny(m, "docker", "podman", "containers", "libpod", "overlay", netnsDir, "/run/runc", "/run/containerd", "/nsbench-") {
+			h.Mounts = append(h.Mounts, m)
+		}
+	}
 	slices.Sort(h.Mounts)
 	ifs, err := net.Interfaces()
 	require.NoError(t, err)
 	for _, i := range ifs {
-		h.Links = append(h.Links, i.Name)
-	}
-	if ents, err := os.ReadDir(netnsDir); err == nil {
-		h.Netns = append(h.Netns, "(dir)")
-		for _, e := range ents {
-			h.Netns = append(h.Netns, e.Name())
+		if containsAny(i.Name, "docker", "veth", "cni", "podman", "br-") {
+			h.Links = append(h.Links, i.Name)
 		}
 	}
-	if isMountPoint(netnsDir) {
-		h.Netns = append(h.Netns, "(mounted)")
+	if ents, err := os.ReadDir(netnsDir); err == nil {
+		for _, e := range ents {
+			if containsAny(e.Name(), "netns-", "cni-") { // podman's and CNI's names
+				h.Netns = append(h.Netns, e.Name())
+			}
+		}
 	}
 	hier, _ := os.ReadDir(cgroupRoot)
 	for _, d := range hier {

@@ -3,10 +3,15 @@ package env
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+
+	"github.com/nsbench/nsbench/runtime/network"
 )
 
 // DataDir is the token in Job.Args replaced by the path at which the
@@ -31,7 +36,39 @@ type Job struct {
 	// HostNetwork keeps the container in the host's network namespace
 	// (docker --network=host); otherwise it has its own, with loopback only.
 	HostNetwork bool
+	// Bridge, when set, attaches the container's own network namespace to
+	// an nsnet bridge (veth pair, fixed address) for the job's lifetime.
+	Bridge *Bridge
 }
+
+// Bridge is a job's place on an nsnet bridge.
+type Bridge struct {
+	// Network names the bridge, its subnet and the lease directory.
+	Network network.Config
+	// Address is the container's fixed address in the subnet.
+	Address netip.Addr
+	// Hook is the host path of the nsnet binary, which the OCI runtime runs
+	// as the bundle's createRuntime (attach) and poststop (detach) hook.
+	Hook string
+}
+
+// HookArgs is the nsnet hook's argv for this bridge and address.
+func (b *Bridge) HookArgs() []string {
+	c := b.Network
+	a := []string{"nsnet", "--bridge", c.Bridge, "--subnet", c.Subnet, "--lease-dir", c.LeaseDir}
+	if c.MTU != 0 {
+		a = append(a, "--mtu", strconv.Itoa(c.MTU))
+	}
+	if b.Address.IsValid() {
+		a = append(a, "--address", b.Address.String())
+	}
+	return a
+}
+
+// ErrUnsupported is returned by Run for a job the environment cannot run
+// (an engine container on the nsnet bridge); the runner skips such cells
+// with the reason instead of failing the whole matrix.
+var ErrUnsupported = errors.New("not supported by this environment")
 
 // Env is an execution environment.
 type Env interface {
@@ -41,7 +78,8 @@ type Env interface {
 	Available(ctx context.Context) error
 	// Version of the runtime, for the results file.
 	Version(ctx context.Context) string
-	// Run runs the job and returns its standard output.
+	// Run runs the job and returns its standard output, also when it fails
+	// (iperf3 -J, for one, reports its errors there).
 	Run(ctx context.Context, job Job) ([]byte, error)
 	// Close stops whatever the environment started (an engine daemon) and
 	// removes what it made on the host. The environment is unusable after.
@@ -68,13 +106,16 @@ func (Native) Run(ctx context.Context, job Job) ([]byte, error) {
 	if len(job.Args) == 0 {
 		return nil, fmt.Errorf("native: empty command")
 	}
+	if job.Bridge != nil {
+		return nil, fmt.Errorf("native: %w: a native job has no network namespace to attach", ErrUnsupported)
+	}
 	args := substitute(job.Args, dataPath(job.Data, ""))
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("native: run %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String()))
+		return out, fmt.Errorf("native: run %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String()))
 	}
 	return out, nil
 }

@@ -3,10 +3,14 @@ package env
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,6 +18,8 @@ import (
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/perf/workload/cpu"
 	"github.com/nsbench/nsbench/perf/workload/fs"
+	"github.com/nsbench/nsbench/runtime/network"
+	"github.com/nsbench/nsbench/runtime/spec"
 )
 
 func cpuBinary(t *testing.T) string {
@@ -90,4 +96,47 @@ func TestEngineSkipsWithReason(t *testing.T) {
 	}
 	_, err := ByName(context.Background(), "lxc", "")
 	assert.ErrorContains(t, err, `unknown environment "lxc"`)
+}
+
+func TestBridgeJobSpec(t *testing.T) {
+	br := &Bridge{Network: network.Config{Bridge: "nsbp1", Subnet: "10.209.128.0/24", LeaseDir: "/tmp/l", MTU: 1500},
+		Address: netip.MustParseAddr("10.209.128.2"), Hook: "/tmp/bin/nsnet"}
+	want := []string{"nsnet", "--bridge", "nsbp1", "--subnet", "10.209.128.0/24", "--lease-dir", "/tmp/l", "--mtu", "1500", "--address", "10.209.128.2"}
+	assert.Equal(t, want, br.HookArgs())
+
+	for _, tc := range []struct {
+		name     string
+		job      Job
+		hooks    int
+		ownNetns bool
+	}{
+		{"own namespace, loopback only", Job{}, 0, true},
+		{"host network", Job{HostNetwork: true}, 0, false},
+		{"on the bridge", Job{Bridge: br}, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := spec.Default(false)
+			(&OCI{name: "runc"}).adjust(s, tc.job)
+			hasNetns := slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+			assert.Equal(t, tc.ownNetns, hasNetns)
+			if tc.hooks == 0 {
+				assert.True(t, s.Hooks == nil || len(s.Hooks.CreateRuntime)+len(s.Hooks.Poststop) == 0)
+				return
+			}
+			require.NotNil(t, s.Hooks)
+			for _, hs := range [][]specs.Hook{s.Hooks.CreateRuntime, s.Hooks.Poststop} {
+				require.Len(t, hs, 1)
+				assert.Equal(t, "/tmp/bin/nsnet", hs[0].Path)
+				assert.Equal(t, want, hs[0].Args)
+			}
+		})
+	}
+
+	_, err := Native{}.Run(context.Background(), Job{Args: []string{"/bin/true"}, Bridge: br})
+	assert.ErrorIs(t, err, ErrUnsupported)
+	eng := NewEngine("docker", t.TempDir())
+	_, err = eng.Run(context.Background(), Job{Args: []string{"/bin/true"}, Bridge: br})
+	assert.ErrorIs(t, err, ErrUnsupported)
+	assert.False(t, eng.started, "an unsupported job does not start the engine")
+	assert.NoError(t, eng.Close())
 }

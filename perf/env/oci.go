@@ -17,6 +17,7 @@ import (
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/runtime/network"
 )
 
 // OCI runs each job in a fresh container of an OCI runtime CLI.
@@ -126,6 +127,7 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.name, err)
 	}
+	id := randomID("nsbench-")
 	o.adjust(b.Spec, job)
 	if job.Data != nil && job.Data.Kind == "rootfs" {
 		if err := os.MkdirAll(filepath.Join(b.Rootfs(), "data"), 0o777); err != nil {
@@ -147,7 +149,6 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	}
 	defer errf.Close()
 
-	id := randomID("nsbench-")
 	code, runErr := o.rt.Run(ctx, id, dir, oci.IO{Stdout: out, Stderr: errf})
 	// Run deletes on success; after a failure or cancellation make sure.
 	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -155,13 +156,20 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	if _, serr := o.rt.State(dctx, id); serr == nil {
 		_ = o.rt.Delete(dctx, id, true)
 	}
+	if job.Bridge != nil {
+		// The poststop hook detaches; a runtime killed mid-run never gets
+		// there, and Teardown is idempotent.
+		if terr := network.Teardown(dctx, job.Bridge.Network, id); terr != nil {
+			return nil, fmt.Errorf("%s: detach container %s from bridge %s: %w", o.name, id, job.Bridge.Network.Bridge, terr)
+		}
+	}
 	stdout, rerr := os.ReadFile(out.Name())
 	if rerr != nil {
 		return nil, fmt.Errorf("read stdout of %s: %w", id, rerr)
 	}
 	if runErr != nil || code != 0 {
 		stderr, _ := os.ReadFile(errf.Name())
-		return nil, fmt.Errorf("%s run %s (exit %d): %w: %s", o.name, strings.Join(job.Args, " "), code,
+		return stdout, fmt.Errorf("%s run %s (exit %d): %w: %s", o.name, strings.Join(job.Args, " "), code,
 			errors.Join(runErr, errors.New("non-zero exit")), tail(string(stderr)))
 	}
 	return stdout, nil
@@ -189,7 +197,18 @@ func (o *OCI) adjust(s *specs.Spec, job Job) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "size=1g"}})
 		}
 	}
-	if job.HostNetwork && s.Linux != nil {
+	if job.Bridge != nil {
+		// nsnet attaches the container's own network namespace once it
+		// exists and before the job starts, and detaches it when it stops.
+		if s.Hooks == nil {
+			s.Hooks = &specs.Hooks{}
+		}
+		timeout := 30
+		hook := specs.Hook{Path: job.Bridge.Hook, Args: job.Bridge.HookArgs(), Timeout: &timeout}
+		s.Hooks.CreateRuntime = append(s.Hooks.CreateRuntime, hook)
+		s.Hooks.Poststop = append(s.Hooks.Poststop, hook)
+	}
+	if job.HostNetwork && job.Bridge == nil && s.Linux != nil {
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
 			return n.Type == specs.NetworkNamespace
 		})

@@ -60,6 +60,11 @@ type NetConfig struct {
 	Lengths    []string `json:"lengths"` // "" = iperf3's default
 	DurationS  int      `json:"duration_s"`
 	UDPBitrate string   `json:"udp_bitrate"`
+	// Topologies: host (server on the host's loopback, client sharing the
+	// host's network namespace), bridge (server and client in two
+	// containers on the nsnet bridge), mixed (server on the host at the
+	// bridge's address, client in a container on the bridge). Empty: host.
+	Topologies []string `json:"topologies,omitempty"`
 }
 
 // LoadConfig reads and checks a config file.
@@ -99,6 +104,13 @@ func (c Config) Validate() error {
 	}
 	if c.Net != nil && c.Net.DurationS < 1 {
 		return fmt.Errorf("net: duration_s must be >= 1")
+	}
+	if c.Net != nil {
+		for _, t := range c.Net.Topologies {
+			if !slices.Contains([]string{"host", "bridge", "mixed"}, t) {
+				return fmt.Errorf("net: topology %q: want host, bridge or mixed", t)
+			}
+		}
 	}
 	return nil
 }
@@ -173,14 +185,23 @@ func (c Config) Points(cores int) []Point {
 		}
 	}
 	if n := c.Net; n != nil {
+		topos := n.Topologies
+		if len(topos) == 0 {
+			topos = []string{""} // host, as before topologies existed
+		}
 		for _, proto := range n.Protocols {
 			for _, par := range n.Parallel {
 				for _, l := range n.Lengths {
-					p := Point{"net", map[string]string{"proto": proto, "parallel": strconv.Itoa(par)}}
-					if l != "" {
-						p.Params["len"] = l
+					for _, topo := range topos {
+						p := Point{"net", map[string]string{"proto": proto, "parallel": strconv.Itoa(par)}}
+						if l != "" {
+							p.Params["len"] = l
+						}
+						if topo != "" {
+							p.Params["topo"] = topo
+						}
+						ps = append(ps, p)
 					}
-					ps = append(ps, p)
 				}
 			}
 		}

@@ -80,6 +80,20 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 		envs = append(envs, e)
 	}
 	points := o.Shard.Select(cfg.Points(f.Machine.Cores))
+	ws := &workspace{}
+	if needsBridge(points, envs) {
+		br, berr := newBridge(ctx, o.StateDir)
+		if berr != nil {
+			ws.bridgeErr = berr
+		} else {
+			ws.bridge = br
+			defer func() {
+				if cerr := br.close(context.WithoutCancel(ctx)); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
+			}()
+		}
+	}
 
 	total := cfg.Repetitions * len(points) * len(envs)
 	done, start := 0, time.Now()
@@ -96,7 +110,11 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 				}
 				progress(o.Progress, done, total, c.Key, time.Since(start), ran, ranN)
 				t0 := time.Now()
-				s, unit, err := runSample(ctx, o, e, p, rep)
+				s, unit, err := runSample(ctx, o, ws, e, p)
+				if errors.Is(err, env.ErrUnsupported) {
+					f.Skipped[skipKey(e, p)] = err.Error()
+					continue
+				}
 				if err != nil {
 					return f, fmt.Errorf("%s rep %d: %w", c.Key, rep, err)
 				}
@@ -128,7 +146,37 @@ func progress(w io.Writer, i, n int, key string, elapsed, ran time.Duration, ran
 	fmt.Fprintf(w, "\r\033[K[%d/%d] %s  elapsed %s  remaining ~%s", i, n, key, elapsed.Round(time.Second), eta)
 }
 
-func runSample(ctx context.Context, o Options, e env.Env, p Point, rep int) (results.Sample, string, error) {
+// workspace is what a run shares between its samples.
+type workspace struct {
+	bridge    *netBridge // nil when no point needs it, or it could not be made
+	bridgeErr error      // why not
+}
+
+// needsBridge: a container environment runs a net point over the bridge.
+func needsBridge(ps []Point, envs []env.Env) bool {
+	for _, p := range ps {
+		if p.Workload == "net" && p.Params["topo"] != "" && p.Params["topo"] != "host" {
+			for _, e := range envs {
+				if e.Name() != "native" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// skipKey names what an environment cannot run: the workload and, for net,
+// the topology, so the report lists one line per kind rather than per cell.
+func skipKey(e env.Env, p Point) string {
+	k := e.Name() + " " + p.Workload
+	if t := p.Params["topo"]; t != "" {
+		k += " topo=" + t
+	}
+	return k
+}
+
+func runSample(ctx context.Context, o Options, ws *workspace, e env.Env, p Point) (results.Sample, string, error) {
 	switch p.Workload {
 	case "cpu":
 		s, err := runCPU(ctx, o, e, p)
@@ -140,7 +188,7 @@ func runSample(ctx context.Context, o Options, e env.Env, p Point, rep int) (res
 		s, err := runFS(ctx, o, e, p)
 		return s, "IOPS", err
 	case "net":
-		s, err := runNet(ctx, o, e, p)
+		s, err := runNet(ctx, o, ws, e, p)
 		return s, "Gbit/s", err
 	}
 	return results.Sample{}, "", fmt.Errorf("unknown workload %q", p.Workload)
@@ -268,10 +316,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// runNet runs the iperf3 server natively on loopback and the client in the
-// environment, in the host's network namespace (native: both on loopback;
-// containers: the mixed topology).
-func runNet(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
+// runNet runs one iperf3 test in the point's topology:
+//
+//   - host: server on the host's loopback, client in the environment in the
+//     host's network namespace;
+//   - bridge: server and client in two containers of the environment, each
+//     in its own network namespace attached to the run's nsnet bridge;
+//   - mixed: server on the host at the bridge's address, client in a
+//     container on the bridge.
+//
+// Natively every topology is server and client on the host over loopback:
+// the baseline each container topology is compared with.
+func runNet(ctx context.Context, o Options, ws *workspace, e env.Env, p Point) (results.Sample, error) {
 	c := o.Config.Net
 	ip3, err := exec.LookPath("iperf3")
 	if err != nil {
@@ -281,20 +337,25 @@ func runNet(ctx context.Context, o Options, e env.Env, p Point) (results.Sample,
 	if err != nil {
 		return results.Sample{}, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	srv := exec.CommandContext(sctx, ip3, inet.ServerArgs("127.0.0.1", port)...)
-	if err := srv.Start(); err != nil {
-		return results.Sample{}, fmt.Errorf("start iperf3 server: %w", err)
-	}
-	defer srv.Wait() //nolint:errcheck // killed by cancel when the client failed
-	if err := waitListen(ctx, port); err != nil {
-		return results.Sample{}, err
-	}
 	par, _ := strconv.Atoi(p.Params["parallel"])
 	t := inet.Test{UDP: p.Params["proto"] == "udp", Parallel: par, Length: p.Params["len"], Bitrate: c.UDPBitrate,
-		Duration: time.Duration(c.DurationS) * time.Second, Interval: 500 * time.Millisecond, Server: "127.0.0.1", Port: port}
-	out, err := e.Run(ctx, env.Job{Args: append([]string{ip3}, t.ClientArgs()...), HostNetwork: true})
+		Duration: time.Duration(c.DurationS) * time.Second, Interval: 500 * time.Millisecond, Port: port}
+	topo := p.Params["topo"]
+	var out []byte
+	switch {
+	case topo == "" || topo == "host" || e.Name() == "native":
+		t.Server = "127.0.0.1"
+		out, err = hostServer(ctx, ip3, e, t, env.Job{HostNetwork: true})
+	case topo != "bridge" && topo != "mixed":
+		return results.Sample{}, fmt.Errorf("net topology %q: want host, bridge or mixed", topo)
+	case ws.bridge == nil:
+		return results.Sample{}, fmt.Errorf("no nsnet bridge: %v (%w)", ws.bridgeErr, env.ErrUnsupported)
+	case topo == "mixed":
+		t.Server = ws.bridge.gateway().String()
+		out, err = hostServer(ctx, ip3, e, t, env.Job{Bridge: ws.bridge.attach(2)})
+	default:
+		out, err = containerServer(ctx, ip3, e, t, ws.bridge)
+	}
 	if err != nil {
 		return results.Sample{}, err
 	}
@@ -310,6 +371,99 @@ func runNet(ctx context.Context, o Options, e env.Env, p Point) (results.Sample,
 			"gbps": iv.BitsPerSec / 1e9, "rtt_us": iv.RTTus, "retransmits": float64(iv.Retransmits)}})
 	}
 	return s, nil
+}
+
+// hostServer serves one test natively at t.Server and runs the client as
+// job in the environment.
+func hostServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, job env.Job) ([]byte, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := exec.CommandContext(sctx, ip3, inet.ServerArgs(t.Server, t.Port)...)
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start iperf3 server on %s:%d: %w", t.Server, t.Port, err)
+	}
+	// A server that served its one test has exited; one whose client never
+	// came is killed here, and reaped either way.
+	defer func() {
+		cancel()
+		_ = srv.Wait()
+	}()
+	if err := waitListen(ctx, t.Port); err != nil {
+		return nil, err
+	}
+	job.Args = append([]string{ip3}, t.ClientArgs()...)
+	return e.Run(ctx, job)
+}
+
+// containerServer runs the server in one container on the bridge and the
+// client in another. The server's readiness cannot be seen from the host
+// without touching the one-off server (a probe connection would be its
+// test), so the client is retried while it is refused and the server runs.
+func containerServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, br *netBridge) ([]byte, error) {
+	srvAddr := br.host(1)
+	t.Server = srvAddr.String()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		out []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, inet.ServerArgs(t.Server, t.Port)...), Bridge: br.attach(1)})
+		done <- result{out, err}
+	}()
+	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: br.attach(2)}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := e.Run(ctx, client)
+		// iperf3 3.12 -J exits 0 when it cannot connect: read what it says.
+		if err == nil && refused(out) {
+			err = fmt.Errorf("iperf3 client: %s", iperfError(out))
+		}
+		if err == nil {
+			select {
+			case srv := <-done:
+				if srv.err != nil {
+					return nil, fmt.Errorf("iperf3 server container at %s: %w", t.Server, srv.err)
+				}
+			case <-time.After(30 * time.Second):
+				return nil, fmt.Errorf("iperf3 server container at %s did not exit after its test; the client printed %.300q", t.Server, out)
+			}
+			return out, nil
+		}
+		if errors.Is(err, env.ErrUnsupported) {
+			return nil, err
+		}
+		if !refused(out) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("iperf3 client container to %s: %w", t.Server, err)
+		}
+		select {
+		case srv := <-done:
+			return nil, fmt.Errorf("iperf3 server container at %s exited before serving: %v; client: %w", t.Server, srv.err, err)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// refused tells whether the client's JSON says no server was listening
+// yet ("No route to host": the server's veth was not attached yet).
+func refused(out []byte) bool {
+	e := iperfError(out)
+	return strings.Contains(e, "Connection refused") || strings.Contains(e, "No route to host")
+}
+
+// iperfError is the error iperf3 -J reported, if any.
+func iperfError(out []byte) string {
+	var r struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(out, &r) != nil {
+		return ""
+	}
+	return r.Error
 }
 
 // waitListen polls /proc/net/tcp rather than connecting: a probe connection

@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, out string
+		want      bool
+	}{
+		{"refused", `{"start":{},"intervals":[],"end":{},"error":"unable to connect to server: Connection refused"}`, true},
+		{"no route yet", `{"error":"unable to connect to server: No route to host"}`, true},
+		{"other error", `{"error":"unable to send control message: Bad file descriptor"}`, false},
+		{"a result", `{"start":{},"intervals":[{}],"end":{}}`, false},
+		{"not json", `iperf3: error`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, refused([]byte(tc.out)))
+		})
+	}
+}
+
+func TestNetTopologiesInPoints(t *testing.T) {
+	cfg := Config{Name: "n", Repetitions: 1, Envs: []string{"native"},
+		Net: &NetConfig{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
+			Topologies: []string{"host", "bridge", "mixed"}}}
+	require.NoError(t, cfg.Validate())
+	var keys []string
+	for _, p := range cfg.Points(2) {
+		keys = append(keys, p.Key())
+	}
+	assert.Equal(t, []string{"net parallel=1 proto=tcp topo=bridge", "net parallel=1 proto=tcp topo=host",
+		"net parallel=1 proto=tcp topo=mixed"}, keys)
+	cfg.Net.Topologies = []string{"overlay"}
+	assert.ErrorContains(t, cfg.Validate(), `topology "overlay"`)
+}
+
+func TestFreeSubnet(t *testing.T) {
+	p, err := freeSubnet()
+	require.NoError(t, err)
+	assert.True(t, netip.MustParsePrefix("10.209.128.0/17").Overlaps(p), p)
+	assert.Equal(t, 24, p.Bits())
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(ipn.IP.To4())
+			assert.False(t, p.Contains(ip), "%s is in use here (%s)", p, a)
+		}
+	}
+}
+
+// A real run of every topology in runc: two containers on the run's own
+// bridge, host server with a container client, and the loopback baseline;
+// afterwards no link, lease or lease directory of the run is left.
+func TestRunNetTopologies(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the nsnet bridge and rootful runc need root")
+	}
+	for _, tool := range []string{"iperf3", "runc", "busybox"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed", tool)
+		}
+	}
+	if testing.Short() {
+		t.Skip("runs iperf3 in containers")
+	}
+	before, err := net.Interfaces()
+	require.NoError(t, err)
+	state := t.TempDir()
+	cfg := Config{Name: "n", Repetitions: 1, Envs: []string{"native", "runc"},
+		Net: &NetConfig{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
+			Topologies: []string{"host", "bridge", "mixed"}}}
+	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "n.json"), StateDir: state})
+	require.NoError(t, err)
+	assert.Empty(t, f.Skipped)
+	require.Len(t, f.Cells, 6)
+	for _, c := range f.Cells {
+		require.Len(t, c.Samples, 1, c.Key)
+		assert.Positive(t, c.Samples[0].Value, c.Key)
+		assert.NotEmpty(t, c.Samples[0].Series, c.Key)
+	}
+
+	after, err := net.Interfaces()
+	require.NoError(t, err)
+	names := func(ifs []net.Interface) []string {
+		var out []string
+		for _, i := range ifs {
+			out = append(out, i.Name)
+		}
+		return out
+	}
+	assert.ElementsMatch(t, names(before), names(after), "bridge and veths of the run are gone")
+	assert.NotContains(t, names(after), "nsbp"+strconv.Itoa(os.Getpid()))
+	assert.NoDirExists(t, filepath.Join(state, "nsnet"), "leases and lock are gone")
+}
