@@ -41,15 +41,23 @@ type DistroOptions struct {
 	Log     io.Writer
 }
 
-// distroMeta is Debian's kernel metapackage per guest arch: it depends on
-// the current ABI's linux-image-<abi>-<flavour>.
-var distroMeta = map[string]string{"x86_64": "linux-image-amd64", "arm64": "linux-image-arm64"}
+// distroMeta is Debian's kernel metapackage of a guest arch: it depends
+// on the current ABI's linux-image-<abi>-<flavour>.
+func distroMeta(arch string) (string, bool) {
+	switch arch {
+	case "x86_64":
+		return "linux-image-amd64", true
+	case "arm64":
+		return "linux-image-arm64", true
+	}
+	return "", false
+}
 
 // Distro fetches Debian's generic kernel for o.Arch (the "what users
 // actually run" reference) and returns it with the modules the suite
 // needs, dependencies first.
 func Distro(ctx context.Context, o DistroOptions) (*Kernel, error) {
-	meta, ok := distroMeta[o.Arch]
+	meta, ok := distroMeta(o.Arch)
 	if !ok {
 		return nil, fmt.Errorf("distro kernel: unknown arch %q: want x86_64 or arm64", o.Arch)
 	}

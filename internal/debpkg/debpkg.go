@@ -28,19 +28,14 @@ type Arch struct {
 	Triplet string // multiarch library directory: x86_64-linux-gnu
 }
 
-var archs = map[string]Arch{
-	"amd64": {"amd64", "x86_64-linux-gnu"},
-	"arm64": {"arm64", "aarch64-linux-gnu"},
-}
-
 // ArchOf maps a guest or Debian architecture name (x86_64, amd64, arm64,
 // aarch64) to its Debian architecture.
 func ArchOf(name string) (Arch, error) {
 	switch name {
 	case "x86_64", "amd64", "":
-		return archs["amd64"], nil
+		return Arch{"amd64", "x86_64-linux-gnu"}, nil
 	case "arm64", "aarch64":
-		return archs["arm64"], nil
+		return Arch{"arm64", "aarch64-linux-gnu"}, nil
 	}
 	return Arch{}, fmt.Errorf("unknown architecture %q: want amd64 (x86_64) or arm64", name)
 }

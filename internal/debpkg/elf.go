@@ -87,7 +87,13 @@ func (e *MissingLibError) Error() string {
 	return fmt.Sprintf("shared libraries for %s not found in the given packages: %s (add the Debian package that ships each)", e.Arch, strings.Join(e.Missing, ", "))
 }
 
-var machines = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64}
+// machine is the ELF machine of a Debian arch.
+func machine(arch string) elf.Machine {
+	if arch == "arm64" {
+		return elf.EM_AARCH64
+	}
+	return elf.EM_X86_64
+}
 
 // Resolve returns the binaries (guest paths inside the roots), their
 // program interpreter and every shared library they need, recursively,
@@ -132,7 +138,7 @@ func Resolve(rs Roots, arch Arch, binaries ...string) ([]File, error) {
 			continue
 		}
 		done[o.host] = true
-		interp, needed, search, err := readELF(o.host, machines[arch.Name])
+		interp, needed, search, err := readELF(o.host, machine(arch.Name))
 		if err != nil {
 			return nil, fmt.Errorf("resolve libraries of %s (%s): %w", o.guest, o.host, err)
 		}
