@@ -10,4 +10,4 @@ endif
 .PHONY: kernel
 kernel: deps
 	$(GO) build -o $(BIN)/nskernel ./cmd/nskernel
-	KERNEL=$(KERNEL) ARCH=$(ARCH) $(BIN)/nskernel build -v
+	KERNEL=$(KERNEL) ARCH=$(ARCH) AUFS_SRC="$(AUFS_SRC)" KERNEL_SRC="$(KERNEL_SRC)" $(BIN)/nskernel build -v

@@ -1,6 +1,7 @@
 # VM tests (images/, vmtest/): boot a kernel variant in QEMU and run the
 # conformance suite (and a few seconds of fio and iperf3) inside.
 #   make vmtest KERNEL=stock ARCH=x86_64 [VMTEST_RUNTIME=runc|crun] [VMTEST_PERF=false]
+#   make vmtest KERNEL=aufs AUFS_SRC=/path/to/aufs-standalone   (branch aufs6.1)
 #   make vmtest-all                    every variant x arch in VM_KERNELS x VM_ARCHES
 APT_PKGS += qemu-system-x86 qemu-system-arm
 VMTEST_RUNTIME ?= nsrun
@@ -13,7 +14,7 @@ TEST_TARGETS += vmtest-ci
 
 vmtest: deps
 	$(GO) build -o $(BIN)/nsvm ./cmd/nsvm
-	$(BIN)/nsvm run --kernel $(KERNEL) --arch $(ARCH) --runtime $(VMTEST_RUNTIME) --perf-smoke=$(VMTEST_PERF)
+	$(BIN)/nsvm run --kernel $(KERNEL) --arch $(ARCH) --runtime $(VMTEST_RUNTIME) --perf-smoke=$(VMTEST_PERF) --aufs-src "$(AUFS_SRC)"
 
 vmtest-all: deps
 	@fail=0; for k in $(VM_KERNELS); do for a in $(VM_ARCHES); do \

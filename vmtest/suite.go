@@ -23,6 +23,8 @@ type SuiteOptions struct {
 	Runtime string
 	// PerfSmoke adds a few seconds of fio and iperf3 in the guest.
 	PerfSmoke bool
+	// AufsSrc is the aufs-standalone checkout the aufs variant is built with.
+	AufsSrc string
 	// OutDir receives console.log and the share (default
 	// results/vm/<variant>-<arch>, with -<runtime> for runc and crun).
 	OutDir  string
@@ -51,7 +53,7 @@ func kernelFor(ctx context.Context, o SuiteOptions) (*kernels.Kernel, error) {
 	if o.Variant == "distro" {
 		return kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
 	}
-	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log})
+	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, AufsSrc: o.AufsSrc, Log: o.Log})
 }
 
 // RunConformance builds (or takes from the cache) the kernel and image,
@@ -95,6 +97,8 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
 		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
 	}}}
+	checks := variantChecks(o.Variant)
+	job.Tests = append(job.Tests, checks...)
 	if o.PerfSmoke {
 		job.Tests = append(job.Tests, perfSmokeTests()...)
 	}
@@ -120,6 +124,17 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 		}
 	}
 	code := res.ExitCodes["conformance"]
+	for _, c := range checks {
+		fmt.Fprintln(w)
+		if res.ExitCodes[c.Name] != 0 {
+			fmt.Fprintf(w, "%s FAILED (exit %d):\n%s\n", c.Name, res.ExitCodes[c.Name], indent(res.Outputs[c.Name]))
+			if code == 0 {
+				code = 1
+			}
+			continue
+		}
+		fmt.Fprintf(w, "%s: ok\n%s\n", c.Name, indent(res.Outputs[c.Name]))
+	}
 	if o.PerfSmoke {
 		fmt.Fprintln(w)
 		if !reportPerfSmoke(w, res) && code == 0 {
@@ -129,4 +144,19 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	fmt.Fprintf(w, "vmtest: kernel %s (%s, %s), runtime %s, accel %s, boot to /init %s, guest run %s, console %s, exit %d\n",
 		k.Version, o.Variant, o.Arch, o.Runtime, res.Accel, res.Boot.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond), filepath.Join(o.OutDir, "console.log"), code)
 	return code, nil
+}
+
+// variantChecks are guest jobs showing that what a variant is about is
+// really in its kernel: the aufs kernel must list aufs and mount a union
+// of two tmpfs branches that shows the upper branch's file.
+func variantChecks(variant string) []images.Test {
+	switch variant {
+	case "aufs":
+		script := "set -e; grep -w aufs /proc/filesystems; mkdir -p /tmp/aufs/rw /tmp/aufs/ro /tmp/aufs/u; " +
+			"echo upper > /tmp/aufs/rw/f; echo lower > /tmp/aufs/ro/g; " +
+			"mount -t aufs -o br=/tmp/aufs/rw=rw:/tmp/aufs/ro=ro none /tmp/aufs/u; " +
+			"grep aufs /proc/mounts; cat /tmp/aufs/u/f /tmp/aufs/u/g; umount /tmp/aufs/u"
+		return []images.Test{{Name: "aufs-check", Path: "/bin/sh", Args: []string{"-c", script}}}
+	}
+	return nil
 }

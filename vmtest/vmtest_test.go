@@ -188,3 +188,13 @@ func TestReportPerfSmoke(t *testing.T) {
 		})
 	}
 }
+
+func TestVariantChecks(t *testing.T) {
+	assert.Empty(t, variantChecks("stock"))
+	assert.Empty(t, variantChecks("distro"))
+	checks := variantChecks("aufs")
+	require.Len(t, checks, 1)
+	script := strings.Join(checks[0].Args, " ")
+	assert.Contains(t, script, "grep -w aufs /proc/filesystems")
+	assert.Contains(t, script, "mount -t aufs -o br=/tmp/aufs/rw=rw:/tmp/aufs/ro=ro")
+}

@@ -21,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--timeout D] [--out DIR] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--aufs-src DIR] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
@@ -30,6 +30,7 @@ func main() {
 	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture")
 	fs.StringVar(&o.Runtime, "runtime", envOr("VMTEST_RUNTIME", "nsrun"), "OCI runtime the suite drives in the guest: nsrun, runc or crun")
 	fs.BoolVar(&o.PerfSmoke, "perf-smoke", true, "also run a few seconds of fio and iperf3 in the guest")
+	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for --kernel aufs")
 	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
 	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "give up on the guest after this long")
 	verbose := fs.Bool("v", false, "show kernel build output")
