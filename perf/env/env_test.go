@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,6 +60,20 @@ func TestEnvironments(t *testing.T) {
 			require.NoError(t, e.Available(context.Background()))
 			got := runCPU(t, e, bin)
 			assert.Equal(t, want.Checksum, got.Checksum, "the container must compute the same thing")
+
+			// concurrent jobs, as the cpu workload runs them (a binary copied
+			// into each bundle failed here with "text file busy")
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Go(func() {
+					_, errs[i] = e.Run(context.Background(), Job{Args: []string{bin, "-particles", "50", "-mem", "1"}})
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				assert.NoError(t, err, "concurrent job %d", i)
+			}
 
 			// fio is dynamically linked: it runs from the host's /usr
 			fio, err := exec.LookPath("fio")

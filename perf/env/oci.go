@@ -110,12 +110,13 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	}()
 
 	prog := job.Args[0]
-	files := map[string]string{}
 	inside := prog
 	if !strings.HasPrefix(prog, "/usr/") {
-		// static programs of this suite are copied in; /usr comes from the host
+		// Static programs of this suite are bind-mounted read-only; /usr
+		// comes from the host. Not copied: a copy being written while a
+		// concurrent job's runtime forks leaks the write descriptor into that
+		// child, and this job's exec then fails with "text file busy".
 		inside = "/nsbench/" + filepath.Base(prog)
-		files[inside] = prog
 	}
 	dataInside := ""
 	if job.Data != nil {
@@ -123,12 +124,24 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	}
 	args := substitute(job.Args, dataInside)
 	args[0] = inside
-	b, err := bundle.New(dir, bundle.Options{Args: args, Files: files})
+	b, err := bundle.New(dir, bundle.Options{Args: args})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.name, err)
 	}
 	id := randomID("nsbench-")
 	o.adjust(b.Spec, job)
+	if inside != prog {
+		// the mount point, made here because the root is mounted read-only
+		mp := filepath.Join(b.Rootfs(), inside)
+		if err := os.MkdirAll(filepath.Dir(mp), 0o755); err != nil {
+			return nil, fmt.Errorf("create %s: %w", filepath.Dir(mp), err)
+		}
+		if err := os.WriteFile(mp, nil, 0o755); err != nil {
+			return nil, fmt.Errorf("create mount point %s: %w", mp, err)
+		}
+		b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: inside, Type: "bind", Source: prog,
+			Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
 	if job.Data != nil && job.Data.Kind == "rootfs" {
 		if err := os.MkdirAll(filepath.Join(b.Rootfs(), "data"), 0o777); err != nil {
 			return nil, fmt.Errorf("create data dir in %s: %w", b.Rootfs(), err)
