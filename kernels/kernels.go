@@ -316,12 +316,20 @@ func versionOfSource(src string) string {
 	return "6.1"
 }
 
-func build(ctx context.Context, opts Options, p *plan, src *source, key, out string, log io.Writer) (*Kernel, error) {
+func build(ctx context.Context, opts Options, p *plan, src *source, key, out string, log io.Writer) (_ *Kernel, err error) {
 	a := arches[opts.Arch]
 	work := filepath.Join(opts.CacheDir, "work", key)
 	if err := os.RemoveAll(work); err != nil {
 		return nil, fmt.Errorf("remove %s: %w", work, err)
 	}
+	defer func() {
+		// A failed build keeps its object tree (the error may name its
+		// .config) but not the patched copy of the source (aufs): that
+		// is a whole kernel tree per failed attempt.
+		if err != nil {
+			_ = os.RemoveAll(filepath.Join(work, "src"))
+		}
+	}()
 	objDir := filepath.Join(work, "obj")
 	if err := os.MkdirAll(objDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", objDir, err)
