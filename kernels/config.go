@@ -96,20 +96,37 @@ func (e *CheckError) Error() string {
 	return b.String()
 }
 
-// explain fills Why from the "depends on" and "select"-ers lines of each
-// symbol's Kconfig entry in the source tree. It reads only Kconfig files, and
-// only when something failed.
+// explain fills Why from each symbol's Kconfig entry in the source tree:
+// its "depends on" lines, the "if" blocks around it, and the "if" blocks
+// around the "source" line that pulls its Kconfig file in (aufs sits in
+// fs/Kconfig's "if MISC_FILESYSTEMS", which tinyconfig turns off). It
+// reads only Kconfig files, and only when something failed.
 func explain(srcDir, arch string, ms []Mismatch) {
 	want := map[string]*Mismatch{}
 	for i := range ms {
 		want[strings.TrimPrefix(ms[i].Symbol, "CONFIG_")] = &ms[i]
 	}
+	// sourcedIn: Kconfig file (relative) -> the "if" blocks around the
+	// line that sources it, and where that line is.
+	type sourced struct {
+		ifs  []string
+		from string
+	}
+	sourcedIn := map[string]sourced{}
+	fileOf := map[*Mismatch]string{}
+	add := func(m *Mismatch, why string) {
+		if m.Why != "" {
+			m.Why += "; "
+		}
+		m.Why += why
+	}
 	_ = filepath.WalkDir(srcDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}
+		rel, _ := filepath.Rel(srcDir, p)
 		if d.IsDir() {
-			if rel, _ := filepath.Rel(srcDir, p); strings.HasPrefix(rel, "arch"+string(filepath.Separator)) && rel != "arch" && !strings.HasPrefix(rel, filepath.Join("arch", kernelArch(arch))) {
+			if strings.HasPrefix(rel, "arch"+string(filepath.Separator)) && rel != "arch" && !strings.HasPrefix(rel, filepath.Join("arch", kernelArch(arch))) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -122,19 +139,77 @@ func explain(srcDir, arch string, ms []Mismatch) {
 			return nil
 		}
 		var cur *Mismatch
+		var ifs []string
+		// Help texts are free prose ("if you say Y here..."): skip them,
+		// up to the first line indented less than the text's first line.
+		inHelp, helpIndent := false, -1
 		for _, line := range strings.Split(string(data), "\n") {
 			t := strings.TrimSpace(line)
-			if f := strings.Fields(t); len(f) == 2 && (f[0] == "config" || f[0] == "menuconfig") {
-				cur = want[f[1]]
-				continue
-			}
-			if cur != nil && strings.HasPrefix(t, "depends on ") {
-				if cur.Why != "" {
-					cur.Why += "; "
+			if inHelp {
+				if t == "" {
+					continue
 				}
-				cur.Why += t
+				ind := indent(line)
+				if helpIndent < 0 {
+					helpIndent = ind
+				}
+				if ind >= helpIndent {
+					continue
+				}
+				inHelp = false
+			}
+			f := strings.Fields(t)
+			switch {
+			case t == "help" || t == "---help---":
+				inHelp, helpIndent = true, -1
+			case len(f) >= 1 && (f[0] == "choice" || f[0] == "endchoice" || f[0] == "menu" || f[0] == "endmenu" || f[0] == "comment"):
+				// Their "depends on" lines are not the symbol's.
+				cur = nil
+			case len(f) == 2 && (f[0] == "config" || f[0] == "menuconfig"):
+				cur = want[f[1]]
+				if cur != nil {
+					fileOf[cur] = rel
+					for _, c := range ifs {
+						add(cur, "inside \"if "+c+"\" in "+rel)
+					}
+				}
+			case len(f) >= 2 && f[0] == "if":
+				ifs = append(ifs, strings.Join(f[1:], " "))
+				cur = nil
+			case len(f) >= 1 && f[0] == "endif":
+				if len(ifs) > 0 {
+					ifs = ifs[:len(ifs)-1]
+				}
+				cur = nil
+			case len(f) == 2 && f[0] == "source" && len(ifs) > 0:
+				sourcedIn[strings.Trim(f[1], `"`)] = sourced{append([]string(nil), ifs...), rel}
+			case cur != nil && strings.HasPrefix(t, "depends on "):
+				add(cur, t)
 			}
 		}
 		return nil
 	})
+	for m, file := range fileOf {
+		if s, ok := sourcedIn[file]; ok {
+			for _, c := range s.ifs {
+				add(m, file+" is sourced inside \"if "+c+"\" in "+s.from)
+			}
+		}
+	}
+}
+
+// indent is a line's leading white space in columns, tabs to 8.
+func indent(line string) int {
+	n := 0
+	for _, r := range line {
+		switch r {
+		case ' ':
+			n++
+		case '\t':
+			n += 8 - n%8
+		default:
+			return n
+		}
+	}
+	return n
 }

@@ -209,3 +209,33 @@ func TestBuildReal(t *testing.T) {
 	assert.Equal(t, "y", final["CONFIG_SLUB"], "tinyconfig's SLOB must have been replaced")
 	assert.Equal(t, "n", final["CONFIG_IPV6_SIT"])
 }
+
+func TestExplainFindsEnclosingIfs(t *testing.T) {
+	src := t.TempDir()
+	for p, text := range map[string]string{
+		// As fs/Kconfig sources aufs: inside a menu's "if".
+		"fs/Kconfig":       "menuconfig MISC_FILESYSTEMS\n\tbool \"misc\"\n\nif MISC_FILESYSTEMS\nsource \"fs/bar/Kconfig\"\nendif # MISC_FILESYSTEMS\n",
+		"fs/bar/Kconfig":   "config BAR_FS\n\ttristate \"bar\"\n\nif BAR_FS\nconfig BAR_FS_DEBUG\n\tbool \"debug\"\n\tdepends on DEBUG_KERNEL\nendif\n",
+		"arch/arm/Kconfig": "config BAR_FS\n\tdepends on ARM\n",
+		"arch/x86/Kconfig": "config OTHER\n\tbool\n",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Join(src, filepath.Dir(p)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(src, p), []byte(text), 0o644))
+	}
+	ms := []Mismatch{{Symbol: "CONFIG_BAR_FS", Want: "y", Got: "n"}, {Symbol: "CONFIG_BAR_FS_DEBUG", Want: "y", Got: "n"}}
+	explain(src, "x86_64", ms)
+	assert.Equal(t, `fs/bar/Kconfig is sourced inside "if MISC_FILESYSTEMS" in fs/Kconfig`, ms[0].Why, "other arches' Kconfig is not read")
+	assert.Equal(t, `inside "if BAR_FS" in fs/bar/Kconfig; depends on DEBUG_KERNEL; fs/bar/Kconfig is sourced inside "if MISC_FILESYSTEMS" in fs/Kconfig`, ms[1].Why)
+}
+
+func TestExplainSkipsHelpAndMenus(t *testing.T) {
+	src := t.TempDir()
+	text := "config BAZ\n\ttristate \"baz\"\n\tdepends on NET\n\thelp\n\t  if you say Y here, you get baz.\n\t  depends on nothing, really.\n\n\t  endif is just a word.\n\nchoice\n\tprompt \"level\"\n\tdepends on BAZ\nendchoice\n"
+	require.NoError(t, os.WriteFile(filepath.Join(src, "Kconfig"), []byte(text), 0o644))
+	ms := []Mismatch{{Symbol: "CONFIG_BAZ", Want: "y", Got: "n"}}
+	explain(src, "x86_64", ms)
+	assert.Equal(t, "depends on NET", ms[0].Why)
+	assert.Equal(t, 0, indent("x"))
+	assert.Equal(t, 10, indent("\t  x"))
+	assert.Equal(t, 8, indent("   \tx"))
+}
