@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/runtime/network"
 )
 
 // Engine runs jobs through a container engine, docker or podman, that the
@@ -269,18 +271,29 @@ func (e *Engine) Version(ctx context.Context) string {
 // bind-mounted when it is not under /usr, a tmpfs on /tmp, the same file
 // and process limits as the OCI environments.
 func (e *Engine) RunArgs(name string, job Job) []string {
-	a := []string{"run", "--rm", "--name", name,
-		"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
-		"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m"}
+	network := "none"
+	if job.HostNetwork {
+		network = "host"
+	}
+	return e.runArgs(name, job, network)
+}
+
+// containerArgs are the run options of every container: the limits of the
+// OCI environments (podman cannot set its default ones on this host), and
+// for podman what dockerd has as daemon options: never pull, the adapter's
+// cgroup parent.
+func (e *Engine) containerArgs() []string {
+	a := []string{"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"}
 	if e.kind == "podman" {
-		// dockerd takes the cgroup parent as a daemon option instead
 		a = append(a, "--pull", "never", "--cgroup-parent", "/"+e.cgroup)
 	}
-	if job.HostNetwork {
-		a = append(a, "--network", "host")
-	} else {
-		a = append(a, "--network", "none")
-	}
+	return a
+}
+
+func (e *Engine) runArgs(name string, job Job, network string) []string {
+	a := []string{"run", "--rm", "--name", name}
+	a = append(a, e.containerArgs()...)
+	a = append(a, "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m", "--network", network)
 	for _, d := range []string{"/usr", "/lib", "/lib64"} {
 		if _, err := os.Stat(d); err == nil {
 			a = append(a, "-v", d+":"+d+":ro")
@@ -310,12 +323,7 @@ func (e *Engine) RunArgs(name string, job Job) []string {
 }
 
 // Run implements Env.
-func (e *Engine) Run(ctx context.Context, job Job) ([]byte, error) {
-	if job.Bridge != nil {
-		// the engine would have to hand over the container's network
-		// namespace before the job starts; `run` has no such step
-		return nil, fmt.Errorf("%s: %w: attaching an engine container to the nsnet bridge", e.kind, ErrUnsupported)
-	}
+func (e *Engine) Run(ctx context.Context, job Job) (_ []byte, rerr error) {
 	if err := e.Available(ctx); err != nil {
 		return nil, err
 	}
@@ -323,7 +331,20 @@ func (e *Engine) Run(ctx context.Context, job Job) ([]byte, error) {
 		return nil, fmt.Errorf("%s: empty command", e.kind)
 	}
 	name := randomID("nsbench-")
-	out, err := e.cmd(ctx, e.RunArgs(name, job)...)
+	args := e.RunArgs(name, job)
+	if job.Bridge != nil {
+		holder, detach, err := e.attachHolder(ctx, job.Bridge)
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if derr := detach(); derr != nil && rerr == nil {
+				rerr = derr
+			}
+		}()
+		args = e.runArgs(name, job, "container:"+holder)
+	}
+	out, err := e.cmd(ctx, args...)
 	if err != nil {
 		// A cancelled client leaves its container running: remove it.
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -332,6 +353,39 @@ func (e *Engine) Run(ctx context.Context, job Job) ([]byte, error) {
 		return out, err
 	}
 	return out, nil
+}
+
+// attachHolder puts a job on the nsnet bridge the way an engine's own
+// network plugins do: `run` starts the process with no step at which a hook
+// could attach it, so a holder container (busybox sleep, --network none)
+// owns the network namespace, runtime/network attaches that namespace to the
+// bridge, and the job joins it with --network container:<holder>. detach
+// removes the holder and the veth and releases the lease.
+func (e *Engine) attachHolder(ctx context.Context, br *Bridge) (holder string, detach func() error, err error) {
+	holder = randomID("nsbench-net-")
+	args := append([]string{"run", "-d", "--name", holder, "--network", "none"}, e.containerArgs()...)
+	args = append(args, e.image, "/bin/sleep", "86400")
+	detach = func() error {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, rmErr := e.cmd(dctx, "rm", "-f", holder)
+		return errors.Join(rmErr, network.Teardown(dctx, br.Network, holder))
+	}
+	if _, err := e.cmd(ctx, args...); err != nil {
+		return "", nil, errors.Join(fmt.Errorf("%s: start network holder: %w", e.kind, err), detach())
+	}
+	out, err := e.cmd(ctx, "inspect", "-f", "{{.State.Pid}}", holder)
+	if err != nil {
+		return "", nil, errors.Join(err, detach())
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		return "", nil, errors.Join(fmt.Errorf("%s: pid of network holder %s: %q: %w", e.kind, holder, out, err), detach())
+	}
+	if _, err := network.Setup(ctx, br.Network, holder, pid, br.Address); err != nil {
+		return "", nil, errors.Join(fmt.Errorf("%s: attach %s to bridge %s: %w", e.kind, holder, br.Network.Bridge, err), detach())
+	}
+	return holder, detach, nil
 }
 
 // Close implements Env: it removes every container, stops the engine, and

@@ -13,13 +13,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/perf/workload/fs"
 )
 
 func TestEngineRunArgs(t *testing.T) {
-	common := []string{"run", "--rm", "--name", "c1", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
-		"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m"}
+	common := []string{"run", "--rm", "--name", "c1", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"}
+	tmp := []string{"--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m"}
 	var hostRO []string
 	for _, d := range []string{"/usr", "/lib", "/lib64"} {
 		if _, err := os.Stat(d); err == nil {
@@ -34,19 +35,19 @@ func TestEngineRunArgs(t *testing.T) {
 	}{
 		{"docker static binary, own network", "docker",
 			Job{Args: []string{"/tmp/b/nsbench-cpu", "-seed", "1"}},
-			cat(common, []string{"--network", "none"}, hostRO, []string{"-v", "/tmp/b/nsbench-cpu:/nsbench/nsbench-cpu:ro", engineImage, "/nsbench/nsbench-cpu", "-seed", "1"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/tmp/b/nsbench-cpu:/nsbench/nsbench-cpu:ro", engineImage, "/nsbench/nsbench-cpu", "-seed", "1"})},
 		{"podman host tool, host network", "podman",
 			Job{Args: []string{"/usr/bin/iperf3", "-c", "127.0.0.1"}, HostNetwork: true},
-			cat(common, []string{"--pull", "never", "--cgroup-parent", "/nsbench-x", "--network", "host"}, hostRO, []string{"localhost/" + engineImage, "/usr/bin/iperf3", "-c", "127.0.0.1"})},
+			cat(common, []string{"--pull", "never", "--cgroup-parent", "/nsbench-x"}, tmp, []string{"--network", "host"}, hostRO, []string{"localhost/" + engineImage, "/usr/bin/iperf3", "-c", "127.0.0.1"})},
 		{"bind data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "bind", Host: "/var/tmp/d"}},
-			cat(common, []string{"--network", "none"}, hostRO, []string{"-v", "/var/tmp/d:/data", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/var/tmp/d:/data", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
 		{"tmpfs data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "tmpfs", Host: "/dev/shm/d"}},
-			cat(common, []string{"--network", "none"}, hostRO, []string{"--tmpfs", "/data:rw,nosuid,nodev,size=1g", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"--tmpfs", "/data:rw,nosuid,nodev,size=1g", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
 		{"rootfs data is the image's /data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "rootfs", Host: "/var/tmp/d"}},
-			cat(common, []string{"--network", "none"}, hostRO, []string{engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{engineImage, "/usr/bin/fio", "--filename=/data/f"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := NewEngine(tc.kind, t.TempDir())
@@ -138,6 +139,7 @@ func TestEngines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts container engines (about 10 s each)")
 	}
+	lockEngineTests(t)
 	bin := cpuBinary(t)
 	want := runCPU(t, Native{}, bin)
 	busybox, err := exec.LookPath("busybox")
@@ -215,4 +217,16 @@ func zombie(pid string) bool {
 	// the state follows the parenthesised command name
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
+}
+
+// lockEngineTests serialises the tests that start container engines across
+// test packages (go test runs packages in parallel): each checks that the
+// host is left as it found it, which another package's engine would spoil.
+func lockEngineTests(t *testing.T) {
+	t.Helper()
+	// the lock is on the temporary directory itself: no lock file to leave
+	f, err := os.Open(os.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
+	t.Cleanup(func() { f.Close() })
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 func TestRefused(t *testing.T) {
@@ -61,9 +62,10 @@ func TestFreeSubnet(t *testing.T) {
 	}
 }
 
-// A real run of every topology in runc: two containers on the run's own
-// bridge, host server with a container client, and the loopback baseline;
-// afterwards no link, lease or lease directory of the run is left.
+// A real run of every topology in runc (and docker and podman when
+// installed): two containers on the run's own bridge, host server with a
+// container client, and the loopback baseline; afterwards no link, lease or
+// lease directory of the run is left.
 func TestRunNetTopologies(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the nsnet bridge and rootful runc need root")
@@ -76,16 +78,25 @@ func TestRunNetTopologies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs iperf3 in containers")
 	}
+	lockEngineTests(t)
+	envs := []string{"native", "runc"}
+	for _, engine := range []string{"docker", "podman"} {
+		if _, err := exec.LookPath(engine); err == nil {
+			envs = append(envs, engine)
+		} else {
+			t.Logf("%s not installed: not part of this test", engine)
+		}
+	}
 	before, err := net.Interfaces()
 	require.NoError(t, err)
 	state := t.TempDir()
-	cfg := Config{Name: "n", Repetitions: 1, Envs: []string{"native", "runc"},
+	cfg := Config{Name: "n", Repetitions: 1, Envs: envs,
 		Net: &NetConfig{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
 			Topologies: []string{"host", "bridge", "mixed"}}}
 	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "n.json"), StateDir: state})
 	require.NoError(t, err)
 	assert.Empty(t, f.Skipped)
-	require.Len(t, f.Cells, 6)
+	require.Len(t, f.Cells, 3*len(envs))
 	for _, c := range f.Cells {
 		require.Len(t, c.Samples, 1, c.Key)
 		assert.Positive(t, c.Samples[0].Value, c.Key)
@@ -104,4 +115,16 @@ func TestRunNetTopologies(t *testing.T) {
 	assert.ElementsMatch(t, names(before), names(after), "bridge and veths of the run are gone")
 	assert.NotContains(t, names(after), "nsbp"+strconv.Itoa(os.Getpid()))
 	assert.NoDirExists(t, filepath.Join(state, "nsnet"), "leases and lock are gone")
+}
+
+// lockEngineTests serialises the tests that start container engines across
+// test packages (go test runs packages in parallel): each checks that the
+// host is left as it found it, which another package's engine would spoil.
+func lockEngineTests(t *testing.T) {
+	t.Helper()
+	// the lock is on the temporary directory itself: no lock file to leave
+	f, err := os.Open(os.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
+	t.Cleanup(func() { f.Close() })
 }
