@@ -69,6 +69,18 @@ func Plots(f *results.File, dir string) ([]Figure, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
+	// Figures of an earlier report into the same directory (more points,
+	// other workloads) would otherwise sit beside this one's as if current.
+	for _, pat := range []string{"cpu-runtime", "sysbench-events", "fs-iops-*", "fs-p99-*", "net-*-*"} {
+		for _, ext := range []string{".png", ".svg"} {
+			old, _ := filepath.Glob(filepath.Join(dir, pat+ext))
+			for _, o := range old {
+				if err := os.Remove(o); err != nil {
+					return nil, fmt.Errorf("remove old figure %s: %w", o, err)
+				}
+			}
+		}
+	}
 	var figs []Figure
 	add := func(fig Figure, err error) error {
 		if err == nil {

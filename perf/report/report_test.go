@@ -42,6 +42,9 @@ func TestReportOfRealRun(t *testing.T) {
 	assert.Equal(t, md, Markdown(f, again), "a report must be reproducible")
 
 	dir := t.TempDir()
+	stale := filepath.Join(dir, "plots", "net-throughput-99.png")
+	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
+	require.NoError(t, os.WriteFile(stale, []byte("old"), 0o644))
 	figs, err := Plots(f, filepath.Join(dir, "plots"))
 	require.NoError(t, err)
 	require.NotEmpty(t, figs)
@@ -52,6 +55,7 @@ func TestReportOfRealRun(t *testing.T) {
 			assert.Positive(t, st.Size())
 		}
 	}
+	assert.NoFileExists(t, stale, "an earlier report's figure is removed")
 	html := filepath.Join(dir, "report.html")
 	require.NoError(t, HTML(html, f, md, figs))
 	b, err := os.ReadFile(html)
