@@ -189,6 +189,12 @@ func explain(srcDir, arch string, ms []Mismatch) {
 		}
 		return nil
 	})
+	for i := range ms {
+		if _, ok := fileOf[&ms[i]]; !ok {
+			// Kconfig drops unknown symbols without a word.
+			add(&ms[i], "no Kconfig entry for "+arch+" in this tree: removed, renamed or another arch's")
+		}
+	}
 	for m, file := range fileOf {
 		if s, ok := sourcedIn[file]; ok {
 			for _, c := range s.ifs {

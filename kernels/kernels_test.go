@@ -239,3 +239,14 @@ func TestExplainSkipsHelpAndMenus(t *testing.T) {
 	assert.Equal(t, 10, indent("\t  x"))
 	assert.Equal(t, 8, indent("   \tx"))
 }
+
+func TestExplainUnknownSymbol(t *testing.T) {
+	src := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(src, "arch/x86"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(src, "arch/x86/Kconfig"), []byte("config RETPOLINE\n\tbool\n"), 0o644))
+	ms := []Mismatch{{Symbol: "CONFIG_HARDEN_BRANCH_PREDICTOR", Want: "y", Got: "n"}, {Symbol: "CONFIG_RETPOLINE", Want: "y", Got: "n"}}
+	explain(src, "arm64", ms)
+	for _, m := range ms {
+		assert.Equal(t, "no Kconfig entry for arm64 in this tree: removed, renamed or another arch's", m.Why, m.Symbol)
+	}
+}
