@@ -249,13 +249,20 @@ func TestOnlyNeededHierarchies(t *testing.T) {
 }
 
 // TestDeviceRulesOnV2 is the bug a VM guest (pure cgroup v2) found: device
-// rules must not be written as v1 devices.deny files into a v2 directory.
+// rules must not be written as v1 devices.deny files into a v2 directory;
+// they become a device program there.
 func TestDeviceRulesOnV2(t *testing.T) {
-	dir := t.TempDir()
+	if os.Geteuid() != 0 {
+		t.Skip("attaching a cgroup device program needs root")
+	}
+	dir := newV2Group(t, cgroup2Root(t))
 	m := Load(map[string]string{"unified": dir})
 	require.NoError(t, m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}))
 	_, err := os.Stat(filepath.Join(dir, "devices.deny"))
 	assert.True(t, os.IsNotExist(err), "no v1 file written on v2")
+	out, err := readZeroIn(t, dir)
+	require.Error(t, err, "the rules hold: %s", out)
+	assert.Contains(t, string(out), "Operation not permitted")
 }
 
 func TestSetUnavailable(t *testing.T) {

@@ -61,8 +61,6 @@ func TestDeviceFilterInKernel(t *testing.T) {
 		t.Skip("loading and attaching a cgroup device program needs root")
 	}
 	root := cgroup2Root(t)
-	head, err := exec.LookPath("head")
-	require.NoError(t, err)
 	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
 	for _, tc := range []struct {
 		name  string
@@ -82,18 +80,9 @@ func TestDeviceFilterInKernel(t *testing.T) {
 		{"the last match wins: allow", []specs.LinuxDeviceCgroup{denyAll, devRule(false, "c", 1, 5, "r"), devRule(true, "c", 1, 5, "rw")}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := make([]byte, 4)
-			_, _ = rand.Read(b)
-			dir := filepath.Join(root, "nsbench-devtest-"+hex.EncodeToString(b))
-			require.NoError(t, os.Mkdir(dir, 0o755))
-			defer func() { assert.NoError(t, os.Remove(dir)) }()
+			dir := newV2Group(t, root)
 			require.NoError(t, attachDeviceFilter(dir, tc.rules))
-			cg, err := os.Open(dir)
-			require.NoError(t, err)
-			defer cg.Close()
-			cmd := exec.Command(head, "-c1", "/dev/zero")
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
-			out, err := cmd.CombinedOutput()
+			out, err := readZeroIn(t, dir)
 			if tc.read {
 				assert.NoError(t, err, "%s", out)
 			} else {
@@ -102,4 +91,30 @@ func TestDeviceFilterInKernel(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newV2Group makes a fresh group under the cgroup2 root and removes it when
+// the test ends.
+func newV2Group(t *testing.T, root string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	dir := filepath.Join(root, "nsbench-devtest-"+hex.EncodeToString(b))
+	require.NoError(t, os.Mkdir(dir, 0o755))
+	t.Cleanup(func() { assert.NoError(t, os.Remove(dir)) })
+	return dir
+}
+
+// readZeroIn has a process born in the group (CLONE_INTO_CGROUP) read a
+// byte of /dev/zero (c 1:5), and returns its output and error.
+func readZeroIn(t *testing.T, dir string) ([]byte, error) {
+	t.Helper()
+	head, err := exec.LookPath("head")
+	require.NoError(t, err)
+	cg, err := os.Open(dir)
+	require.NoError(t, err)
+	defer cg.Close()
+	cmd := exec.Command(head, "-c1", "/dev/zero")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(cg.Fd())}
+	return cmd.CombinedOutput()
 }
