@@ -368,8 +368,11 @@ func (e *Engine) attachHolder(ctx context.Context, br *Bridge) (holder string, d
 	detach = func() error {
 		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		// Detach first: removing the holder destroys its namespace, and the
+		// kernel then deletes the veth pair under a running Teardown.
+		terr := teardown(dctx, br.Network, holder)
 		_, rmErr := e.cmd(dctx, "rm", "-f", holder)
-		return errors.Join(rmErr, network.Teardown(dctx, br.Network, holder))
+		return errors.Join(terr, rmErr)
 	}
 	if _, err := e.cmd(ctx, args...); err != nil {
 		return "", nil, errors.Join(fmt.Errorf("%s: start network holder: %w", e.kind, err), detach())

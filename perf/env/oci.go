@@ -13,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/vishvananda/netlink"
 
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
@@ -172,7 +173,7 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	if job.Bridge != nil {
 		// The poststop hook detaches; a runtime killed mid-run never gets
 		// there, and Teardown is idempotent.
-		if terr := network.Teardown(dctx, job.Bridge.Network, id); terr != nil {
+		if terr := teardown(dctx, job.Bridge.Network, id); terr != nil {
 			return nil, fmt.Errorf("%s: detach container %s from bridge %s: %w", o.name, id, job.Bridge.Network.Bridge, terr)
 		}
 	}
@@ -234,4 +235,19 @@ func (o *OCI) adjust(s *specs.Spec, job Job) {
 			}
 		}
 	}
+}
+
+// teardown is network.Teardown for a container whose namespace may be going
+// away right now: the kernel deletes the veth pair with the namespace, so
+// the veth Teardown found can be gone when it deletes it ("no such device").
+// Then the veth is gone as wanted and a second Teardown releases the lease.
+func teardown(ctx context.Context, cfg network.Config, id string) error {
+	err := network.Teardown(ctx, cfg, id)
+	if err == nil {
+		return nil
+	}
+	if _, lerr := netlink.LinkByName(network.HostVethName(id)); lerr != nil {
+		return network.Teardown(ctx, cfg, id)
+	}
+	return err
 }
