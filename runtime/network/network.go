@@ -262,7 +262,12 @@ func Teardown(ctx context.Context, cfg Config, id string) error {
 	}
 	defer unlock()
 	if link, err := netlink.LinkByName(HostVethName(id)); err == nil {
-		if err := netlink.LinkDel(link); err != nil {
+		// The kernel removes the pair itself when the container's
+		// namespace dies, and does so asynchronously: the veth found a
+		// moment ago may be gone now. That is the outcome wanted, and the
+		// lease must still be released (it was not, and nsnet cleanup
+		// then found the bridge in use, in the VM guests).
+		if err := netlink.LinkDel(link); err != nil && !errors.Is(err, unix.ENODEV) {
 			return fmt.Errorf("delete veth %s of container %s: %w", HostVethName(id), id, err)
 		}
 	}
