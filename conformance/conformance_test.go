@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -150,6 +151,15 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, []string{"no-new-privs"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// An invariant that cannot be tested here passes with its
+			// reason; a broken setting cannot make it fail then.
+			want := slices.DeleteFunc(slices.Clone(tc.want), func(inv string) bool {
+				if why := untestable(e, inv); why != "" {
+					t.Logf("%s is not expected to fail: %s", inv, why)
+					return true
+				}
+				return false
+			})
 			broken := *e
 			broken.Break = tc.brk
 			var failed []string
@@ -163,9 +173,25 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 				}
 			}
 			sort.Strings(failed)
-			assert.Equal(t, tc.want, failed)
+			assert.Equal(t, want, failed)
 		})
 	}
+}
+
+// untestable says why an invariant's check cannot catch a breakage on this
+// host, or "" when it can.
+func untestable(e *Env, inv string) string {
+	switch inv {
+	case "net-hook":
+		if e.NSNet == "" {
+			return "no nsnet hook: " + e.NoNSNet
+		}
+	case "devices":
+		if _, err := freeCharMajor(); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
 }
 
 func dropNS(s *specs.Spec, t specs.LinuxNamespaceType) {

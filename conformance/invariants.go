@@ -500,8 +500,8 @@ func checkMknod(ctx context.Context, e *Env) Result {
 	return fail("a device node the config does not allow got past the allowlist to the driver lookup (open: %s): no device control", r.OpenDev)
 }
 
-// freeCharMajor finds a character major in the range Linux keeps for local
-// use (240-254) that no driver has registered, per /proc/devices.
+// freeCharMajor finds a character major that no driver has registered, per
+// /proc/devices: first in the range Linux keeps for local use (240-254).
 func freeCharMajor() (uint32, error) {
 	data, err := os.ReadFile("/proc/devices")
 	if err != nil {
@@ -521,12 +521,17 @@ func freeCharMajor() (uint32, error) {
 			}
 		}
 	}
-	for m := uint32(240); m <= 254; m++ {
-		if !used[fmt.Sprint(m)] {
-			return m, nil
+	// 256-383: beyond the 8-bit majors and below the extended dynamic range
+	// (384-511), for kernels whose drivers took all of 240-254 (Debian's
+	// arm64 kernel does).
+	for _, r := range [][2]uint32{{240, 254}, {256, 383}} {
+		for m := r[0]; m <= r[1]; m++ {
+			if !used[fmt.Sprint(m)] {
+				return m, nil
+			}
 		}
 	}
-	return 0, fmt.Errorf("every character major of 240-254 is registered here: no free number for a driverless node")
+	return 0, fmt.Errorf("every character major of 240-254 and 256-383 is registered here: no free number for a driverless node")
 }
 
 func checkFDs(ctx context.Context, e *Env) Result {
