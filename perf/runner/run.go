@@ -101,7 +101,7 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 	var ranN int
 	for rep := range cfg.Repetitions {
 		for _, p := range points {
-			for _, e := range envs {
+			for _, e := range rotate(envs, rep) {
 				done++
 				c := f.Cell(p.CellKey(e.Name()))
 				c.Point, c.Workload, c.Env, c.Params = p.Key(), p.Workload, e.Name(), p.Params
@@ -144,6 +144,18 @@ func progress(w io.Writer, i, n int, key string, elapsed, ran time.Duration, ran
 		eta = (ran / time.Duration(ranN) * time.Duration(n-i+1)).Round(time.Second).String()
 	}
 	fmt.Fprintf(w, "\r\033[K[%d/%d] %s  elapsed %s  remaining ~%s", i, n, key, elapsed.Round(time.Second), eta)
+}
+
+// rotate is the order of the environments in repetition rep: each starts
+// one place later than in the one before, so that no environment always runs
+// first (right after the previous point's last one, with whatever it left in
+// the page cache and on the disk) or always last.
+func rotate[T any](envs []T, rep int) []T {
+	if len(envs) == 0 {
+		return nil
+	}
+	k := rep % len(envs)
+	return append(append([]T(nil), envs[k:]...), envs[:k]...)
 }
 
 // workspace is what a run shares between its samples.
