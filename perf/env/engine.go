@@ -455,6 +455,18 @@ func (e *Engine) stop() error {
 		}
 	}
 	e.created = slices.DeleteFunc(e.created, func(p string) bool { return slices.Contains(kept, p) })
+	// Engines share these directories: one that started while another ran
+	// found them and did not count them as its own, and the other could not
+	// remove them while they were in use. When no engine runs any more, an
+	// empty one is nobody's.
+	if !engineRunning() {
+		paths := sideEffectPaths(e.kind)
+		for i := len(paths) - 1; i >= 0; i-- {
+			if ents, err := os.ReadDir(paths[i]); err == nil && len(ents) == 0 {
+				_ = os.Remove(paths[i])
+			}
+		}
+	}
 	if left := e.leftovers(); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("%s: left on the host after stopping: %s", e.kind, strings.Join(left, "; ")))
 	}
@@ -471,6 +483,34 @@ func (e *Engine) stopDaemon() error {
 	_ = e.daemon.Process.Kill()
 	<-e.exited
 	return fmt.Errorf("docker: dockerd (pid %d) ignored SIGTERM for 30 s and was killed", e.daemon.Process.Pid)
+}
+
+// engineRunning tells whether any container engine process runs on the
+// host (zombies, already gone, aside).
+func engineRunning() bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: assume one does
+	}
+	for _, ent := range ents {
+		if _, err := strconv.Atoi(ent.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ...": comm may hold spaces and parentheses
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open || end+2 >= len(stat) || stat[end+2] == 'Z' {
+			continue
+		}
+		comm := string(stat[open+1 : end])
+		if slices.Contains([]string{"dockerd", "containerd", "conmon", "podman"}, comm) || strings.HasPrefix(comm, "containerd-shim") {
+			return true
+		}
+	}
+	return false
 }
 
 // leftovers lists what of this engine is still on the host.
