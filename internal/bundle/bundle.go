@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -193,15 +194,7 @@ func copyFile(src, dst string) error {
 	}
 	// A copy, never a hard link: a container with a writable rootfs must not
 	// be able to change the host's binary.
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if err := out.Close(); err != nil {
+	if err := writeCopy(dst, in, st.Mode().Perm()); err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	// Keep setuid/setgid/sticky bits that OpenFile's perm cannot carry.
@@ -209,6 +202,24 @@ func copyFile(src, dst string) error {
 		return fmt.Errorf("chmod %s: %w", dst, err)
 	}
 	return nil
+}
+
+// writeCopy writes in to a new file dst. It holds off forks meanwhile: a
+// child forked by another goroutine holds the write descriptor until its
+// exec, and exec of the copied binary in that window fails with ETXTBSY
+// ("text file busy", seen with concurrent perf jobs; golang/go#22315).
+func writeCopy(dst string, in io.Reader, perm os.FileMode) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func chownTree(dir string, uid, gid int) error {
