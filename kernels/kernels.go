@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/nsbench/nsbench/internal/flock"
 )
 
 //go:embed configs/*
@@ -286,7 +286,8 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	key := p.key(src.ID, aufs)
 	out := filepath.Join(opts.CacheDir, "builds", key)
 
-	unlock, err := lockFile(ctx, filepath.Join(opts.CacheDir, "locks", key+".lock"))
+	// Another build of the same kernel waits here.
+	unlock, err := flock.Lock(ctx, filepath.Join(opts.CacheDir, "locks", key+".lock"))
 	if err != nil {
 		return nil, err
 	}
@@ -477,29 +478,4 @@ func copyFile(from, to string) error {
 		return fmt.Errorf("copy %s to %s: %w", from, to, err)
 	}
 	return nil
-}
-
-// lockFile takes an exclusive flock on path, waiting until ctx ends.
-func lockFile(ctx context.Context, path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		return func() { f.Close() }, nil
-	case <-ctx.Done():
-		// Closing the file releases the flock the goroutine may still get.
-		f.Close()
-		return nil, fmt.Errorf("wait for lock %s (another build of the same kernel): %w", path, ctx.Err())
-	}
 }

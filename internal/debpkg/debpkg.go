@@ -19,7 +19,7 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/nsbench/nsbench/internal/flock"
 )
 
 // Arch describes a Debian architecture nsbench builds guests for.
@@ -294,7 +294,8 @@ func (r *Repo) Fetch(ctx context.Context, names ...string) ([]*Package, error) {
 			return nil, fmt.Errorf("create package cache %s: %w", filepath.Join(base, d), err)
 		}
 	}
-	unlock, err := lock(ctx, filepath.Join(base, "lock"))
+	// Concurrent image builds must not unpack into the same directory.
+	unlock, err := flock.Lock(ctx, filepath.Join(base, "lock"))
 	if err != nil {
 		return nil, err
 	}
@@ -382,26 +383,4 @@ func (r *Repo) extract(ctx context.Context, p *Package) error {
 		return fmt.Errorf("rename %s to %s: %w", tmp, p.Root, err)
 	}
 	return nil
-}
-
-// lock takes an exclusive flock on path until ctx ends; concurrent image
-// builds must not unpack into the same directory at once.
-func lock(ctx context.Context, path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		return func() { f.Close() }, nil
-	case <-ctx.Done():
-		f.Close()
-		return nil, fmt.Errorf("wait for lock %s: %w", path, ctx.Err())
-	}
 }

@@ -1,0 +1,39 @@
+// Package flock takes exclusive advisory file locks that give up when a
+// context ends: the caches of kernels, images and Debian packages are
+// shared by concurrent builds, which wait for each other this way.
+package flock
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock takes an exclusive flock on path (created, with its directory, if
+// missing), waiting until ctx ends. unlock releases it.
+func Lock(ctx context.Context, path string) (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %s: %w", path, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		return func() { f.Close() }, nil
+	case <-ctx.Done():
+		// Closing the file releases the flock the goroutine may still get.
+		f.Close()
+		return nil, fmt.Errorf("wait for lock %s: %w", path, ctx.Err())
+	}
+}

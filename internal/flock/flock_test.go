@@ -1,0 +1,29 @@
+package flock
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLockWaitsAndGivesUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sub", "lock")
+	unlock, err := Lock(context.Background(), path)
+	require.NoError(t, err, "the directory is created")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = Lock(ctx, path)
+	require.Error(t, err, "held by the first lock")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), path)
+
+	unlock()
+	unlock2, err := Lock(context.Background(), path)
+	require.NoError(t, err, "free again after unlock")
+	unlock2()
+}
