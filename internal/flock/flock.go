@@ -22,8 +22,12 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
+	// flock(2) cannot be interrupted, so it blocks in a goroutine of its
+	// own, given the descriptor number read here (reading it there would
+	// race with a Close here).
+	fd := int(f.Fd())
 	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	go func() { done <- unix.Flock(fd, unix.LOCK_EX) }()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -32,8 +36,13 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 		}
 		return func() { f.Close() }, nil
 	case <-ctx.Done():
-		// Closing the file releases the flock the goroutine may still get.
-		f.Close()
+		// Close only once flock returns: closed earlier, the number could
+		// be reused and the goroutine lock some other file. Closing then
+		// releases the lock it may have got meanwhile.
+		go func() {
+			<-done
+			f.Close()
+		}()
 		return nil, fmt.Errorf("wait for lock %s: %w", path, ctx.Err())
 	}
 }
