@@ -14,8 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
-
-	"github.com/nsbench/nsbench/perf/workload/fs"
 )
 
 func TestEngineRunArgs(t *testing.T) {
@@ -186,17 +184,7 @@ func TestEngines(t *testing.T) {
 			if fioErr != nil {
 				t.Log("fio not installed: data locations not checked")
 			} else {
-				for _, kind := range []string{"bind", "tmpfs", "rootfs"} {
-					host := t.TempDir()
-					j := fs.Job{RW: "write", BS: "64k", Engine: "sync", NumJobs: 1, IODepth: 1, Size: "4M", Runtime: 1e9, Filename: DataDir + "/f"}
-					out, err := e.Run(context.Background(), Job{Args: append([]string{fio}, j.Args()...), Data: &Data{Kind: kind, Host: host}})
-					require.NoError(t, err, kind)
-					r, err := fs.Parse(out)
-					require.NoError(t, err, kind)
-					assert.Positive(t, r.IOPS, kind)
-					_, statErr := os.Stat(filepath.Join(host, "f"))
-					assert.Equal(t, kind == "bind", statErr == nil, "only a bind mount writes to the host directory (%s)", kind)
-				}
+				checkDataLocations(t, e, fio)
 			}
 
 			closed = true

@@ -80,18 +80,7 @@ func TestEnvironments(t *testing.T) {
 			if err != nil {
 				t.Skip("fio not installed")
 			}
-			for _, kind := range []string{"bind", "tmpfs", "rootfs"} {
-				host := t.TempDir()
-				j := fs.Job{RW: "write", BS: "64k", Engine: "sync", NumJobs: 1, IODepth: 1, Size: "4M",
-					Runtime: 1e9, Filename: DataDir + "/f"}
-				out, err := e.Run(context.Background(), Job{Args: append([]string{fio}, j.Args()...), Data: &Data{Kind: kind, Host: host}})
-				require.NoError(t, err, kind)
-				r, err := fs.Parse(out)
-				require.NoError(t, err, kind)
-				assert.Positive(t, r.IOPS, kind)
-				_, statErr := os.Stat(filepath.Join(host, "f"))
-				assert.Equal(t, kind == "bind", statErr == nil, "only a bind mount writes to the host directory (%s)", kind)
-			}
+			checkDataLocations(t, e, fio)
 		})
 	}
 }
@@ -149,4 +138,22 @@ func TestBridgeJobSpec(t *testing.T) {
 
 	_, err := Native{}.Run(context.Background(), Job{Args: []string{"/bin/true"}, Bridge: br})
 	assert.ErrorIs(t, err, ErrUnsupported)
+}
+
+// checkDataLocations runs a short fio write on each data location in e: it
+// must work everywhere, and only a bind mount writes to the host directory.
+func checkDataLocations(t *testing.T, e Env, fio string) {
+	t.Helper()
+	for _, kind := range []string{"bind", "tmpfs", "rootfs"} {
+		host := t.TempDir()
+		j := fs.Job{RW: "write", BS: "64k", Engine: "sync", NumJobs: 1, IODepth: 1, Size: "4M",
+			Runtime: 1e9, Filename: DataDir + "/f"}
+		out, err := e.Run(context.Background(), Job{Args: append([]string{fio}, j.Args()...), Data: &Data{Kind: kind, Host: host}})
+		require.NoError(t, err, kind)
+		r, err := fs.Parse(out)
+		require.NoError(t, err, kind)
+		assert.Positive(t, r.IOPS, kind)
+		_, statErr := os.Stat(filepath.Join(host, "f"))
+		assert.Equal(t, kind == "bind", statErr == nil, "only a bind mount writes to the host directory (%s)", kind)
+	}
 }
