@@ -1,6 +1,8 @@
 # nsbench — top-level build. Parts of the tree add their own targets in mk/*.mk;
-# each may append to APT_PKGS (Debian packages it needs), TEST_TARGETS (run by
-# `make test` after the Go tests) and BUILD_TARGETS.
+# each may append to TEST_TARGETS (run by `make test-host` after the Go tests),
+# VM_TEST_TARGETS (run by `make test` after those) and BUILD_TARGETS. The
+# distribution packages each purpose needs, per host release, are in
+# mk/packages.tsv; a target depends on deps-<purpose> to have them.
 SHELL := /bin/bash
 GO ?= go
 BIN := $(CURDIR)/bin
@@ -10,36 +12,34 @@ STATICCHECK_VERSION := v0.8.2
 GOTEST_FLAGS ?= -count=1
 GOTEST_TIMEOUT ?= 20m
 
-APT_PKGS := runc crun fio iperf3 busybox-static uidmap sysbench iproute2
+DEPS_PURPOSES := bench test kernel vm
+NSDEPS = $(GO) run ./cmd/nsdeps
 TEST_TARGETS :=
+VM_TEST_TARGETS :=
 BUILD_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: all build deps vet staticcheck test test-go test-race bench clean help
+.PHONY: all build deps $(addprefix deps-,$(DEPS_PURPOSES) kernel-hosttc) vet staticcheck test test-host test-go test-race bench clean help
 
 all: build
 
 help:
-	@echo "make deps       install missing Debian packages (as root) or print the apt-get line"
+	@echo "make deps       install the packages of every purpose (deps-bench, deps-test, deps-kernel, deps-vm)"
 	@echo "make build      build every command into ./bin"
-	@echo "make test       vet + staticcheck + unit and integration tests (+ $(TEST_TARGETS))"
+	@echo "make test-host  vet + staticcheck + unit and integration tests (+ $(TEST_TARGETS)), no VM"
+	@echo "make test       test-host + $(VM_TEST_TARGETS)"
 	@echo "make bench      run the quick benchmark matrix, write results/ (see README)"
 
-# deps installs what is missing when run as root and otherwise prints the exact
-# command to run, so a fresh machine needs nothing but `make test`.
+# deps-<purpose> installs what that purpose needs on this host release
+# (mk/packages.tsv) when run as root, after checking that apt has every one
+# of them; otherwise it prints the exact apt-get line. A package the host
+# release lacks stops it with what to do, before anything is installed.
 deps:
-	@missing=""; for p in $(sort $(APT_PKGS)); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "deps: installing$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else \
-	    echo "deps: missing Debian packages; run: sudo apt-get install -y$$missing" >&2; \
-	  fi; \
-	fi
+	@$(NSDEPS) install $(DEPS_PURPOSES)
+
+$(addprefix deps-,$(DEPS_PURPOSES) kernel-hosttc): deps-%:
+	@$(NSDEPS) install $*
 
 build: $(BUILD_TARGETS)
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -59,7 +59,10 @@ test-go: build
 test-race:
 	$(GO) test $(GOTEST_FLAGS) -race -short -timeout $(GOTEST_TIMEOUT) $(foreach d,runtime internal perf,$(if $(wildcard $(d)),./$(d)/...))
 
-test: deps vet staticcheck test-go test-race $(TEST_TARGETS)
+# test-host is everything that runs on this host; test adds the VM cells.
+test-host: deps-test vet staticcheck test-go test-race $(TEST_TARGETS)
+
+test: test-host $(VM_TEST_TARGETS)
 
 # The main benchmark job. Today it measures what isolation costs at container
 # start (run of /bin/true in nsrun, runc and crun); the CPU, fs and net

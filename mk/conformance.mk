@@ -11,12 +11,12 @@ TEST_TARGETS += conformance-all conformance-rootless
 nsconformance:
 	@$(GO) build -o $(BIN)/nsconformance ./cmd/nsconformance
 
-conformance: deps nsconformance
+conformance: deps-test nsconformance
 	@mkdir -p results
 	set -o pipefail; NSBENCH_RUNTIME=$(RUNTIME) $(GO) test -count=1 -timeout 15m -json ./conformance/ \
 	  | $(BIN)/nsconformance parse -o results/conformance-$(RUNTIME).json
 
-conformance-all: deps nsconformance
+conformance-all: deps-test nsconformance
 	@fail=0; for r in $(CONFORMANCE_RUNTIMES); do \
 	  echo "== $$r"; $(MAKE) --no-print-directory conformance RUNTIME=$$r || fail=1; done; \
 	echo "== side by side"; \
@@ -26,7 +26,7 @@ conformance-all: deps nsconformance
 # Built as root, run as nsbench-user against each runtime: static nsrun and
 # probe, a compiled test binary, and a private XDG_RUNTIME_DIR per runtime
 # for its rootless state.
-conformance-rootless: deps test-users nsconformance
+conformance-rootless: deps-test test-users nsconformance
 	@if [ "$$(id -u)" != 0 ]; then echo "conformance-rootless: run as root (it switches to nsbench-user); unprivileged, run: go test ./conformance/"; exit 0; fi
 	@mkdir -p results
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/nsrun ./cmd/nsrun

@@ -5,7 +5,7 @@ nsrun:
 	$(GO) build -o $(BIN)/nsrun ./cmd/nsrun
 
 # Median wall time of `run /bin/true` for nsrun, runc and crun, interleaved.
-bench-runtime: deps
+bench-runtime: deps-bench
 	$(GO) run ./cmd/rtbench -n $(or $(RUNS),50) nsrun runc crun
 
 # The rootless tests run as this unprivileged account (created when root).

@@ -4,14 +4,13 @@
 #   make bench BENCH_CONFIG=perf/configs/seed001.json   seed 001's fio/iperf3 experiment
 # docker and podman are benchmark environments: the adapters run their own
 # engine (see perf/env/engine.go), so the packages' services are never used.
-APT_PKGS += docker.io podman sysbench fio iperf3
 
 BENCH_CONFIG ?= perf/configs/quick.json
 BENCH_OUT    ?= results
 BENCH_NAME    = $(basename $(notdir $(BENCH_CONFIG)))
 
 .PHONY: bench bench-report
-bench: deps
+bench: deps-bench
 	$(GO) build -o $(BIN)/nsbench ./cmd/nsbench
 	$(BIN)/nsbench run -config $(BENCH_CONFIG) -out $(BENCH_OUT)/$(BENCH_NAME).json $(BENCH_FLAGS)
 	$(BIN)/nsbench report -out $(BENCH_OUT) $(BENCH_OUT)/$(BENCH_NAME).json

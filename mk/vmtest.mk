@@ -3,20 +3,19 @@
 #   make vmtest KERNEL=stock ARCH=x86_64 [VMTEST_RUNTIME=runc|crun] [VMTEST_PERF=false]
 #   make vmtest KERNEL=aufs AUFS_SRC=/path/to/aufs-standalone   (branch aufs6.1)
 #   make vmtest-all                    every variant x arch in VM_KERNELS x VM_ARCHES
-APT_PKGS += qemu-system-x86 qemu-system-arm
 VMTEST_RUNTIME ?= nsrun
 VMTEST_PERF ?= true
 VM_KERNELS ?= stock hardened distro
 VM_ARCHES ?= x86_64 arm64
-TEST_TARGETS += vmtest-ci
+VM_TEST_TARGETS += vmtest-ci
 
 .PHONY: vmtest vmtest-all vmtest-ci
 
-vmtest: deps
+vmtest: deps-vm $(KERNEL_DEPS)
 	$(GO) build -o $(BIN)/nsvm ./cmd/nsvm
 	$(BIN)/nsvm run --kernel $(KERNEL) --arch $(ARCH) --runtime $(VMTEST_RUNTIME) --perf-smoke=$(VMTEST_PERF) --aufs-src "$(AUFS_SRC)"
 
-vmtest-all: deps
+vmtest-all: deps-vm $(KERNEL_DEPS)
 	@fail=0; for k in $(VM_KERNELS); do for a in $(VM_ARCHES); do \
 	  echo "== $$k/$$a"; $(MAKE) --no-print-directory vmtest KERNEL=$$k ARCH=$$a || fail=1; done; done; exit $$fail
 
