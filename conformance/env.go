@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsbench/nsbench/conformance/probe"
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/mountinfo"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
@@ -140,11 +141,14 @@ func (e *Env) launch(ctx context.Context, id string, b *bundle.Bundle, io oci.IO
 // attributable to a test's containers on a machine where other processes
 // mount and unmount at will.
 func mountsUnder(path string) []string {
-	data, _ := os.ReadFile("/proc/self/mountinfo")
+	ms, err := mountinfo.Self()
+	if err != nil {
+		return []string{err.Error()}
+	}
 	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.Contains(l, path) {
-			out = append(out, l)
+	for _, m := range ms {
+		if strings.Contains(m.Mountpoint, path) || strings.Contains(m.Root, path) || strings.Contains(m.Source, path) {
+			out = append(out, m.String())
 		}
 	}
 	return out

@@ -1,13 +1,13 @@
 package cgroups
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/nsbench/nsbench/internal/mountinfo"
 )
 
 // Hierarchy is one mounted cgroup hierarchy.
@@ -53,28 +53,25 @@ func (l *Layout) Mode() string {
 
 // ParseMountinfo reads the cgroup mounts of a /proc/PID/mountinfo text.
 func ParseMountinfo(r io.Reader) (*Layout, error) {
+	ms, err := mountinfo.Parse(r)
+	if err != nil {
+		return nil, err
+	}
+	return layoutOf(ms), nil
+}
+
+// layoutOf picks the cgroup hierarchies out of a mount table.
+func layoutOf(ms []mountinfo.Mount) *Layout {
 	l := &Layout{}
 	seen := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			return nil, fmt.Errorf("parse mountinfo line %q: no separator", line)
-		}
-		pf, sf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(sf) < 3 {
-			return nil, fmt.Errorf("parse mountinfo line %q: too few fields", line)
-		}
-		fstype, root, mnt := sf[0], unescape(pf[3]), unescape(pf[4])
+	for _, m := range ms {
 		var h Hierarchy
-		switch fstype {
+		switch m.FSType {
 		case "cgroup2":
-			h = Hierarchy{Name: "unified", Mountpoint: mnt, Root: root, V2: true}
+			h = Hierarchy{Name: "unified", Mountpoint: m.Mountpoint, Root: m.Root, V2: true}
 		case "cgroup":
 			var ctrls []string
-			for _, o := range strings.Split(sf[2], ",") {
+			for _, o := range strings.Split(m.SuperOptions, ",") {
 				switch {
 				case strings.HasPrefix(o, "name="):
 					ctrls = append(ctrls, o)
@@ -86,7 +83,7 @@ func ParseMountinfo(r io.Reader) (*Layout, error) {
 				continue
 			}
 			sort.Strings(ctrls)
-			h = Hierarchy{Name: strings.Join(ctrls, ","), Controllers: ctrls, Mountpoint: mnt, Root: root}
+			h = Hierarchy{Name: strings.Join(ctrls, ","), Controllers: ctrls, Mountpoint: m.Mountpoint, Root: m.Root}
 		default:
 			continue
 		}
@@ -97,10 +94,7 @@ func ParseMountinfo(r io.Reader) (*Layout, error) {
 		seen[h.Name] = true
 		l.Hierarchies = append(l.Hierarchies, h)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
-	}
-	return l, nil
+	return l
 }
 
 var knownV1 = map[string]bool{
@@ -109,34 +103,13 @@ var knownV1 = map[string]bool{
 	"rdma": true, "misc": true,
 }
 
-// unescape undoes mountinfo's octal escapes (\040 for a space).
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // HostLayout reads the calling process's view of the cgroup hierarchies.
 func HostLayout() (*Layout, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.Self()
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup layout: %w", err)
 	}
-	defer f.Close()
-	return ParseMountinfo(f)
+	return layoutOf(ms), nil
 }
 
 // ownCgroups maps hierarchy name ("unified" for the v2 line) to the calling

@@ -5,7 +5,6 @@
 package rootfs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/mountinfo"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -103,35 +103,15 @@ func privateParent(rootfs string) error {
 
 // mountOf finds the mount point holding path and whether it is shared.
 func mountOf(path string) (string, bool, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	ms, err := mountinfo.Self()
 	if err != nil {
-		return "", false, fmt.Errorf("read /proc/self/mountinfo: %w", err)
+		return "", false, err
 	}
-	defer f.Close()
-	best, shared := "", false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 7 {
-			continue
-		}
-		mp := fields[4]
-		if (path == mp || strings.HasPrefix(path, strings.TrimSuffix(mp, "/")+"/")) && len(mp) >= len(best) {
-			best, shared = mp, false
-			for _, opt := range fields[6:] {
-				if opt == "-" {
-					break
-				}
-				if strings.HasPrefix(opt, "shared:") {
-					shared = true
-				}
-			}
-		}
-	}
-	if best == "" {
+	m, ok := mountinfo.Holding(ms, path)
+	if !ok {
 		return "", false, fmt.Errorf("no mount holds %s", path)
 	}
-	return best, shared, sc.Err()
+	return m.Mountpoint, m.Shared(), nil
 }
 
 // options splits OCI mount options into flags to set, propagation flags and
