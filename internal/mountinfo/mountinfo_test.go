@@ -14,12 +14,18 @@ import (
 // testdata is the repository's top-level testdata/mountinfo.
 var testdata = filepath.Join("..", "..", "testdata", "mountinfo")
 
-func TestParseEscapesAndOptionalFields(t *testing.T) {
-	f, err := os.Open(filepath.Join(testdata, "escapes"))
+func parseFile(t *testing.T, name string) []Mount {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testdata, name))
 	require.NoError(t, err)
 	defer f.Close()
 	ms, err := Parse(f)
 	require.NoError(t, err)
+	return ms
+}
+
+func TestParseEscapesAndOptionalFields(t *testing.T) {
+	ms := parseFile(t, "escapes")
 	want := []Mount{
 		{ID: 21, Parent: 1, Device: "8:1", Root: "/", Mountpoint: "/", Options: "rw,relatime", Optional: []string{"shared:1"}, FSType: "ext4", Source: "/dev/sda1", SuperOptions: "rw"},
 		{ID: 22, Parent: 21, Device: "0:21", Root: "/", Mountpoint: "/proc", Options: "rw,nosuid,nodev,noexec,relatime", Optional: []string{"shared:5"}, FSType: "proc", Source: "proc", SuperOptions: "rw"},
@@ -62,11 +68,7 @@ func TestParseRefusesWhatIsNotMountinfo(t *testing.T) {
 }
 
 func TestHolding(t *testing.T) {
-	f, err := os.Open(filepath.Join(testdata, "escapes"))
-	require.NoError(t, err)
-	defer f.Close()
-	ms, err := Parse(f)
-	require.NoError(t, err)
+	ms := parseFile(t, "escapes")
 	for path, want := range map[string]string{
 		"/":                        "/",
 		"/etc/passwd":              "/",
