@@ -54,12 +54,13 @@ type Sample struct {
 	Rep     int                `json:"rep"`
 	Value   float64            `json:"value"` // the cell's headline metric
 	Metrics map[string]float64 `json:"metrics,omitempty"`
-	Series  []Point            `json:"series,omitempty"` // e.g. throughput per interval
+	Series  []TimePoint        `json:"series,omitempty"` // e.g. throughput per interval
 	Raw     []json.RawMessage  `json:"raw,omitempty"`    // workload output as printed
 }
 
-// Point is one element of a time series.
-type Point struct {
+// TimePoint is one element of a time series within a sample (not a point of
+// the matrix: that is a Cell's Point, runner.Point).
+type TimePoint struct {
 	T      float64            `json:"t"`
 	Values map[string]float64 `json:"v"`
 }

@@ -115,7 +115,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Point is one parameter set of one workload, run in every environment.
+// Point is a point of the matrix: one parameter set of one workload, run in
+// every environment (each point × environment is a results.Cell). Not a
+// results.TimePoint, which is one interval of a sample's time series.
 type Point struct {
 	Workload string
 	Params   map[string]string

@@ -379,7 +379,7 @@ func runNet(ctx context.Context, o Options, ws *workspace, e env.Env, p Point) (
 		"sent_gbps": r.SentBps / 1e9, "retransmits": float64(r.Retransmits), "mean_rtt_us": r.MeanRTTus,
 		"jitter_ms": r.JitterMs, "lost_percent": r.LostPercent}}
 	for _, iv := range r.Intervals {
-		s.Series = append(s.Series, results.Point{T: iv.End, Values: map[string]float64{
+		s.Series = append(s.Series, results.TimePoint{T: iv.End, Values: map[string]float64{
 			"gbps": iv.BitsPerSec / 1e9, "rtt_us": iv.RTTus, "retransmits": float64(iv.Retransmits)}})
 	}
 	return s, nil
