@@ -22,6 +22,21 @@ func Lock(ctx context.Context, path string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
+	return lock(ctx, f, path)
+}
+
+// LockDir takes an exclusive flock on an existing directory, waiting until
+// ctx ends: a lock that leaves no lock file behind (the temporary
+// directory, say).
+func LockDir(ctx context.Context, dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s to lock it: %w", dir, err)
+	}
+	return lock(ctx, f, dir)
+}
+
+func lock(ctx context.Context, f *os.File, path string) (unlock func(), err error) {
 	// flock(2) cannot be interrupted, so it blocks in a goroutine of its
 	// own, given the descriptor number read here (reading it there would
 	// race with a Close here).

@@ -2,6 +2,7 @@ package flock
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,4 +27,24 @@ func TestLockWaitsAndGivesUp(t *testing.T) {
 	unlock2, err := Lock(context.Background(), path)
 	require.NoError(t, err, "free again after unlock")
 	unlock2()
+}
+
+func TestLockDirLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := LockDir(context.Background(), dir)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, err = LockDir(ctx, dir)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "held by the first lock")
+	unlock()
+	unlock2, err := LockDir(context.Background(), dir)
+	require.NoError(t, err, "free again after unlock")
+	unlock2()
+	ents, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, ents, "no lock file is made")
+
+	_, err = LockDir(context.Background(), filepath.Join(dir, "missing"))
+	assert.ErrorContains(t, err, "missing")
 }
