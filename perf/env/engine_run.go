@@ -16,7 +16,7 @@ import (
 // job in container name: removed when it exits, the host's /usr, /lib and
 // /lib64 read-only for the dynamically linked tools, the job's program
 // bind-mounted when it is not under /usr, a tmpfs on /tmp, the same file
-// and process limits as the OCI environments.
+// and process limits as the OCI environments (engine.ContainerArgs).
 func (e *Engine) RunArgs(name string, job Job) []string {
 	network := "none"
 	if job.HostNetwork {
@@ -25,21 +25,9 @@ func (e *Engine) RunArgs(name string, job Job) []string {
 	return e.runArgs(name, job, network)
 }
 
-// containerArgs are the run options of every container: the limits of the
-// OCI environments (podman cannot set its default ones on this host), and
-// for podman what dockerd has as daemon options: never pull, the adapter's
-// cgroup parent.
-func (e *Engine) containerArgs() []string {
-	a := []string{"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"}
-	if e.kind == "podman" {
-		a = append(a, "--pull", "never", "--cgroup-parent", "/"+e.cgroup)
-	}
-	return a
-}
-
 func (e *Engine) runArgs(name string, job Job, network string) []string {
 	a := []string{"run", "--rm", "--name", name}
-	a = append(a, e.containerArgs()...)
+	a = append(a, e.ContainerArgs()...)
 	a = append(a, "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m", "--network", network)
 	for _, d := range []string{"/usr", "/lib", "/lib64"} {
 		if _, err := os.Stat(d); err == nil {
@@ -65,7 +53,7 @@ func (e *Engine) runArgs(name string, job Job, network string) []string {
 	}
 	args := substitute(job.Args, dataInside)
 	args[0] = inside
-	a = append(a, e.image)
+	a = append(a, e.Image())
 	return append(a, args...)
 }
 
@@ -75,7 +63,7 @@ func (e *Engine) Run(ctx context.Context, job Job) (_ []byte, rerr error) {
 		return nil, err
 	}
 	if len(job.Args) == 0 {
-		return nil, fmt.Errorf("%s: empty command", e.kind)
+		return nil, fmt.Errorf("%s: empty command", e.Kind())
 	}
 	name := randomID("nsbench-")
 	args := e.RunArgs(name, job)
@@ -91,12 +79,12 @@ func (e *Engine) Run(ctx context.Context, job Job) (_ []byte, rerr error) {
 		}()
 		args = e.runArgs(name, job, "container:"+holder)
 	}
-	out, err := e.cmd(ctx, args...)
+	out, err := e.Cmd(ctx, args...)
 	if err != nil {
 		// A cancelled client leaves its container running: remove it.
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = e.cmd(rctx, "rm", "-f", name)
+		_, _ = e.Cmd(rctx, "rm", "-f", name)
 		return out, err
 	}
 	return out, nil

@@ -1,11 +1,11 @@
 package env
 
 import (
+	"github.com/nsbench/nsbench/internal/engine"
+
 	"context"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func TestEngineRunArgs(t *testing.T) {
@@ -33,26 +32,22 @@ func TestEngineRunArgs(t *testing.T) {
 	}{
 		{"docker static binary, own network", "docker",
 			Job{Args: []string{"/tmp/b/nsbench-cpu", "-seed", "1"}},
-			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/tmp/b/nsbench-cpu:/nsbench/nsbench-cpu:ro", engineImage, "/nsbench/nsbench-cpu", "-seed", "1"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/tmp/b/nsbench-cpu:/nsbench/nsbench-cpu:ro", engine.Image, "/nsbench/nsbench-cpu", "-seed", "1"})},
 		{"podman host tool, host network", "podman",
 			Job{Args: []string{"/usr/bin/iperf3", "-c", "127.0.0.1"}, HostNetwork: true},
-			cat(common, []string{"--pull", "never", "--cgroup-parent", "/nsbench-x"}, tmp, []string{"--network", "host"}, hostRO, []string{"localhost/" + engineImage, "/usr/bin/iperf3", "-c", "127.0.0.1"})},
+			cat(common, []string{"--pull", "never", "--cgroup-parent", "/nsbench-x"}, tmp, []string{"--network", "host"}, hostRO, []string{"localhost/" + engine.Image, "/usr/bin/iperf3", "-c", "127.0.0.1"})},
 		{"bind data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "bind", Host: "/var/tmp/d"}},
-			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/var/tmp/d:/data", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"-v", "/var/tmp/d:/data", engine.Image, "/usr/bin/fio", "--filename=/data/f"})},
 		{"tmpfs data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "tmpfs", Host: "/dev/shm/d"}},
-			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"--tmpfs", "/data:rw,nosuid,nodev,size=1g", engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{"--tmpfs", "/data:rw,nosuid,nodev,size=1g", engine.Image, "/usr/bin/fio", "--filename=/data/f"})},
 		{"rootfs data is the image's /data", "docker",
 			Job{Args: []string{"/usr/bin/fio", "--filename={data}/f"}, Data: &Data{Kind: "rootfs", Host: "/var/tmp/d"}},
-			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{engineImage, "/usr/bin/fio", "--filename=/data/f"})},
+			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{engine.Image, "/usr/bin/fio", "--filename=/data/f"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := NewEngine(tc.kind, t.TempDir())
-			e.cgroup, e.image = "nsbench-x", engineImage
-			if tc.kind == "podman" {
-				e.image = "localhost/" + engineImage
-			}
+			e := &Engine{engine.New(engine.Options{Kind: tc.kind, StateDir: t.TempDir(), CgroupParent: "nsbench-x"})}
 			if diff := cmp.Diff(tc.want, e.RunArgs("c1", tc.job)); diff != "" {
 				t.Errorf("RunArgs (-want +got):\n%s", diff)
 			}
@@ -60,73 +55,10 @@ func TestEngineRunArgs(t *testing.T) {
 	}
 }
 
-// hostTraces is what an engine could leave behind: mount points, network
-// interfaces, named network namespaces, top-level cgroups, engine processes
-// and the directories engines make by default. Other tests run on this
-// machine at the same time, so only what an engine could have made counts.
-type hostTraces struct {
-	Mounts, Links, Netns, Cgroups, Procs, Paths []string
-}
-
-func containsAny(s string, subs ...string) bool {
-	return slices.ContainsFunc(subs, func(sub string) bool { return strings.Contains(s, sub) })
-}
-
-func snapshot(t *testing.T) hostTraces {
+func snapshot(t *testing.T) engine.Traces {
 	t.Helper()
-	var h hostTraces
-	mounts, err := mountPoints()
+	h, err := engine.HostTraces()
 	require.NoError(t, err)
-	for _, m := range mounts {
-		// Not all of /nsbench-: the conformance suite, in parallel with
-		// this package, mounts under /tmp/nsbench-conformance-*.
-		if containsAny(m, "docker", "podman", "containers", "libpod", "overlay", netnsDir, "/run/runc", "/run/containerd", "/nsbench-docker-", "/nsbench-podman-") {
-			h.Mounts = append(h.Mounts, m)
-		}
-	}
-	slices.Sort(h.Mounts)
-	ifs, err := net.Interfaces()
-	require.NoError(t, err)
-	for _, i := range ifs {
-		if containsAny(i.Name, "docker", "veth", "cni", "podman", "br-") {
-			h.Links = append(h.Links, i.Name)
-		}
-	}
-	if ents, err := os.ReadDir(netnsDir); err == nil {
-		for _, e := range ents {
-			if containsAny(e.Name(), "netns-", "cni-") { // podman's and CNI's names
-				h.Netns = append(h.Netns, e.Name())
-			}
-		}
-	}
-	hier, _ := os.ReadDir(cgroupRoot)
-	for _, d := range hier {
-		ents, _ := os.ReadDir(filepath.Join(cgroupRoot, d.Name()))
-		for _, e := range ents {
-			// other tests may make cgroups meanwhile; the engines' are ours
-			if e.IsDir() && strings.HasPrefix(e.Name(), "nsbench-") {
-				h.Cgroups = append(h.Cgroups, d.Name()+"/"+e.Name())
-			}
-		}
-	}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		comm, err := os.ReadFile(filepath.Join("/proc", p.Name(), "comm"))
-		if err != nil || zombie(p.Name()) {
-			continue // a zombie is gone already; init reaps it
-		}
-		c := strings.TrimSpace(string(comm))
-		if slices.Contains([]string{"dockerd", "containerd", "conmon", "podman"}, c) || strings.HasPrefix(c, "containerd-shim") {
-			h.Procs = append(h.Procs, p.Name()+" "+c)
-		}
-	}
-	for _, kind := range []string{"docker", "podman"} {
-		for _, p := range sideEffectPaths(kind) {
-			if _, err := os.Lstat(p); err == nil {
-				h.Paths = append(h.Paths, p)
-			}
-		}
-	}
 	return h
 }
 
@@ -199,24 +131,11 @@ func TestEngines(t *testing.T) {
 	}
 }
 
-func zombie(pid string) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
-	if err != nil {
-		return true
-	}
-	// the state follows the parenthesised command name
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
-}
-
 // lockEngineTests serialises the tests that start container engines across
-// test packages (go test runs packages in parallel): each checks that the
-// host is left as it found it, which another package's engine would spoil.
+// test packages: each checks that the host is left as it found it.
 func lockEngineTests(t *testing.T) {
 	t.Helper()
-	// the lock is on the temporary directory itself: no lock file to leave
-	f, err := os.Open(os.TempDir())
+	unlock, err := engine.LockHost(context.Background())
 	require.NoError(t, err)
-	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(unlock)
 }

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"github.com/nsbench/nsbench/internal/engine"
+
 	"context"
 	"net"
 	"net/netip"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 )
 
 func TestRefused(t *testing.T) {
@@ -81,11 +82,11 @@ func TestRunNetTopologies(t *testing.T) {
 	}
 	lockEngineTests(t)
 	envs := []string{"native", "runc"}
-	for _, engine := range []string{"docker", "podman"} {
-		if _, err := exec.LookPath(engine); err == nil {
-			envs = append(envs, engine)
+	for _, kind := range []string{"docker", "podman"} {
+		if _, err := exec.LookPath(kind); err == nil {
+			envs = append(envs, kind)
 		} else {
-			t.Logf("%s not installed: not part of this test", engine)
+			t.Logf("%s not installed: not part of this test", kind)
 		}
 	}
 	before, err := net.Interfaces()
@@ -140,13 +141,10 @@ func lingeringLinks(t *testing.T, before []net.Interface, settle time.Duration) 
 }
 
 // lockEngineTests serialises the tests that start container engines across
-// test packages (go test runs packages in parallel): each checks that the
-// host is left as it found it, which another package's engine would spoil.
+// test packages: each checks that the host is left as it found it.
 func lockEngineTests(t *testing.T) {
 	t.Helper()
-	// the lock is on the temporary directory itself: no lock file to leave
-	f, err := os.Open(os.TempDir())
+	unlock, err := engine.LockHost(context.Background())
 	require.NoError(t, err)
-	require.NoError(t, unix.Flock(int(f.Fd()), unix.LOCK_EX))
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(unlock)
 }

@@ -1,4 +1,4 @@
-package env
+package engine
 
 import (
 	"context"
@@ -15,15 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/internal/mountinfo"
+	"github.com/nsbench/nsbench/runtime/cgroups"
 )
 
-// Host state the engine adapters clean up and check: mounts, processes,
+// Host state the engines' Close cleans up and checks: mounts, processes,
 // cgroups and the /run/netns mount that `ip netns` and engines make.
 
-const (
-	cgroupRoot = "/sys/fs/cgroup"
-	netnsDir   = "/run/netns"
-)
+const netnsDir = "/run/netns"
 
 // mountPoints lists this mount namespace's mount points.
 func mountPoints() ([]string, error) {
@@ -125,24 +123,30 @@ func waitGone(ctx context.Context, dirs ...string) {
 	}
 }
 
-// cgroupDirs lists the directories of cgroup name in every hierarchy
-// mounted under /sys/fs/cgroup (cgroup v1 controllers, the hybrid unified
-// tree, or a pure v2 root).
+// cgroupMounts lists the mount points of the host's cgroup hierarchies
+// (v1 controllers, the hybrid unified tree, or a pure v2 root).
+func cgroupMounts() []string {
+	l, err := cgroups.HostLayout()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, h := range l.Hierarchies {
+		out = append(out, h.Mountpoint)
+	}
+	return out
+}
+
+// cgroupDirs lists the directories of top-level cgroup name in every
+// hierarchy.
 func cgroupDirs(name string) []string {
 	if name == "" {
 		return nil
 	}
 	var out []string
-	if _, err := os.Stat(filepath.Join(cgroupRoot, name, "cgroup.procs")); err == nil {
-		out = append(out, filepath.Join(cgroupRoot, name))
-	}
-	ents, err := os.ReadDir(cgroupRoot)
-	if err != nil {
-		return out
-	}
-	for _, ent := range ents {
-		p := filepath.Join(cgroupRoot, ent.Name(), name)
-		if st, err := os.Stat(p); err == nil && st.IsDir() && ent.Name() != name {
+	for _, top := range cgroupMounts() {
+		p := filepath.Join(top, name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			out = append(out, p)
 		}
 	}
