@@ -98,6 +98,9 @@ type Options struct {
 	// DebCache keeps Debian packages of the guest's arch; empty means
 	// debpkg.DefaultCacheDir().
 	DebCache string
+	// Mirror is the Debian mirror the packages come from (Debian 12,
+	// whatever the host runs); empty means debpkg.DefaultMirror.
+	Mirror string
 	// Tools are programs of the guest's arch from Debian packages, put in
 	// with their shared libraries (DefaultTools: runc, crun, fio, iperf3).
 	Tools []Tool
@@ -146,7 +149,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 			o.CacheDir = filepath.Join(c, "images")
 		}
 	}
-	repo, err := debpkg.NewRepo(ga, o.DebCache, o.Log)
+	repo, err := debpkg.NewRepo(debpkg.Bookworm(o.Mirror), ga, o.DebCache, o.Log)
 	if err != nil {
 		return "", err
 	}

@@ -66,7 +66,7 @@ func TestToolEntriesAmd64(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the package cache under /var/cache/nsbench needs root")
 	}
-	repo, err := debpkg.NewRepo("x86_64", "", nil)
+	repo, err := debpkg.NewRepo(debpkg.Bookworm(""), "x86_64", "", nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

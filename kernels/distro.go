@@ -36,6 +36,9 @@ type DistroOptions struct {
 	Arch string // x86_64 or arm64
 	// DebCache is debpkg's cache; empty means its default.
 	DebCache string
+	// Mirror is the Debian mirror the packages come from (Debian 12,
+	// whatever the host runs); empty means debpkg.DefaultMirror.
+	Mirror string
 	// Modules to load in the guest; nil means DistroModules().
 	Modules []string
 	Log     io.Writer
@@ -61,11 +64,11 @@ func Distro(ctx context.Context, o DistroOptions) (*Kernel, error) {
 	if !ok {
 		return nil, fmt.Errorf("distro kernel: unknown arch %q: want x86_64 or arm64", o.Arch)
 	}
-	repo, err := debpkg.NewRepo(o.Arch, o.DebCache, o.Log)
+	repo, err := debpkg.NewRepo(debpkg.Bookworm(o.Mirror), o.Arch, o.DebCache, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	if err := repo.EnsureArch(ctx); err != nil {
+	if err := repo.Update(ctx); err != nil {
 		return nil, err
 	}
 	info, err := repo.Show(ctx, meta)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/flock"
 )
 
@@ -46,8 +47,15 @@ func Variants() []string { return []string{"stock", "hardened", "aufs"} }
 type Options struct {
 	Variant string // stock, hardened or aufs
 	Arch    string // x86_64 or arm64
-	// Src is a kernel tarball or tree; empty means DefaultSource.
+	// Src is a kernel tarball or tree; empty means DebianSource(), fetched
+	// through DebCache from Mirror.
 	Src string
+	// SrcSHA256 pins Src's checksum (a tarball): another one is refused.
+	SrcSHA256 string
+	// DebCache is debpkg's package cache; empty means its default.
+	DebCache string
+	// Mirror is the Debian mirror; empty means debpkg.DefaultMirror.
+	Mirror string
 	// AufsSrc is a checkout of the aufs-standalone branch for Src's
 	// version; the aufs variant needs it.
 	AufsSrc string
@@ -68,6 +76,8 @@ type Kernel struct {
 	Sysctls    map[string]string `json:"sysctls,omitempty"`
 	ConfigPath string            `json:"config"`
 	Key        string            `json:"key"`
+	// Source is what the kernel was built from, with its checksum.
+	Source *Source `json:"source,omitempty"`
 	// Modules are loaded by the guest init before its job, in order
 	// (the distro kernel has 9p, virtio and the rest as modules).
 	Modules []Module `json:"modules,omitempty"`
@@ -245,9 +255,6 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	if opts.Arch == "" {
 		opts.Arch = "x86_64"
 	}
-	if opts.Src == "" {
-		opts.Src = DefaultSource
-	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
@@ -269,9 +276,24 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create kernel cache %s: %w", opts.CacheDir, err)
 	}
-	src, err := resolveSource(ctx, opts.Src, opts.CacheDir, log)
+	srcPath, srcSum, srcName := opts.Src, opts.SrcSHA256, opts.Src
+	if srcPath == "" {
+		pin := DebianSource()
+		repo, err := debpkg.NewRepo(debpkg.Bookworm(opts.Mirror), "amd64", opts.DebCache, log)
+		if err != nil {
+			return nil, err
+		}
+		if srcPath, err = FetchSource(ctx, pin, repo); err != nil {
+			return nil, err
+		}
+		srcSum, srcName = pin.TarballSHA256, pin.Package.Name+" "+pin.Package.Version
+	}
+	src, err := resolveSource(ctx, srcPath, srcSum, opts.CacheDir, log)
 	if err != nil {
 		return nil, err
+	}
+	if src.SHA256 != "" && srcSum == "" {
+		fmt.Fprintf(log, "kernels: %s has SHA256 %s (set KERNEL_SRC_SHA256 to pin it)\n", srcPath, src.SHA256)
 	}
 	p, err := makePlan(opts.Variant, opts.Arch, compiler, plugins, src.Dir)
 	if err != nil {
@@ -297,7 +319,7 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 		return k, nil
 	}
 	fmt.Fprintf(log, "kernels: building %s/%s into %s\n", opts.Variant, opts.Arch, out)
-	k, err := build(ctx, opts, p, src, key, out, log)
+	k, err := build(ctx, opts, p, src, &Source{Name: srcName, SHA256: src.SHA256}, key, out, log)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +339,7 @@ func versionOfSource(src string) string {
 	return "6.1"
 }
 
-func build(ctx context.Context, opts Options, p *plan, src *source, key, out string, log io.Writer) (_ *Kernel, err error) {
+func build(ctx context.Context, opts Options, p *plan, src *source, srcInfo *Source, key, out string, log io.Writer) (_ *Kernel, err error) {
 	a := arches[opts.Arch]
 	work := filepath.Join(opts.CacheDir, "work", key)
 	if err := os.RemoveAll(work); err != nil {
@@ -431,7 +453,7 @@ func build(ctx context.Context, opts Options, p *plan, src *source, key, out str
 	k := &Kernel{
 		Image: filepath.Join(out, filepath.Base(a.image)), Version: strings.TrimSpace(string(relOut)),
 		Variant: p.variant, Arch: p.arch, Cmdline: p.cmdline, Sysctls: p.sysctls,
-		ConfigPath: filepath.Join(out, "config"), Key: key,
+		ConfigPath: filepath.Join(out, "config"), Key: key, Source: srcInfo,
 	}
 	for from, to := range map[string]string{filepath.Join(objDir, a.image): filepath.Base(a.image), cfgPath: "config"} {
 		if err := copyFile(from, filepath.Join(tmp, to)); err != nil {

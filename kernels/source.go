@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,27 +12,80 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/nsbench/nsbench/internal/debpkg"
 )
 
-// DefaultSource is Debian's linux-source-6.1 package, which works offline.
-const DefaultSource = "/usr/src/linux-source-6.1.tar.xz"
+// SourcePin is a kernel source in a Debian package, pinned by the
+// package's version and SHA256 and by the SHA256 of the tarball inside.
+type SourcePin struct {
+	Package debpkg.Pin
+	// Tarball is the tarball's path inside the package.
+	Tarball       string
+	TarballSHA256 string
+}
+
+// DebianSource is what every kernel variant is built from unless
+// Options.Src (KERNEL_SRC) names another: Debian 12's linux-source-6.1,
+// fetched from Debian 12's archive through debpkg's private apt on any
+// host (a Debian 13 host has only linux-source-6.12, Ubuntu its own).
+// When Debian drops this version from its archive, FetchSource says so:
+// pin the version `apt-cache policy linux-source-6.1` shows then, with the
+// two checksums (the .deb's from apt-cache show, the tarball's from
+// sha256sum), or point KERNEL_SRC at a copy of this one.
+func DebianSource() SourcePin {
+	return SourcePin{
+		Package:       debpkg.Pin{Name: "linux-source-6.1", Version: "6.1.192-2", SHA256: "ae95fe63d4c553f8d0e6c86cb1ab566f3894a43743eb19ab585cd97d82f26514"},
+		Tarball:       "usr/src/linux-source-6.1.tar.xz",
+		TarballSHA256: "4d415b3d364834fd818270e88813e90323bbfce4f519a0e6bd4940ddcd7df693",
+	}
+}
+
+// Source says what a kernel was built from; it goes into kernel.json.
+type Source struct {
+	// Name is the Debian package and version ("linux-source-6.1
+	// 6.1.192-2"), or the tarball or tree path given as KERNEL_SRC.
+	Name string `json:"name"`
+	// SHA256 is the tarball's (empty for an unpacked tree, which has no
+	// cheap exact identity).
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// FetchSource returns the pinned Debian source tarball, downloading and
+// checking it first when the package cache has none.
+func FetchSource(ctx context.Context, pin SourcePin, repo *debpkg.Repo) (string, error) {
+	pkg, err := repo.FetchPinned(ctx, pin.Package)
+	if err != nil {
+		if errors.Is(err, debpkg.ErrPinGone) {
+			return "", fmt.Errorf("kernel source: %w (update kernels.DebianSource to the version Debian has now, or set KERNEL_SRC to a kernel tarball with KERNEL_SRC_SHA256)", err)
+		}
+		return "", fmt.Errorf("kernel source %s %s: %w", pin.Package.Name, pin.Package.Version, err)
+	}
+	return filepath.Join(pkg.Root, pin.Tarball), nil
+}
 
 // source is an unpacked kernel tree and an identity for cache keys.
 type source struct {
 	Dir string
 	ID  string
+	// SHA256 is the tarball's, when it was one.
+	SHA256 string
 }
 
 // resolveSource returns a tree for src (a kernel tarball or an unpacked
-// tree). Tarballs are unpacked once into cacheDir/src/<hash>.
-func resolveSource(ctx context.Context, src, cacheDir string, log io.Writer) (*source, error) {
+// tree). Tarballs are unpacked once into cacheDir/src/<hash>; wantSHA256,
+// when set, is the tarball's pinned checksum, and another one is refused.
+func resolveSource(ctx context.Context, src, wantSHA256, cacheDir string, log io.Writer) (*source, error) {
 	st, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("kernel source %s: %w (install linux-source-6.1, or set KERNEL_SRC to a kernel tarball or tree)", src, err)
+		return nil, fmt.Errorf("kernel source %s: %w (set KERNEL_SRC to a kernel tarball or tree, or leave it empty for Debian 12's pinned linux-source-6.1)", src, err)
 	}
 	if st.IsDir() {
 		if _, err := os.Stat(filepath.Join(src, "Makefile")); err != nil {
 			return nil, fmt.Errorf("kernel source %s: no top-level Makefile: not a kernel tree", src)
+		}
+		if wantSHA256 != "" {
+			return nil, fmt.Errorf("kernel source %s: a tree has no checksum to compare with KERNEL_SRC_SHA256 %s: give the tarball", src, wantSHA256)
 		}
 		ver, err := treeVersion(ctx, src)
 		if err != nil {
@@ -41,9 +95,12 @@ func resolveSource(ctx context.Context, src, cacheDir string, log io.Writer) (*s
 		// cheap identity. Tarballs are hashed exactly.
 		return &source{Dir: src, ID: "tree:" + src + ":" + ver}, nil
 	}
-	sum, err := hashFile(src)
+	sum, err := debpkg.HashFile(src)
 	if err != nil {
 		return nil, err
+	}
+	if wantSHA256 != "" && sum != wantSHA256 {
+		return nil, fmt.Errorf("kernel source %s: SHA256 %s, pinned %s: not the pinned source", src, sum, wantSHA256)
 	}
 	dir := filepath.Join(cacheDir, "src", sum[:16])
 	if _, err := os.Stat(dir); err != nil {
@@ -68,7 +125,7 @@ func resolveSource(ctx context.Context, src, cacheDir string, log io.Writer) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &source{Dir: tree, ID: "tar:" + sum}, nil
+	return &source{Dir: tree, ID: "tar:" + sum, SHA256: sum}, nil
 }
 
 // onlySubdir finds the kernel tree inside an unpacked tarball: the one
@@ -97,19 +154,6 @@ func treeVersion(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("make -C %s kernelversion: %w", dir, err)
 	}
 	return strings.TrimSpace(string(out)), nil
-}
-
-func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // aufsBranch names the aufs-standalone branch for a kernel version: the

@@ -9,4 +9,4 @@ KERNEL_DEPS := deps-kernel deps-kernel-hosttc
 .PHONY: kernel
 kernel: $(KERNEL_DEPS)
 	$(GO) build -o $(BIN)/nskernel ./cmd/nskernel
-	KERNEL=$(KERNEL) ARCH=$(ARCH) AUFS_SRC="$(AUFS_SRC)" KERNEL_SRC="$(KERNEL_SRC)" $(BIN)/nskernel build -v
+	KERNEL=$(KERNEL) ARCH=$(ARCH) AUFS_SRC="$(AUFS_SRC)" KERNEL_SRC="$(KERNEL_SRC)" KERNEL_SRC_SHA256="$(KERNEL_SRC_SHA256)" $(BIN)/nskernel build -v

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/kernels"
 )
 
@@ -33,7 +34,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o kernels.Options
 	fs.StringVar(&o.Variant, "variant", envOr("KERNEL", "stock"), "kernel variant: "+strings.Join(kernels.Variants(), ", ")+", or distro (Debian's prebuilt kernel)")
 	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture: x86_64 or arm64")
-	fs.StringVar(&o.Src, "src", os.Getenv("KERNEL_SRC"), "kernel tarball or tree (default "+kernels.DefaultSource+")")
+	pin := kernels.DebianSource().Package
+	fs.StringVar(&o.Src, "src", os.Getenv("KERNEL_SRC"), "kernel tarball or tree (default Debian 12's "+pin.Name+" "+pin.Version+", fetched and checked)")
+	fs.StringVar(&o.SrcSHA256, "src-sha256", os.Getenv("KERNEL_SRC_SHA256"), "the --src tarball's pinned SHA256")
+	fs.StringVar(&o.Mirror, "mirror", os.Getenv("NSBENCH_DEBIAN_MIRROR"), "Debian mirror for the source, build root and packages (default "+debpkg.DefaultMirror+")")
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for the aufs variant")
 	fs.StringVar(&o.CacheDir, "cache", "", "cache directory (default "+kernels.DefaultCacheDir()+")")
 	fs.IntVar(&o.Jobs, "j", 0, "parallel make jobs (default: number of CPUs)")
@@ -51,7 +55,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	if o.Variant == "distro" {
 		// Debian's prebuilt kernel is fetched, not built.
-		k, err = kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
+		k, err = kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log, Mirror: o.Mirror})
 	} else {
 		k, err = kernels.Build(ctx, o)
 	}

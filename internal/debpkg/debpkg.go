@@ -1,8 +1,10 @@
 // Package debpkg fetches Debian packages of a target architecture (amd64 or
-// arm64) with the host's apt, unpacks them into a cache outside the tree and
+// arm64) of one pinned Debian release, with the host's apt reading a private
+// configuration (apt.go), unpacks them into a cache outside the tree and
 // resolves ELF binaries' shared libraries from them, so guest images get
-// runc, crun, fio and iperf3 built by Debian for the guest's arch, and the
-// distro kernel variant gets Debian's kernel and modules.
+// runc, crun, fio and iperf3 built by Debian for the guest's arch, the
+// distro kernel variant gets Debian's kernel and modules, and the kernel
+// source is the same package on any host.
 package debpkg
 
 import (
@@ -48,11 +50,12 @@ func DefaultCacheDir() string {
 	return "/var/cache/nsbench/debs"
 }
 
-// Repo downloads and unpacks packages of one architecture. The zero Dir
-// means DefaultCacheDir().
+// Repo downloads and unpacks packages of one architecture from one
+// release. The zero Dir means DefaultCacheDir().
 type Repo struct {
-	Arch Arch
-	Dir  string
+	Release Release
+	Arch    Arch
+	Dir     string
 	// Log receives what apt and dpkg print; nil discards it.
 	Log io.Writer
 }
@@ -67,8 +70,8 @@ type Package struct {
 	Depends []string
 }
 
-// NewRepo returns a Repo for a guest or Debian arch name.
-func NewRepo(arch, dir string, log io.Writer) (*Repo, error) {
+// NewRepo returns a Repo of rel for a guest or Debian arch name.
+func NewRepo(rel Release, arch, dir string, log io.Writer) (*Repo, error) {
 	a, err := ArchOf(arch)
 	if err != nil {
 		return nil, err
@@ -79,7 +82,10 @@ func NewRepo(arch, dir string, log io.Writer) (*Repo, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	return &Repo{Arch: a, Dir: dir, Log: log}, nil
+	if len(rel.Suites) == 0 {
+		return nil, errors.New("debpkg: release names no suite")
+	}
+	return &Repo{Release: rel, Arch: a, Dir: dir, Log: log}, nil
 }
 
 // ErrArchive marks failures to reach the Debian archive (apt-get update or
@@ -90,6 +96,13 @@ func (r *Repo) run(ctx context.Context, dir string, name string, args ...string)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
+	if strings.HasPrefix(name, "apt") {
+		conf, err := r.aptConfig()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, "APT_CONFIG="+conf)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = io.MultiWriter(&stderr, r.Log)
 	out, err := cmd.Output()
@@ -99,65 +112,15 @@ func (r *Repo) run(ctx context.Context, dir string, name string, args ...string)
 	return out, nil
 }
 
-// EnsureArch makes apt know packages of r's arch: for a foreign arch it
-// runs `dpkg --add-architecture` and `apt-get update` when dpkg does not
-// list it yet, and `apt-get update` when apt has no index for it (a fresh
-// container has none at all).
-func (r *Repo) EnsureArch(ctx context.Context) error {
-	native, err := r.run(ctx, "", "dpkg", "--print-architecture")
-	if err != nil {
-		return err
-	}
-	update := false
-	if strings.TrimSpace(string(native)) != r.Arch.Name {
-		foreign, err := r.run(ctx, "", "dpkg", "--print-foreign-architectures")
-		if err != nil {
-			return err
-		}
-		if !containsField(string(foreign), r.Arch.Name) {
-			if os.Geteuid() != 0 {
-				return fmt.Errorf("dpkg does not know architecture %s and adding it needs root: run dpkg --add-architecture %s && apt-get update", r.Arch.Name, r.Arch.Name)
-			}
-			fmt.Fprintf(r.Log, "debpkg: dpkg --add-architecture %s\n", r.Arch.Name)
-			if _, err := r.run(ctx, "", "dpkg", "--add-architecture", r.Arch.Name); err != nil {
-				return err
-			}
-			update = true
-		}
-	}
-	if !update {
-		// libc6 exists for every arch; no candidate means no index.
-		if _, err := r.run(ctx, "", "apt-cache", "show", "--no-all-versions", "libc6:"+r.Arch.Name); err != nil {
-			update = true
-		}
-	}
-	if update {
-		if os.Geteuid() != 0 {
-			return fmt.Errorf("apt has no package index for %s and apt-get update needs root", r.Arch.Name)
-		}
-		fmt.Fprintf(r.Log, "debpkg: apt-get update (index for %s)\n", r.Arch.Name)
-		if _, err := r.run(ctx, "", "apt-get", "update", "-qq"); err != nil {
-			return fmt.Errorf("%w: %v", ErrArchive, err)
-		}
-	}
-	return nil
-}
-
-func containsField(s, want string) bool {
-	for _, f := range strings.Fields(s) {
-		if f == want {
-			return true
-		}
-	}
-	return false
-}
-
 // Show returns the candidate version and dependencies of each named
 // package of r's arch, keyed by name. Names apt does not know are missing
 // from the map (apt prints why to the log).
 func (r *Repo) Show(ctx context.Context, names ...string) (map[string]*Package, error) {
 	if len(names) == 0 {
 		return map[string]*Package{}, nil
+	}
+	if err := r.Update(ctx); err != nil {
+		return nil, err
 	}
 	args := []string{"show", "--no-all-versions"}
 	for _, n := range names {
@@ -248,7 +211,7 @@ func (r *Repo) LibClosure(ctx context.Context, names ...string) ([]string, error
 			p, ok := pkgs[n]
 			if !ok {
 				if slices.Contains(names, n) {
-					return nil, fmt.Errorf("package %s:%s: apt knows no such package", n, r.Arch.Name)
+					return nil, fmt.Errorf("package %s:%s: Debian %s has no such package", n, r.Arch.Name, r.Release.Name())
 				}
 				continue // virtual or absent for this arch: not a library we can take
 			}
@@ -285,7 +248,7 @@ func isLibPackage(n string) bool {
 // each named package of r's arch. Unpacked trees are kept under
 // Dir/<arch>/root/<name>_<version>, so a second call needs no network.
 func (r *Repo) Fetch(ctx context.Context, names ...string) ([]*Package, error) {
-	if err := r.EnsureArch(ctx); err != nil {
+	if err := r.Update(ctx); err != nil {
 		return nil, err
 	}
 	base := filepath.Join(r.Dir, r.Arch.Name)
@@ -308,7 +271,7 @@ func (r *Repo) Fetch(ctx context.Context, names ...string) ([]*Package, error) {
 	for _, n := range names {
 		p, ok := info[n]
 		if !ok {
-			return nil, fmt.Errorf("package %s:%s: apt knows no such package (is the arch's index current? apt-get update)", n, r.Arch.Name)
+			return nil, fmt.Errorf("package %s:%s: Debian %s has no such package", n, r.Arch.Name, r.Release.Name())
 		}
 		p.Root = filepath.Join(base, "root", n+"_"+safeVersion(p.Version))
 		p.Deb = filepath.Join(base, "debs", n+"_"+safeVersion(p.Version)+"_"+r.Arch.Name+".deb")
