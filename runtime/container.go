@@ -161,12 +161,16 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	}
 	testPause("state-saved")
 
-	mgr, err := r.cgroup(s, o.ID, rootless)
+	// The one reading of the host's cgroup layout for this container.
+	layout, err := cgroups.HostLayout()
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := r.cgroup(layout, s, o.ID, rootless)
 	if err != nil {
 		return nil, err
 	}
 	if mgr != nil {
-		mgr.Only(s.Linux.Resources)
 		rec.CgroupPaths = mgr.Paths()
 		if err := st.Save(rec); err != nil {
 			return nil, err
@@ -249,10 +253,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
 	defer stop()
 	c := newConn(parentSock)
-	layout, _ := cgroups.HostLayout()
-	v2 := layout != nil && layout.Mode() != "v1"
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
-		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Spec: s, HostPid: pid, CgroupV2: v2, FirstFD: 3 + o.PreserveFDs,
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Spec: s, HostPid: pid, CgroupV2: layout.Mode() == cgroups.ModeV2, FirstFD: 3 + o.PreserveFDs,
 	}}); err != nil {
 		return nil, err
 	}
@@ -296,8 +298,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 
 // cgroup returns the container's cgroup manager, or nil for a rootless
 // container that asks for no limits on a host where it cannot have one.
-func (r *Runtime) cgroup(s *specs.Spec, id string, rootless bool) (*cgroups.Manager, error) {
-	mgr, err := cgroups.New(s.Linux.CgroupsPath, id, rootless)
+func (r *Runtime) cgroup(layout *cgroups.Layout, s *specs.Spec, id string, rootless bool) (*cgroups.Manager, error) {
+	mgr, err := cgroups.New(layout, s.Linux.CgroupsPath, id, rootless)
 	if errors.Is(err, cgroups.ErrRootless) {
 		if wantsLimits(s.Linux.Resources) {
 			return nil, fmt.Errorf("linux.resources: %w; run as root or drop the limits", err)

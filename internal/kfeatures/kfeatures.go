@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-version"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime/cgroups"
 )
 
 // Features is one reading of the running kernel.
@@ -33,7 +35,7 @@ type Features struct {
 	// kernel.apparmor_restrict_unprivileged_userns (-1 if absent).
 	AppArmorRestrictsUserns         int
 	Clone3, PidfdOpen, MountSetattr bool
-	// Cgroup is "v1", "hybrid", "v2" or "none".
+	// Cgroup is "v1", "hybrid", "v2" or "none" (cgroups.Mode).
 	Cgroup string
 	Root   bool
 }
@@ -77,7 +79,11 @@ func Detect() (*Features, error) {
 	f.Clone3 = exists(unix.Syscall(unix.SYS_CLONE3, 0, 0, 0))
 	f.PidfdOpen = exists(unix.Syscall(unix.SYS_PIDFD_OPEN, ^uintptr(0), 0, 0))
 	f.MountSetattr = exists(unix.Syscall6(unix.SYS_MOUNT_SETATTR, ^uintptr(0), 0, 0, 0, 0, 0))
-	f.Cgroup = cgroupMode()
+	l, err := cgroups.HostLayout()
+	if err != nil {
+		return nil, err
+	}
+	f.Cgroup = string(l.Mode())
 	return f, nil
 }
 
@@ -93,20 +99,6 @@ func sysctlInt(name string) int {
 		return -1
 	}
 	return v
-}
-
-func cgroupMode() string {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return "none"
-	}
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return "v2"
-	}
-	if err := unix.Statfs("/sys/fs/cgroup/unified", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return "hybrid"
-	}
-	return "v1"
 }
 
 // ErrMissing marks a feature the kernel does not have: tests skip.

@@ -30,8 +30,21 @@ type Layout struct {
 	Hierarchies []Hierarchy
 }
 
-// Mode names the layout: "v1", "hybrid" or "v2".
-func (l *Layout) Mode() string {
+// Mode is how a host mounts its cgroups. Layout.Mode of HostLayout is the
+// one place nsbench decides it: the runtime, the kernel feature report and
+// the engines' clean-up all ask here.
+type Mode string
+
+// The cgroup modes.
+const (
+	ModeNone   Mode = "none"   // no cgroup hierarchy mounted
+	ModeV1     Mode = "v1"     // v1 controller hierarchies only
+	ModeHybrid Mode = "hybrid" // v1 controllers plus a cgroup2 mount (Debian's systemd before 11)
+	ModeV2     Mode = "v2"     // the unified hierarchy only
+)
+
+// Mode names the layout.
+func (l *Layout) Mode() Mode {
 	v1, v2 := false, false
 	for _, h := range l.Hierarchies {
 		if h.V2 {
@@ -42,13 +55,13 @@ func (l *Layout) Mode() string {
 	}
 	switch {
 	case v1 && v2:
-		return "hybrid"
+		return ModeHybrid
 	case v2:
-		return "v2"
+		return ModeV2
 	case v1:
-		return "v1"
+		return ModeV1
 	}
-	return "none"
+	return ModeNone
 }
 
 // ParseMountinfo reads the cgroup mounts of a /proc/PID/mountinfo text.
@@ -68,7 +81,7 @@ func layoutOf(ms []mountinfo.Mount) *Layout {
 		var h Hierarchy
 		switch m.FSType {
 		case "cgroup2":
-			h = Hierarchy{Name: "unified", Mountpoint: m.Mountpoint, Root: m.Root, V2: true}
+			h = Hierarchy{Name: unifiedName, Mountpoint: m.Mountpoint, Root: m.Root, V2: true}
 		case "cgroup":
 			var ctrls []string
 			for _, o := range strings.Split(m.SuperOptions, ",") {
@@ -123,7 +136,7 @@ func ownCgroups(text string) map[string]string {
 		}
 		name := parts[1]
 		if parts[0] == "0" && name == "" {
-			name = "unified"
+			name = unifiedName
 		} else {
 			ctrls := strings.Split(name, ",")
 			sort.Strings(ctrls)

@@ -18,8 +18,9 @@ func mountinfoFile(name string) string {
 
 func TestParseMountinfo(t *testing.T) {
 	for _, tc := range []struct {
-		file, mode string
-		want       map[string]string // name -> mountpoint
+		file string
+		mode Mode
+		want map[string]string // name -> mountpoint
 	}{
 		{mountinfoFile("v2"), "v2", map[string]string{"unified": "/sys/fs/cgroup"}},
 		{mountinfoFile("v1"), "v1", map[string]string{
@@ -33,7 +34,7 @@ func TestParseMountinfo(t *testing.T) {
 			"unified": "/sys/fs/cgroup/unified",
 		}},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
+		t.Run(string(tc.mode), func(t *testing.T) {
 			f, err := os.Open(tc.file)
 			require.NoError(t, err)
 			defer f.Close()

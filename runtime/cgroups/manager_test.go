@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,13 +29,13 @@ func testManager(t *testing.T) *Manager {
 	}
 	l, err := HostLayout()
 	require.NoError(t, err)
-	if l.Mode() == "none" {
+	if l.Mode() == ModeNone {
 		t.Skip("no cgroup hierarchy is mounted on this host")
 	}
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	parent := "/nsrun-test-" + hex.EncodeToString(b)
-	m, err := New(parent+"/c", "c", false)
+	m, err := New(l, parent+"/c", "c", false)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -228,24 +230,20 @@ func TestStats(t *testing.T) {
 	}
 }
 
-func TestOnlyNeededHierarchies(t *testing.T) {
-	paths := map[string]string{"cpu": "/c", "memory": "/m", "pids": "/p", "freezer": "/f", "devices": "/d", "name=systemd": "/s", "unified": "/u"}
-	m := Load(paths)
-	lim := int64(5)
-	m.Only(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &lim}})
-	assert.Equal(t, map[string]string{"pids": "/p"}, m.Paths(), "a needed hierarchy also tracks the processes")
-
-	m = Load(paths)
-	m.Only(nil)
-	assert.Equal(t, map[string]string{"freezer": "/f"}, m.Paths(), "with nothing needed, the freezer tracks them")
-
-	m = Load(map[string]string{"cpu,cpuacct": "/c", "memory": "/m", "pids": "/p"})
-	m.Only(nil)
-	assert.Equal(t, map[string]string{"pids": "/p"}, m.Paths(), "without a freezer, pids tracks the processes")
-
-	m = Load(map[string]string{"unified": "/u"})
-	m.Only(nil)
-	assert.Equal(t, map[string]string{"unified": "/u"}, m.Paths(), "v2 keeps its one directory")
+func TestEveryHierarchy(t *testing.T) {
+	m := testManager(t)
+	l, err := HostLayout()
+	require.NoError(t, err)
+	var want []string
+	for _, h := range l.Hierarchies {
+		want = append(want, h.Name)
+	}
+	assert.ElementsMatch(t, want, slices.Collect(maps.Keys(m.Paths())), "the container is in every hierarchy, as with runc")
+	cmd := startInCgroup(t, m, "sleep", "60")
+	self := read(t, "/proc/"+strconv.Itoa(cmd.Process.Pid), "cgroup")
+	for _, line := range strings.Split(self, "\n") {
+		assert.Contains(t, line, "/nsrun-test-", "every line of /proc/PID/cgroup names the container's cgroup")
+	}
 }
 
 // TestDeviceRulesOnV2 is the bug a VM guest (pure cgroup v2) found: device
@@ -287,10 +285,14 @@ func BenchmarkCreateApplyDestroy(b *testing.B) {
 	defer func() { _ = child.Process.Kill(); _ = child.Wait() }()
 	pid := strconv.Itoa(child.Process.Pid)
 	ctx := context.Background()
+	l, err := HostLayout()
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rel := "/nsrun-bench-" + pid + "/c"
-		m, err := New(rel, "c", false)
+		m, err := New(l, rel, "c", false)
 		if err != nil {
 			b.Fatal(err)
 		}
