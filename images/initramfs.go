@@ -18,6 +18,7 @@ import (
 
 	"github.com/cavaliergopher/cpio"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/gobuild"
 )
@@ -224,12 +225,8 @@ func Build(ctx context.Context, o Options) (string, error) {
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("create image cache %s: %w", o.CacheDir, err)
 	}
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return "", fmt.Errorf("rename %s to %s: %w", tmp, out, err)
+	if err := atomicfile.Write(out, buf.Bytes(), 0o644); err != nil {
+		return "", err
 	}
 	// With the tools an image is ~55 MB, and every change to the suite
 	// makes a new one: keep only the newest few per arch.

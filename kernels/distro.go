@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
 )
 
@@ -260,11 +261,8 @@ func uncompressed(path, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("decompress %s: %w", path, err)
 	}
-	if err := os.WriteFile(out+".tmp", data, 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", out, err)
-	}
-	if err := os.Rename(out+".tmp", out); err != nil {
-		return "", fmt.Errorf("rename %s: %w", out, err)
+	if err := atomicfile.Write(out, data, 0o644); err != nil {
+		return "", err
 	}
 	return out, nil
 }

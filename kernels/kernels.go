@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/flock"
 )
@@ -443,32 +444,28 @@ func build(ctx context.Context, opts Options, p *plan, src *source, srcInfo *Sou
 	if err != nil {
 		return nil, fmt.Errorf("make kernelrelease in %s: %w", objDir, err)
 	}
-	tmp := out + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("remove %s: %w", tmp, err)
-	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", tmp, err)
-	}
 	k := &Kernel{
 		Image: filepath.Join(out, filepath.Base(a.image)), Version: strings.TrimSpace(string(relOut)),
 		Variant: p.variant, Arch: p.arch, Cmdline: p.cmdline, Sysctls: p.sysctls,
 		ConfigPath: filepath.Join(out, "config"), Key: key, Source: srcInfo,
 	}
-	for from, to := range map[string]string{filepath.Join(objDir, a.image): filepath.Base(a.image), cfgPath: "config"} {
-		if err := copyFile(from, filepath.Join(tmp, to)); err != nil {
-			return nil, err
-		}
-	}
 	meta, err := json.MarshalIndent(k, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode kernel metadata: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "kernel.json"), meta, 0o644); err != nil {
-		return nil, fmt.Errorf("write kernel metadata: %w", err)
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return nil, fmt.Errorf("rename %s to %s: %w", tmp, out, err)
+	err = atomicfile.Dir(out, func(tmp string) error {
+		for from, to := range map[string]string{filepath.Join(objDir, a.image): filepath.Base(a.image), cfgPath: "config"} {
+			if err := copyFile(from, filepath.Join(tmp, to)); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(filepath.Join(tmp, "kernel.json"), meta, 0o644); err != nil {
+			return fmt.Errorf("write kernel metadata: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The object tree is large (hundreds of MB) and not needed once the
 	// image is cached.

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
 )
 
@@ -105,20 +106,17 @@ func resolveSource(ctx context.Context, src, wantSHA256, cacheDir string, log io
 	dir := filepath.Join(cacheDir, "src", sum[:16])
 	if _, err := os.Stat(dir); err != nil {
 		fmt.Fprintf(log, "kernels: unpacking %s into %s\n", src, dir)
-		tmp := dir + ".tmp"
-		if err := os.RemoveAll(tmp); err != nil {
-			return nil, fmt.Errorf("remove %s: %w", tmp, err)
-		}
-		if err := os.MkdirAll(tmp, 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", tmp, err)
-		}
-		cmd := exec.CommandContext(ctx, "tar", "-xf", src, "-C", tmp)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			os.RemoveAll(tmp)
-			return nil, fmt.Errorf("unpack %s: %w: %s", src, err, out)
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			return nil, fmt.Errorf("rename %s to %s: %w", tmp, dir, err)
+		// Two builds of one tarball (two variants, say) may unpack it at
+		// once: each into its own temporary, the first rename wins.
+		err := atomicfile.Dir(dir, func(tmp string) error {
+			cmd := exec.CommandContext(ctx, "tar", "-xf", src, "-C", tmp)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("unpack %s: %w: %s", src, err, out)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	tree, err := onlySubdir(dir)

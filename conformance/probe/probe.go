@@ -16,6 +16,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -419,11 +420,8 @@ func MountInside(dir, done string) error {
 		err = fmt.Errorf("write marker in %s: %w", dir, werr)
 	}
 	// Renamed into place so that the host never reads it half-written.
-	if werr := os.WriteFile(done+".tmp", []byte(errText(err)), 0o644); werr != nil {
-		return fmt.Errorf("write %s.tmp: %w", done, werr)
-	}
-	if werr := os.Rename(done+".tmp", done); werr != nil {
-		return fmt.Errorf("rename %s.tmp to %s: %w", done, done, werr)
+	if werr := atomicfile.Write(done, []byte(errText(err)), 0o644); werr != nil {
+		return werr
 	}
 	return err
 }

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/flock"
 )
 
@@ -334,16 +335,10 @@ func (r *Repo) download(ctx context.Context, base string, info map[string]*Packa
 }
 
 func (r *Repo) extract(ctx context.Context, p *Package) error {
-	tmp := p.Root + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("remove %s: %w", tmp, err)
-	}
-	if _, err := r.run(ctx, "", "dpkg-deb", "-x", p.Deb, tmp); err != nil {
-		os.RemoveAll(tmp)
-		return fmt.Errorf("unpack %s: %w", p.Deb, err)
-	}
-	if err := os.Rename(tmp, p.Root); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, p.Root, err)
-	}
-	return nil
+	return atomicfile.Dir(p.Root, func(tmp string) error {
+		if _, err := r.run(ctx, "", "dpkg-deb", "-x", p.Deb, tmp); err != nil {
+			return fmt.Errorf("unpack %s: %w", p.Deb, err)
+		}
+		return nil
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,13 +108,8 @@ func (s *store) save(l leases) error {
 	if err != nil {
 		return fmt.Errorf("encode leases: %w", err)
 	}
-	tmp := s.path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("write leases %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("replace leases %s: %w", s.path, err)
+	if err := atomicfile.Write(s.path, data, 0o644); err != nil {
+		return fmt.Errorf("save leases: %w", err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -104,23 +105,8 @@ func (s *Store) Save(c *Container) error {
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", c.ID, err)
 	}
-	path := filepath.Join(s.Dir(c.ID), "state.json")
-	tmp, err := os.CreateTemp(s.Dir(c.ID), ".state-*")
-	if err != nil {
-		return fmt.Errorf("write state %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write state %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("replace state %s: %w", path, err)
+	if err := atomicfile.Write(filepath.Join(s.Dir(c.ID), "state.json"), data, 0o600); err != nil {
+		return fmt.Errorf("save state of %s: %w", c.ID, err)
 	}
 	return nil
 }

@@ -1,0 +1,106 @@
+// Package atomicfile replaces files and directories so that a reader sees
+// the old one or the new one, never a torn one, and two concurrent writers
+// never share a temporary name: each writes its own temporary in the
+// target's directory (a rename does not cross filesystems) and renames it
+// into place. It is the one place in nsbench that does this: runtime
+// state, leases, pid files, results, cached images and unpacked trees.
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Write replaces path with data, mode perm. Once it returns, data is on
+// disk: the file is fsynced before the rename and its directory after, so
+// a crash leaves the old content or the new, not an empty file. On error
+// path is unchanged and no temporary is left.
+func Write(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	// CreateTemp makes 0600; umask does not apply to fchmod.
+	if err := tmp.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("write %s: fsync: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// Dir makes directory path by fill, which writes the tree into a fresh
+// temporary directory beside path; the tree is then renamed into place.
+// When another writer put path there meanwhile, its tree is kept and this
+// one removed: callers use Dir for content named by what it holds (caches),
+// where either tree serves. On error nothing is left but what was there.
+func Dir(path string, fill func(tmp string) error) error {
+	parent, base := filepath.Split(path)
+	if parent == "" {
+		parent = "."
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", parent, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create a temporary directory for %s: %w", path, err)
+	}
+	// MkdirTemp makes 0700; the trees here are read by other users (the
+	// rootless tests, a VM image builder running unprivileged).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("chmod %s: %w", tmp, err)
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.RemoveAll(tmp)
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
+			return nil // another writer won; its tree serves
+		}
+		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
+	}
+	return syncDir(parent)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s to fsync it: %w", dir, err)
+	}
+	defer d.Close()
+	// Some filesystems (a few FUSE ones) cannot fsync a directory; the
+	// rename itself is done, so that is not worth failing for.
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
