@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/flock"
 )
 
@@ -133,11 +134,8 @@ APT::Install-Recommends "false";
 		if old, err := os.ReadFile(p); err == nil && string(old) == text {
 			continue
 		}
-		if err := os.WriteFile(p+".tmp", []byte(text), 0o644); err != nil {
-			return "", fmt.Errorf("write %s: %w", p, err)
-		}
-		if err := os.Rename(p+".tmp", p); err != nil {
-			return "", fmt.Errorf("rename %s: %w", p, err)
+		if err := atomicfile.Write(p, []byte(text), 0o644); err != nil {
+			return "", err
 		}
 	}
 	return filepath.Join(base, "etc/apt.conf"), nil
