@@ -45,9 +45,9 @@ func (r *Runtime) store() *state.Store { return &state.Store{Root: r.Root} }
 
 // lockAndLoad takes container id's lock and loads its record: what every
 // change of a container's state starts with. The caller defers unlock.
-func (r *Runtime) lockAndLoad(id string) (*state.Store, *state.Container, func(), error) {
+func (r *Runtime) lockAndLoad(ctx context.Context, id string) (*state.Store, *state.Container, func(), error) {
 	st := r.store()
-	unlock, err := st.Lock(id)
+	unlock, err := st.Lock(ctx, id)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -135,7 +135,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	}
 
 	st := r.store()
-	unlock, err := st.Create(o.ID)
+	unlock, err := st.Create(ctx, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -502,7 +502,7 @@ func (r *Runtime) State(id string) (*specs.State, error) {
 // Start releases a created container's init to execve the user's program
 // and runs the poststart hooks.
 func (r *Runtime) Start(ctx context.Context, id string) error {
-	st, rec, unlock, err := r.lockAndLoad(id)
+	st, rec, unlock, err := r.lockAndLoad(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -567,7 +567,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // Delete removes a stopped container: its processes (with force, also a
 // running one), cgroup and state; then the poststop hooks run.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
-	st, rec, unlock, err := r.lockAndLoad(id)
+	st, rec, unlock, err := r.lockAndLoad(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package network
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,7 @@ import (
 	"sort"
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
-	"golang.org/x/sys/unix"
+	"github.com/nsbench/nsbench/internal/flock"
 )
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
@@ -71,21 +72,11 @@ func newStore(cfg Config) *store {
 	}
 }
 
-// lock takes the bridge's lock; every change of bridge or leases holds it,
-// which serialises concurrent hooks across processes.
-func (s *store) lock() (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(s.lockPath), 0o755); err != nil {
-		return nil, fmt.Errorf("create lease directory %s: %w", filepath.Dir(s.lockPath), err)
-	}
-	fd, err := unix.Open(s.lockPath, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", s.lockPath, err)
-	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock %s: %w", s.lockPath, err)
-	}
-	return func() { unix.Close(fd) }, nil
+// lock takes the bridge's lock, waiting until ctx ends; every change of
+// bridge or leases holds it, which serialises concurrent hooks across
+// processes.
+func (s *store) lock(ctx context.Context) (func(), error) {
+	return flock.Lock(ctx, s.lockPath)
 }
 
 func (s *store) load() (leases, error) {

@@ -79,7 +79,7 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 	}
 
 	st := newStore(cfg)
-	unlock, err := st.lock()
+	unlock, err := st.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func ensureBridge(cfg Config, prefix netip.Prefix) (netlink.Link, error) {
 
 // lockedStore validates cfg (defaults applied), checks for root and takes
 // the bridge's lease lock: what every change to a bridge starts with.
-func lockedStore(cfg Config) (*store, func(), error) {
+func lockedStore(ctx context.Context, cfg Config) (*store, func(), error) {
 	if _, err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -245,7 +245,7 @@ func lockedStore(cfg Config) (*store, func(), error) {
 		return nil, nil, ErrNotRoot
 	}
 	st := newStore(cfg)
-	unlock, err := st.lock()
+	unlock, err := st.lock(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -256,7 +256,7 @@ func lockedStore(cfg Config) (*store, func(), error) {
 // its lease. It is idempotent.
 func Teardown(ctx context.Context, cfg Config, id string) error {
 	cfg = cfg.WithDefaults()
-	st, unlock, err := lockedStore(cfg)
+	st, unlock, err := lockedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func Teardown(ctx context.Context, cfg Config, id string) error {
 // refuses unless force, which also deletes those containers' veths.
 func Cleanup(ctx context.Context, cfg Config, force bool) error {
 	cfg = cfg.WithDefaults()
-	st, unlock, err := lockedStore(cfg)
+	st, unlock, err := lockedStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

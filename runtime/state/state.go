@@ -1,9 +1,10 @@
 // Package state keeps nsrun's per-container records: one directory per
 // container under the runtime root, a state file replaced atomically, and
-// an flock that serialises commands on the same container.
+// an flock (internal/flock) that serialises commands on the same container.
 package state
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,8 @@ import (
 	"time"
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
+	"github.com/nsbench/nsbench/internal/flock"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // ErrNotExist means no container has the id.
@@ -58,7 +59,7 @@ type Store struct {
 func (s *Store) Dir(id string) string { return filepath.Join(s.Root, id) }
 
 // Create reserves id, creating its directory, and returns it locked.
-func (s *Store) Create(id string) (unlock func(), err error) {
+func (s *Store) Create(ctx context.Context, id string) (unlock func(), err error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -71,31 +72,30 @@ func (s *Store) Create(id string) (unlock func(), err error) {
 		}
 		return nil, fmt.Errorf("create state directory %s: %w", s.Dir(id), err)
 	}
-	return s.lock(id)
+	return s.lock(ctx, id)
 }
 
-// Lock takes the container's lock; every command that changes a container
-// holds it, so concurrent commands on one id run one after the other.
-func (s *Store) Lock(id string) (unlock func(), err error) {
+// Lock takes the container's lock, waiting until ctx ends; every command
+// that changes a container holds it, so concurrent commands on one id run
+// one after the other.
+func (s *Store) Lock(ctx context.Context, id string) (unlock func(), err error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	return s.lock(id)
+	return s.lock(ctx, id)
 }
 
-func (s *Store) lock(id string) (func(), error) {
-	fd, err := unix.Open(s.Dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// lock flocks the container's directory itself: no lock file to outlive
+// the container.
+func (s *Store) lock(ctx context.Context, id string) (func(), error) {
+	unlock, err := flock.LockDir(ctx, s.Dir(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
 	if err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
-		}
-		return nil, fmt.Errorf("open state directory %s: %w", s.Dir(id), err)
+		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("lock state directory %s: %w", s.Dir(id), err)
-	}
-	return func() { unix.Close(fd) }, nil
+	return unlock, nil
 }
 
 // Save writes the record atomically: a reader sees the old file or the new

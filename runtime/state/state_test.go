@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -23,9 +24,9 @@ func TestValidateID(t *testing.T) {
 
 func TestCreateSaveLoadRemove(t *testing.T) {
 	s := &Store{Root: filepath.Join(t.TempDir(), "root")}
-	unlock, err := s.Create("c1")
+	unlock, err := s.Create(context.Background(), "c1")
 	require.NoError(t, err)
-	_, err = s.Create("c1")
+	_, err = s.Create(context.Background(), "c1")
 	assert.True(t, errors.Is(err, ErrExist), "%v", err)
 
 	c, err := s.Load("c1")
@@ -48,13 +49,13 @@ func TestCreateSaveLoadRemove(t *testing.T) {
 	require.NoError(t, s.Remove("c1"))
 	_, err = s.Load("c1")
 	assert.True(t, errors.Is(err, ErrNotExist), "%v", err)
-	_, err = s.Lock("c1")
+	_, err = s.Lock(context.Background(), "c1")
 	assert.True(t, errors.Is(err, ErrNotExist), "%v", err)
 }
 
 func TestLockSerialises(t *testing.T) {
 	s := &Store{Root: t.TempDir()}
-	unlock, err := s.Create("c1")
+	unlock, err := s.Create(context.Background(), "c1")
 	require.NoError(t, err)
 	unlock()
 	var mu sync.Mutex
@@ -64,7 +65,7 @@ func TestLockSerialises(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			u, err := s.Lock("c1")
+			u, err := s.Lock(context.Background(), "c1")
 			if !assert.NoError(t, err) {
 				return
 			}
@@ -81,4 +82,18 @@ func TestLockSerialises(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Equal(t, 1, maxInside)
+}
+
+// TestLockGivesUp: a command waiting for a container held by a hung one
+// gives up when its context ends, saying which container.
+func TestLockGivesUp(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	unlock, err := s.Create(context.Background(), "c1")
+	require.NoError(t, err)
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = s.Lock(ctx, "c1")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorContains(t, err, "container c1")
 }
