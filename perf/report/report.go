@@ -6,7 +6,6 @@ package report
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -32,13 +31,12 @@ type Row struct {
 // Cell is one environment at one point.
 type Cell struct {
 	Summary stats.Summary
-	VsNat   *stats.Comparison // nil for native or when native is missing
+	VsNat   *stats.Ratio // nil for native or when native is missing
 }
 
 // Build computes the tables. The bootstrap is seeded so a report of the same
 // file prints the same intervals.
 func Build(f *results.File) ([]Table, error) {
-	rng := rand.New(rand.NewPCG(1, 2))
 	byWorkload := map[string]*Table{}
 	var order []string
 	for _, c := range f.Cells {
@@ -59,7 +57,7 @@ func Build(f *results.File) ([]Table, error) {
 			t.Rows = append(t.Rows, Row{Point: c.Point, Label: strings.TrimPrefix(c.Point, c.Workload+" "), Cells: map[string]Cell{}})
 			i = len(t.Rows) - 1
 		}
-		s, err := stats.Summarize(rng, c.Values(), stats.Options{Resamples: 2000})
+		s, err := stats.Summarize(c.Values())
 		if err != nil {
 			return nil, fmt.Errorf("summarise %s: %w", c.Key, err)
 		}
@@ -82,12 +80,12 @@ func Build(f *results.File) ([]Table, error) {
 				if !ok || !okn {
 					continue
 				}
-				cmp, err := stats.Compare(rng, values(f, r.Point, e), values(f, r.Point, "native"), stats.Mean, stats.Options{Resamples: 2000})
-				if errors.Is(err, stats.ErrTooFew) {
+				cmp, err := compare(cell(f, r.Point, e), cell(f, r.Point, "native"))
+				if errors.Is(err, stats.ErrTooFew) || errors.Is(err, stats.ErrUnbounded) {
 					continue // printed as "n<2"
 				}
 				if err != nil {
-					return nil, err
+					return nil, fmt.Errorf("%s %s vs native: %w", r.Point, e, err)
 				}
 				c.VsNat = &cmp
 				r.Cells[e] = c
@@ -98,13 +96,24 @@ func Build(f *results.File) ([]Table, error) {
 	return out, nil
 }
 
-func values(f *results.File, point, env string) []float64 {
-	for _, c := range f.Cells {
+func cell(f *results.File, point, env string) *results.Cell {
+	for i, c := range f.Cells {
 		if c.Point == point && c.Env == env {
-			return c.Values()
+			return &f.Cells[i]
 		}
 	}
 	return nil
+}
+
+// compare is env's cell against native's: paired by repetition (the
+// samples of one round) when at least two repetitions are in both, else
+// unpaired.
+func compare(env, native *results.Cell) (stats.Ratio, error) {
+	x, y := results.Paired(env, native)
+	if len(x) >= 2 {
+		return stats.FiellerRatio(x, y, true, 0.95)
+	}
+	return stats.FiellerRatio(env.Values(), native.Values(), false, 0.95)
 }
 
 var envOrder = []string{"native", "nsrun", "runc", "crun", "docker", "podman"}
@@ -172,7 +181,7 @@ func Markdown(f *results.File, tables []Table) string {
 			b.WriteString("\n")
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% bootstrap CI; \"≈\" = no significant difference)\n\n| point |", t.Workload)
+		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% Fieller CI, paired by repetition; \"≈\" = no significant difference)\n\n| point |", t.Workload)
 		for _, e := range others {
 			fmt.Fprintf(&b, " %s |", e)
 		}
@@ -194,7 +203,7 @@ func Markdown(f *results.File, tables []Table) string {
 				if !v.Significant {
 					mark = " ≈"
 				}
-				fmt.Fprintf(&b, " %+.1f%% [%+.1f, %+.1f]%s |", v.PercentDiff(), (v.RatioCI.Lo-1)*100, (v.RatioCI.Hi-1)*100, mark)
+				fmt.Fprintf(&b, " %+.1f%% [%+.1f, %+.1f]%s |", v.PercentDiff(), (v.CI.Lo-1)*100, (v.CI.Hi-1)*100, mark)
 			}
 			b.WriteString("\n")
 		}

@@ -28,7 +28,58 @@ type File struct {
 	Machine  Machine           `json:"machine"`
 	Runtimes map[string]string `json:"runtimes"`
 	Skipped  map[string]string `json:"skipped,omitempty"` // env -> reason
-	Cells    []Cell            `json:"cells"`
+	// Failed: environments that failed mid-run (env -> the failure); their
+	// cells are marked Failed and the rest of the matrix went on.
+	Failed map[string]Failure `json:"failed,omitempty"`
+	// Calibration: the workload sizes chosen for the target duration, by
+	// workload.
+	Calibration map[string]Calibration `json:"calibration,omitempty"`
+	// Precision: what the run was asked for and how it ended.
+	Precision *Precision `json:"precision,omitempty"`
+	// Conditions: how the samples were taken (pinning, quiet-machine check).
+	Conditions *Conditions `json:"conditions,omitempty"`
+	Cells      []Cell      `json:"cells"`
+}
+
+// Failure is an environment's failed sample: the full error (stderr of the
+// runtime or engine included) and the job's output.
+type Failure struct {
+	Cell   string    `json:"cell"`
+	Rep    int       `json:"rep"`
+	Time   time.Time `json:"time"`
+	Error  string    `json:"error"`
+	Output string    `json:"output,omitempty"`
+}
+
+// Calibration is one workload's size, chosen so that one native job takes
+// about TargetS seconds.
+type Calibration struct {
+	Param     string  `json:"param"` // e.g. "particles", "events"
+	Value     int     `json:"value"`
+	TargetS   float64 `json:"target_s"`
+	MeasuredS float64 `json:"measured_s"` // one native job at Value
+}
+
+// Precision is the run's precision goal and outcome.
+type Precision struct {
+	// HalfWidth: the wanted 95 % CI half-width of every env/native ratio
+	// (0.02 = ±2 %).
+	HalfWidth      float64  `json:"half_width"`
+	MinRepetitions int      `json:"min_repetitions"`
+	MaxRepetitions int      `json:"max_repetitions"`
+	MaxMinutes     float64  `json:"max_minutes"`
+	Workloads      []string `json:"workloads,omitempty"` // adaptive ones; empty: all
+	Warmups        int      `json:"warmups"`             // discarded runs per cell before the first sample
+	// Stop says how the run ended: "reached", "max_repetitions",
+	// "time budget" (then the cells' Stopped says which).
+	Stop     string  `json:"stop"`
+	ElapsedS float64 `json:"elapsed_s"`
+}
+
+// Conditions are the noise-reducing options in force.
+type Conditions struct {
+	CPUs  string  `json:"cpus,omitempty"`  // every job pinned to this cpuset
+	Quiet float64 `json:"quiet,omitempty"` // busy fraction of other processes waited for before a round
 }
 
 // Machine describes where the samples were taken.
@@ -49,6 +100,12 @@ type Cell struct {
 	Params   map[string]string `json:"params"`
 	Unit     string            `json:"unit"` // of Sample.Value
 	Samples  []Sample          `json:"samples"`
+	// Stopped says, for an adaptive cell that did not reach the precision
+	// goal, why not (budget spent at which half-width).
+	Stopped string `json:"stopped,omitempty"`
+	// Failed: the environment failed during the run (File.Failed has the
+	// error); the samples before are kept.
+	Failed string `json:"failed,omitempty"`
 }
 
 // Sample is one repetition.
@@ -58,6 +115,38 @@ type Sample struct {
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Series  []TimePoint        `json:"series,omitempty"` // e.g. throughput per interval
 	Raw     []json.RawMessage  `json:"raw,omitempty"`    // workload output as printed
+	Start   time.Time          `json:"start,omitzero"`
+	Noise   *Noise             `json:"noise,omitempty"`
+}
+
+// Noise is what could explain a sample's deviation: the job's own CPU
+// time, what the machine did meanwhile and what else ran.
+type Noise struct {
+	WallS float64 `json:"wall_s"` // the whole sample, container start included
+	// JobUserS, JobSysS: CPU time of everything the sample ran (runtime and
+	// container included), from rusage of the waited children, or from the
+	// engine's cgroup for docker/podman (JobSource says which).
+	JobUserS  float64 `json:"job_user_s"`
+	JobSysS   float64 `json:"job_sys_s"`
+	JobSource string  `json:"job_source"`
+	// JobCtxSwVol, JobCtxSwInvol: the children's context switches
+	// (involuntary ones are preemption: someone else wanted the CPU).
+	JobCtxSwVol   float64 `json:"job_ctxsw_vol"`
+	JobCtxSwInvol float64 `json:"job_ctxsw_invol"`
+	// Machine-wide over the sample, from /proc/stat: fraction of all CPUs
+	// busy, stolen by the hypervisor and waiting for I/O; context switches.
+	Busy        float64 `json:"busy"`
+	Steal       float64 `json:"steal"`
+	IOWait      float64 `json:"iowait"`
+	CtxSwitches float64 `json:"ctxsw"`
+	Load1       float64 `json:"load1"`
+	// PSICPUSome10: /proc/pressure/cpu "some avg10" at the end (percent of
+	// time some task waited for a CPU), when the kernel has PSI.
+	PSICPUSome10 float64 `json:"psi_cpu_some10,omitempty"`
+	// OthersCPUS: CPU seconds the rest of the machine used meanwhile (busy
+	// time less this run's own); Others the biggest of them by name.
+	OthersCPUS float64  `json:"others_cpu_s"`
+	Others     []string `json:"others,omitempty"`
 }
 
 // TimePoint is one element of a time series within a sample (not a point of
@@ -74,6 +163,31 @@ func (c Cell) Values() []float64 {
 		v[i] = s.Value
 	}
 	return v
+}
+
+// Paired returns the values of the repetitions a and b both have, in
+// repetition order: the samples of one round, for a paired comparison.
+func Paired(a, b *Cell) (x, y []float64) {
+	byRep := map[int]float64{}
+	for _, s := range b.Samples {
+		byRep[s.Rep] = s.Value
+	}
+	var reps []int
+	for _, s := range a.Samples {
+		if _, ok := byRep[s.Rep]; ok {
+			reps = append(reps, s.Rep)
+		}
+	}
+	slices.Sort(reps)
+	va := map[int]float64{}
+	for _, s := range a.Samples {
+		va[s.Rep] = s.Value
+	}
+	for _, r := range reps {
+		x = append(x, va[r])
+		y = append(y, byRep[r])
+	}
+	return x, y
 }
 
 // HasRep reports whether repetition rep is recorded.
@@ -156,6 +270,31 @@ func Merge(files ...*File) (*File, error) {
 		}
 		for k, v := range f.Skipped {
 			out.Skipped[k] = v
+		}
+		for k, v := range f.Failed {
+			if out.Failed == nil {
+				out.Failed = map[string]Failure{}
+			}
+			if f.Shard != "" {
+				k += " (shard " + f.Shard + ")"
+			}
+			out.Failed[k] = v
+		}
+		for k, v := range f.Calibration {
+			if out.Calibration == nil {
+				out.Calibration = map[string]Calibration{}
+			}
+			// shards calibrate on their own machines: keep each one's size
+			if f.Shard != "" {
+				k += " (shard " + f.Shard + ")"
+			}
+			out.Calibration[k] = v
+		}
+		if out.Precision == nil {
+			out.Precision = f.Precision
+		}
+		if out.Conditions == nil {
+			out.Conditions = f.Conditions
 		}
 		for _, c := range f.Cells {
 			dst := out.Cell(c.Key)

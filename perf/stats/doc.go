@@ -1,8 +1,8 @@
 // Package stats summarises benchmark samples honestly enough to say "no
 // measurable difference" when that is the truth: median, mean, sample
-// standard deviation, percentile-bootstrap 95 % confidence intervals, and the
-// overhead of an environment against native as a ratio with its own CI.
-//
-// Randomness is always passed in (a *rand.Rand built from a seed) so that a
-// report computed twice from the same samples prints the same intervals.
+// standard deviation, t intervals of a mean, and an environment's mean
+// against native's as a ratio with Fieller's confidence interval from
+// interleaved (paired) repetitions, the half-width the runner's adaptive
+// repetitions aim at, and the smallest effect the samples could detect.
+// docs/perf-statistics.md explains the choice and how it was checked.
 package stats
