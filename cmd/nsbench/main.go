@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 	shard := fs.String("shard", "", "run slice i of n of the matrix (i/n)")
 	cpuBin := fs.String("cpu-bin", "", "static nsbench-cpu binary (default: built from this tree)")
 	state := fs.String("state", "", "directory for bundles and runtime state (default: a temporary one)")
-	quiet := fs.Bool("quiet", false, "no progress line")
+	quiet := fs.Bool("quiet", false, "no progress lines")
 	_ = fs.Parse(args)
 	cfg, err := runner.LoadConfig(*cfgPath)
 	if err != nil {
@@ -89,8 +89,12 @@ func run(ctx context.Context, args []string) error {
 		*cpuBin = b
 	}
 	o := runner.Options{Config: cfg, Out: *out, Resume: *resume, Shard: sh, CPUBin: *cpuBin, StateDir: stateDir}
-	if st, err := os.Stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && !*quiet {
+	if !*quiet {
+		// a terminal gets one line rewritten in place, a log (CI, Slurm)
+		// a plain line per sample
 		o.Progress = os.Stderr
+		st, err := os.Stderr.Stat()
+		o.TTY = err == nil && st.Mode()&os.ModeCharDevice != 0
 	}
 	if _, err := runner.Run(ctx, o); err != nil {
 		return err

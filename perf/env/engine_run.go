@@ -29,6 +29,9 @@ func (e *Engine) runArgs(name string, job Job, network string) []string {
 	a := []string{"run", "--rm", "--name", name}
 	a = append(a, e.ContainerArgs()...)
 	a = append(a, "--tmpfs", "/tmp:rw,nosuid,nodev,mode=1777,size=64m", "--network", network)
+	if job.CPUs != "" {
+		a = append(a, "--cpuset-cpus", job.CPUs)
+	}
 	for _, d := range []string{"/usr", "/lib", "/lib64"} {
 		if _, err := os.Stat(d); err == nil {
 			a = append(a, "-v", d+":"+d+":ro")

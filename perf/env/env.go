@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nsbench/nsbench/runtime/network"
 )
@@ -39,6 +40,10 @@ type Job struct {
 	// Bridge, when set, attaches the container's own network namespace to
 	// an nsnet bridge (veth pair, fixed address) for the job's lifetime.
 	Bridge *Bridge
+	// CPUs, when set, pins the job to this cpuset ("1", "0-1"): natively by
+	// its affinity (taskset), in a container by the runtime's or engine's
+	// cpuset cgroup, so native and containers are pinned alike.
+	CPUs string
 }
 
 // Bridge is a job's place on an nsnet bridge.
@@ -103,21 +108,44 @@ func (Native) Close() error { return nil }
 
 // Run implements Env.
 func (Native) Run(ctx context.Context, job Job) ([]byte, error) {
+	return runNative(ctx, "native", job, nil)
+}
+
+// runNative runs job as a child process; started, when set, is called
+// with the process once it runs and must return when done is closed.
+func runNative(ctx context.Context, name string, job Job, started func(p *os.Process, done <-chan struct{})) ([]byte, error) {
 	if len(job.Args) == 0 {
-		return nil, fmt.Errorf("native: empty command")
+		return nil, fmt.Errorf("%s: empty command", name)
 	}
 	if job.Bridge != nil {
-		return nil, fmt.Errorf("native: %w: a native job has no network namespace to attach", ErrUnsupported)
+		return nil, fmt.Errorf("%s: %w: a native job has no network namespace to attach", name, ErrUnsupported)
 	}
 	args := substitute(job.Args, dataPath(job.Data, ""))
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("native: run %s: %w: %s", strings.Join(args, " "), err, tail(stderr.String()))
+	if job.CPUs != "" {
+		ts, err := exec.LookPath("taskset")
+		if err != nil {
+			return nil, fmt.Errorf("%s: pin to CPUs %s: taskset not found (apt-get install util-linux): %w", name, job.CPUs, err)
+		}
+		args = append([]string{ts, "-c", job.CPUs}, args...)
 	}
-	return out, nil
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", name, args[0], err)
+	}
+	done := make(chan struct{})
+	var watched sync.WaitGroup
+	if started != nil {
+		watched.Go(func() { started(cmd.Process, done) })
+	}
+	err := cmd.Wait()
+	close(done)
+	watched.Wait()
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s: run %s: %w: %s", name, strings.Join(args, " "), err, tail(stderr.String()))
+	}
+	return stdout.Bytes(), nil
 }
 
 func dataPath(d *Data, inContainer string) string {
@@ -138,10 +166,14 @@ func substitute(args []string, data string) []string {
 	return out
 }
 
+// tail keeps a command's stderr for an error message: all of it up to
+// 16 KiB, else its start and its end (the first lines are often warnings,
+// the last the failure).
 func tail(s string) string {
 	s = strings.TrimSpace(s)
-	if len(s) > 2000 {
-		s = "…" + s[len(s)-2000:]
+	const keep = 8 << 10
+	if len(s) > 2*keep {
+		s = s[:keep] + "\n… (" + strconv.Itoa(len(s)-2*keep) + " bytes left out) …\n" + s[len(s)-keep:]
 	}
 	return s
 }
@@ -149,6 +181,9 @@ func tail(s string) string {
 // ByName returns the environment of that name: native, nsrun, runc, crun,
 // docker or podman. stateDir holds container state and bundles.
 func ByName(ctx context.Context, name, stateDir string) (Env, error) {
+	if base, opt, ok := strings.Cut(name, ":"); ok && base == "native" {
+		return NewInjected(name, opt)
+	}
 	switch name {
 	case "native":
 		return Native{}, nil
@@ -157,7 +192,7 @@ func ByName(ctx context.Context, name, stateDir string) (Env, error) {
 	case "docker", "podman":
 		return NewEngine(name, stateDir), nil
 	}
-	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker or podman", name)
+	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker, podman, or for a known-answer test native:copy or native:stop=<fraction>", name)
 }
 
 // mkdirTemp is os.MkdirTemp with the operation in the error.

@@ -222,6 +222,15 @@ func (o *OCI) adjust(s *specs.Spec, job Job) {
 		s.Hooks.CreateRuntime = append(s.Hooks.CreateRuntime, hook)
 		s.Hooks.Poststop = append(s.Hooks.Poststop, hook)
 	}
+	if job.CPUs != "" && s.Linux != nil {
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		if s.Linux.Resources.CPU == nil {
+			s.Linux.Resources.CPU = &specs.LinuxCPU{}
+		}
+		s.Linux.Resources.CPU.Cpus = job.CPUs
+	}
 	if job.HostNetwork && job.Bridge == nil && s.Linux != nil {
 		s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
 			return n.Type == specs.NetworkNamespace

@@ -12,4 +12,4 @@ set -euo pipefail
 n=${SLURM_ARRAY_TASK_COUNT:-10}
 i=${SLURM_ARRAY_TASK_ID}
 # containers need root: a site runs this under its privileged benchmark account
-bin/nsbench run -quiet -config perf/configs/seed000.json -shard "$i/$n" -out "results/seed000-shard$i.json"
+bin/nsbench run -config perf/configs/seed000.json -shard "$i/$n" -out "results/seed000-shard$i.json"

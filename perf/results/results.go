@@ -80,6 +80,11 @@ type Precision struct {
 type Conditions struct {
 	CPUs  string  `json:"cpus,omitempty"`  // every job pinned to this cpuset
 	Quiet float64 `json:"quiet,omitempty"` // busy fraction of other processes waited for before a round
+	// QuietWaitS: time spent waiting for a quiet machine; QuietMissed:
+	// rounds that started after the longest wait without it.
+	QuietWaitS  float64 `json:"quiet_wait_s,omitempty"`
+	QuietMissed int     `json:"quiet_missed,omitempty"`
+	QuietRounds int     `json:"quiet_rounds,omitempty"`
 }
 
 // Machine describes where the samples were taken.

@@ -23,6 +23,35 @@ type Config struct {
 	Sysbench    *SysbenchConfig `json:"sysbench,omitempty"`
 	FS          *FSConfig       `json:"fs,omitempty"`
 	Net         *NetConfig      `json:"net,omitempty"`
+	// Precision makes repetitions adaptive: Repetitions is then the
+	// minimum, and rounds go on until every cell's ratio to native is that
+	// precise or the budget is spent.
+	Precision *PrecisionConfig `json:"precision,omitempty"`
+	// Warmups: runs per cell before its first sample, discarded (caches,
+	// page tables, CPU frequency).
+	Warmups int `json:"warmups,omitempty"`
+	// CPUs pins every job, native and in containers alike, to this cpuset
+	// ("1", "0-1"); empty: no pinning.
+	CPUs string `json:"cpus,omitempty"`
+	// Quiet waits, before each round, up to MaxWaitS seconds for the other
+	// processes' CPU use to fall under MaxBusy (fraction of all CPUs).
+	Quiet *QuietConfig `json:"quiet,omitempty"`
+}
+
+// PrecisionConfig is the precision goal and its budget.
+type PrecisionConfig struct {
+	// HalfWidth of every env/native ratio's 95 % CI (0.02 = ±2 %).
+	HalfWidth      float64 `json:"half_width"`
+	MaxRepetitions int     `json:"max_repetitions"`
+	MaxMinutes     float64 `json:"max_minutes"`
+	// Workloads the goal applies to; the others get Repetitions. Empty: all.
+	Workloads []string `json:"workloads,omitempty"`
+}
+
+// QuietConfig is the quiet-machine check.
+type QuietConfig struct {
+	MaxBusy  float64 `json:"max_busy"`
+	MaxWaitS float64 `json:"max_wait_s"`
 }
 
 // CPUConfig is the concurrency sweep of the simulation.
@@ -30,6 +59,9 @@ type CPUConfig struct {
 	Concurrency []int `json:"concurrency"` // jobs at once; empty: 1…2×cores
 	Particles   int   `json:"particles"`
 	MemMiB      int   `json:"mem_mib"`
+	// TargetS calibrates Particles so one native job takes about this long
+	// (Particles is then only the first guess); 0: Particles as given.
+	TargetS float64 `json:"target_s,omitempty"`
 }
 
 // SysbenchConfig is the `sysbench cpu` sweep: the external CPU workload,
@@ -38,6 +70,8 @@ type SysbenchConfig struct {
 	Threads  []int `json:"threads"` // empty: 1…2×cores
 	MaxPrime int   `json:"max_prime"`
 	Events   int   `json:"events"`
+	// TargetS calibrates Events so one native thread takes about this long.
+	TargetS float64 `json:"target_s,omitempty"`
 }
 
 // FSConfig is the fio sweep.
@@ -51,15 +85,19 @@ type FSConfig struct {
 	Size      string   `json:"size"`
 	RuntimeS  int      `json:"runtime_s"`
 	Direct    bool     `json:"direct"`
+	// RampS: seconds fio runs before it starts counting (ramp_time).
+	RampS int `json:"ramp_s,omitempty"`
 }
 
 // NetConfig is the iperf3 sweep.
 type NetConfig struct {
-	Protocols  []string `json:"protocols"` // tcp, udp
-	Parallel   []int    `json:"parallel"`
-	Lengths    []string `json:"lengths"` // "" = iperf3's default
-	DurationS  int      `json:"duration_s"`
-	UDPBitrate string   `json:"udp_bitrate"`
+	Protocols []string `json:"protocols"` // tcp, udp
+	Parallel  []int    `json:"parallel"`
+	Lengths   []string `json:"lengths"` // "" = iperf3's default
+	DurationS int      `json:"duration_s"`
+	// OmitS: seconds iperf3 leaves out at the start (-O: TCP slow start).
+	OmitS      int    `json:"omit_s,omitempty"`
+	UDPBitrate string `json:"udp_bitrate"`
 	// Topologies: host (server on the host's loopback, client sharing the
 	// host's network namespace), bridge (server and client in two
 	// containers on the nsnet bridge), mixed (server on the host at the
@@ -102,8 +140,33 @@ func (c Config) Validate() error {
 	if c.FS != nil && (c.FS.RuntimeS < 1 || c.FS.Size == "") {
 		return fmt.Errorf("fs: runtime_s >= 1 and size are required")
 	}
-	if c.Net != nil && c.Net.DurationS < 1 {
-		return fmt.Errorf("net: duration_s must be >= 1")
+	if c.Net != nil && (c.Net.DurationS < 1 || c.Net.OmitS < 0) {
+		return fmt.Errorf("net: duration_s must be >= 1 and omit_s >= 0")
+	}
+	if c.CPU != nil && c.CPU.TargetS < 0 || c.Sysbench != nil && c.Sysbench.TargetS < 0 || c.FS != nil && c.FS.RampS < 0 {
+		return fmt.Errorf("target_s and ramp_s must be >= 0")
+	}
+	if c.Warmups < 0 {
+		return fmt.Errorf("warmups must be >= 0")
+	}
+	if p := c.Precision; p != nil {
+		if p.HalfWidth <= 0 || p.HalfWidth >= 1 {
+			return fmt.Errorf("precision.half_width %g: want a fraction in (0, 1), e.g. 0.02 for ±2 %%", p.HalfWidth)
+		}
+		if c.Repetitions < 2 || p.MaxRepetitions < c.Repetitions || p.MaxMinutes <= 0 {
+			return fmt.Errorf("precision: repetitions (the minimum) must be >= 2, max_repetitions >= repetitions and max_minutes > 0")
+		}
+		for _, w := range p.Workloads {
+			if !slices.Contains([]string{"cpu", "sysbench", "fs", "net"}, w) {
+				return fmt.Errorf("precision.workloads: %q: want cpu, sysbench, fs or net", w)
+			}
+		}
+	}
+	if q := c.Quiet; q != nil && (q.MaxBusy <= 0 || q.MaxBusy > 1 || q.MaxWaitS <= 0) {
+		return fmt.Errorf("quiet: max_busy in (0, 1] and max_wait_s > 0 are required")
+	}
+	if c.CPUs != "" && strings.Trim(c.CPUs, "0123456789,-") != "" {
+		return fmt.Errorf("cpus %q: want a cpuset list such as 1 or 0-1", c.CPUs)
 	}
 	if c.Net != nil {
 		for _, t := range c.Net.Topologies {

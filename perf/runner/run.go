@@ -1,15 +1,18 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,12 +33,17 @@ type Options struct {
 	Shard    Shard
 	CPUBin   string    // static nsbench-cpu
 	StateDir string    // bundles and runtime state
-	Progress io.Writer // live progress line; nil for none
+	Progress io.Writer // progress lines; nil for none
+	// TTY: Progress is a terminal, so one line is rewritten in place;
+	// otherwise (CI logs, Slurm) every sample prints a plain line.
+	TTY bool
 }
 
 // Run runs the matrix and returns the results file it wrote. Every
 // environment is closed before it returns (engines stopped, their traces
-// removed), also after a failure or an interrupt.
+// removed), also after a failure or an interrupt. An environment whose
+// sample fails is recorded as failed with the full error, its remaining
+// cells are marked, and the matrix goes on without it.
 func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 	cfg := o.Config
 	f := &results.File{Version: results.Version, Config: cfg.Name, Created: time.Now().UTC(),
@@ -76,6 +84,7 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 			continue
 		}
 		delete(f.Skipped, name)
+		delete(f.Failed, name) // a resumed run tries it again
 		f.Runtimes[name] = e.Version(ctx)
 		envs = append(envs, e)
 	}
@@ -94,56 +103,25 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 			}()
 		}
 	}
-
-	total := cfg.Repetitions * len(points) * len(envs)
-	done, start := 0, time.Now()
-	var ran time.Duration
-	var ranN int
-	for rep := range cfg.Repetitions {
-		for _, p := range points {
-			for _, e := range rotate(envs, rep) {
-				done++
-				c := f.Cell(p.CellKey(e.Name()))
-				c.Point, c.Workload, c.Env, c.Params = p.Key(), p.Workload, e.Name(), p.Params
-				if c.HasRep(rep) {
-					continue
-				}
-				progress(o.Progress, done, total, c.Key, time.Since(start), ran, ranN)
-				t0 := time.Now()
-				s, unit, err := runSample(ctx, o, ws, e, p)
-				if errors.Is(err, env.ErrUnsupported) {
-					f.Skipped[skipKey(e, p)] = err.Error()
-					continue
-				}
-				if err != nil {
-					return f, fmt.Errorf("%s rep %d: %w", c.Key, rep, err)
-				}
-				ran += time.Since(t0)
-				ranN++
-				s.Rep = rep
-				c.Unit = unit
-				c.Samples = append(c.Samples, s)
-				if err := f.Save(o.Out); err != nil {
-					return f, err
-				}
-			}
+	if cfg.CPUs != "" || cfg.Quiet != nil {
+		f.Conditions = &results.Conditions{CPUs: cfg.CPUs}
+		if cfg.Quiet != nil {
+			f.Conditions.Quiet = cfg.Quiet.MaxBusy
 		}
 	}
-	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "\r\033[Kdone: %d cells × %d repetitions in %s\n", len(points)*len(envs), cfg.Repetitions, time.Since(start).Round(time.Second))
+	if i := slices.IndexFunc(envs, func(e env.Env) bool { return e.Name() == "native" }); i >= 0 {
+		if o.Config, err = calibrate(ctx, o, f, envs[i]); err != nil {
+			return f, err
+		}
+		if err := f.Save(o.Out); err != nil {
+			return f, err
+		}
+	}
+	r := &matrixRun{o: o, f: f, ws: ws, envs: envs, points: points, start: time.Now()}
+	if err := r.run(ctx); err != nil {
+		return f, err
 	}
 	return f, f.Save(o.Out)
-}
-
-func progress(w io.Writer, i, n int, key string, elapsed, ran time.Duration, ranN int) {
-	if w == nil {
-		return
-	}
-	eta := "?"
-	if ranN > 0 {
-		eta = (ran / time.Duration(ranN) * time.Duration(n-i+1)).Round(time.Second).String()
-	}
-	fmt.Fprintf(w, "\r\033[K[%d/%d] %s  elapsed %s  remaining ~%s", i, n, key, elapsed.Round(time.Second), eta)
 }
 
 // rotate is the order of the environments in repetition rep: each starts
@@ -211,17 +189,17 @@ func runSample(ctx context.Context, o Options, ws *workspace, e env.Env, p Point
 func runCPU(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
 	n, _ := strconv.Atoi(p.Params["jobs"])
 	c := o.Config.CPU
-	args := []string{o.CPUBin, "-particles", strconv.Itoa(c.Particles), "-mem", strconv.Itoa(c.MemMiB),
+	args := []string{o.CPUBin, "-particles", strconv.Itoa(scaleWork(e, c.Particles)), "-mem", strconv.Itoa(c.MemMiB),
 		"-seed", strconv.FormatUint(o.Config.Seed, 10)}
 	outs := make([][]byte, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { outs[i], errs[i] = e.Run(ctx, env.Job{Args: args}) })
+		wg.Go(func() { outs[i], errs[i] = e.Run(ctx, env.Job{Args: args, CPUs: o.Config.CPUs}) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return results.Sample{}, err
+		return results.Sample{}, withOutput(err, bytes.Join(outs, []byte("\n")))
 	}
 	s := results.Sample{Metrics: map[string]float64{}}
 	var sum float64
@@ -252,7 +230,7 @@ func runCPU(ctx context.Context, o Options, e env.Env, p Point) (results.Sample,
 func runSysbench(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, error) {
 	c := o.Config.Sysbench
 	n, _ := strconv.Atoi(p.Params["threads"])
-	job := cpu.Sysbench{Threads: n, MaxPrime: c.MaxPrime, Events: c.Events}
+	job := cpu.Sysbench{Threads: n, MaxPrime: c.MaxPrime, Events: scaleWork(e, c.Events)}
 	if err := job.Validate(); err != nil {
 		return results.Sample{}, err
 	}
@@ -260,16 +238,16 @@ func runSysbench(ctx context.Context, o Options, e env.Env, p Point) (results.Sa
 	if err != nil {
 		return results.Sample{}, fmt.Errorf("sysbench not installed (apt-get install sysbench): %w", err)
 	}
-	out, err := e.Run(ctx, env.Job{Args: append([]string{bin}, job.Args()...)})
+	out, err := e.Run(ctx, env.Job{Args: append([]string{bin}, job.Args()...), CPUs: o.Config.CPUs})
 	if err != nil {
-		return results.Sample{}, err
+		return results.Sample{}, withOutput(err, out)
 	}
 	r, err := cpu.ParseSysbench(out)
 	if err != nil {
 		return results.Sample{}, err
 	}
-	if r.Events != c.Events {
-		return results.Sample{}, fmt.Errorf("sysbench ran %d events, not the %d asked for", r.Events, c.Events)
+	if r.Events != job.Events {
+		return results.Sample{}, fmt.Errorf("sysbench ran %d events, not the %d asked for", r.Events, job.Events)
 	}
 	raw, err := json.Marshal(string(out))
 	if err != nil {
@@ -294,7 +272,7 @@ func runFS(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, 
 	qd, _ := strconv.Atoi(p.Params["iodepth"])
 	job := fs.Job{RW: p.Params["rw"], BS: p.Params["bs"], Engine: p.Params["engine"], NumJobs: nj, IODepth: qd,
 		Size: c.Size, Runtime: time.Duration(c.RuntimeS) * time.Second, Direct: c.Direct && p.Params["on"] != "tmpfs",
-		Filename: env.DataDir + "/fio.dat"}
+		Filename: env.DataDir + "/fio.dat", Ramp: time.Duration(c.RampS) * time.Second}
 	if err := job.Validate(); err != nil {
 		return results.Sample{}, err
 	}
@@ -307,9 +285,9 @@ func runFS(ctx context.Context, o Options, e env.Env, p Point) (results.Sample, 
 		return results.Sample{}, fmt.Errorf("fio data dir: %w", err)
 	}
 	defer os.RemoveAll(host)
-	out, err := e.Run(ctx, env.Job{Args: append([]string{fio}, job.Args()...), Data: &env.Data{Kind: p.Params["on"], Host: host}})
+	out, err := e.Run(ctx, env.Job{Args: append([]string{fio}, job.Args()...), Data: &env.Data{Kind: p.Params["on"], Host: host}, CPUs: o.Config.CPUs})
 	if err != nil {
-		return results.Sample{}, err
+		return results.Sample{}, withOutput(err, out)
 	}
 	r, err := fs.Parse(out)
 	if err != nil {
@@ -351,25 +329,26 @@ func runNet(ctx context.Context, o Options, ws *workspace, e env.Env, p Point) (
 	}
 	par, _ := strconv.Atoi(p.Params["parallel"])
 	t := inet.Test{UDP: p.Params["proto"] == "udp", Parallel: par, Length: p.Params["len"], Bitrate: c.UDPBitrate,
-		Duration: time.Duration(c.DurationS) * time.Second, Interval: 500 * time.Millisecond, Port: port}
+		Duration: time.Duration(c.DurationS) * time.Second, Interval: 500 * time.Millisecond, Port: port,
+		Omit: time.Duration(c.OmitS) * time.Second}
 	topo := p.Params["topo"]
 	var out []byte
 	switch {
 	case topo == "" || topo == "host" || e.Name() == "native":
 		t.Server = "127.0.0.1"
-		out, err = hostServer(ctx, ip3, e, t, env.Job{HostNetwork: true})
+		out, err = hostServer(ctx, ip3, e, t, env.Job{HostNetwork: true, CPUs: o.Config.CPUs})
 	case topo != "bridge" && topo != "mixed":
 		return results.Sample{}, fmt.Errorf("net topology %q: want host, bridge or mixed", topo)
 	case ws.bridge == nil:
 		return results.Sample{}, fmt.Errorf("no nsnet bridge: %v (%w)", ws.bridgeErr, env.ErrUnsupported)
 	case topo == "mixed":
 		t.Server = ws.bridge.gateway().String()
-		out, err = hostServer(ctx, ip3, e, t, env.Job{Bridge: ws.bridge.attach(2)})
+		out, err = hostServer(ctx, ip3, e, t, env.Job{Bridge: ws.bridge.attach(2), CPUs: o.Config.CPUs})
 	default:
-		out, err = containerServer(ctx, ip3, e, t, ws.bridge)
+		out, err = containerServer(ctx, ip3, e, t, ws.bridge, o.Config.CPUs)
 	}
 	if err != nil {
-		return results.Sample{}, err
+		return results.Sample{}, withOutput(err, out)
 	}
 	r, err := inet.Parse(out)
 	if err != nil {
@@ -411,7 +390,7 @@ func hostServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, job env
 // client in another. The server's readiness cannot be seen from the host
 // without touching the one-off server (a probe connection would be its
 // test), so the client is retried while it is refused and the server runs.
-func containerServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, br *netBridge) ([]byte, error) {
+func containerServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, br *netBridge, cpus string) ([]byte, error) {
 	srvAddr := br.host(1)
 	t.Server = srvAddr.String()
 	sctx, cancel := context.WithCancel(ctx)
@@ -422,10 +401,10 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t inet.Test, br
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, inet.ServerArgs(t.Server, t.Port)...), Bridge: br.attach(1)})
+		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, inet.ServerArgs(t.Server, t.Port)...), Bridge: br.attach(1), CPUs: cpus})
 		done <- result{out, err}
 	}()
-	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: br.attach(2)}
+	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: br.attach(2), CPUs: cpus}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := e.Run(ctx, client)
@@ -494,4 +473,31 @@ func waitListen(ctx context.Context, port int) error {
 		}
 	}
 	return fmt.Errorf("iperf3 server did not listen on 127.0.0.1:%d within 2 s", port)
+}
+
+// outputError is a failed job's error with what the job printed on its
+// standard output (iperf3 -J and fio report their errors there), kept for
+// the results file's record of the failure.
+type outputError struct {
+	err error
+	out []byte
+}
+
+func (e *outputError) Error() string { return e.err.Error() }
+func (e *outputError) Unwrap() error { return e.err }
+
+func withOutput(err error, out []byte) error {
+	if len(bytes.TrimSpace(out)) == 0 {
+		return err
+	}
+	return &outputError{err, out}
+}
+
+// scaleWork is a job's size n in e: n, or for a known-answer environment
+// with extra work ("native:work=f") n·(1+f).
+func scaleWork(e env.Env, n int) int {
+	if w, ok := e.(interface{ ExtraWork() float64 }); ok && w.ExtraWork() > 0 {
+		return int(math.Round(float64(n) * (1 + w.ExtraWork())))
+	}
+	return n
 }

@@ -18,6 +18,9 @@ type Job struct {
 	Runtime  time.Duration `json:"runtime"`
 	Direct   bool          `json:"direct"`
 	Filename string        `json:"-"` // path as the workload sees it
+	// Ramp: fio runs this long before it starts counting (ramp_time): the
+	// warm-up of caches and queues is left out of the result.
+	Ramp time.Duration `json:"ramp,omitempty"`
 }
 
 // Validate reports the first bad field.
@@ -48,13 +51,17 @@ func (j Job) Args() []string {
 	if j.Direct {
 		direct = "1"
 	}
-	return []string{
+	a := []string{
 		"--name=nsbench", "--filename=" + j.Filename, "--rw=" + j.RW, "--bs=" + j.BS,
 		"--ioengine=" + j.Engine, "--numjobs=" + strconv.Itoa(j.NumJobs),
 		"--iodepth=" + strconv.Itoa(j.IODepth), "--size=" + j.Size, "--direct=" + direct,
 		"--time_based", "--runtime=" + strconv.Itoa(max(1, int(j.Runtime.Seconds()))),
 		"--group_reporting", "--output-format=json",
 	}
+	if j.Ramp > 0 {
+		a = append(a, "--ramp_time="+strconv.Itoa(max(1, int(j.Ramp.Seconds()))))
+	}
+	return a
 }
 
 // Result is what nsbench keeps of a fio run: the direction that did I/O.

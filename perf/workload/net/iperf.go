@@ -15,8 +15,11 @@ type Test struct {
 	Bitrate  string        `json:"bitrate,omitempty"` // -b, UDP only, e.g. "1G"
 	Duration time.Duration `json:"duration"`
 	Interval time.Duration `json:"interval"`
-	Server   string        `json:"-"`
-	Port     int           `json:"-"`
+	// Omit: iperf3 leaves this much of the start out of its results (-O),
+	// so TCP's slow start does not count.
+	Omit   time.Duration `json:"omit,omitempty"`
+	Server string        `json:"-"`
+	Port   int           `json:"-"`
 }
 
 // ServerArgs serve one test and exit.
@@ -29,6 +32,9 @@ func (t Test) ClientArgs() []string {
 	a := []string{"-c", t.Server, "-p", strconv.Itoa(t.Port), "-J",
 		"-t", strconv.FormatFloat(t.Duration.Seconds(), 'f', -1, 64),
 		"-P", strconv.Itoa(max(1, t.Parallel))}
+	if t.Omit > 0 {
+		a = append(a, "-O", strconv.FormatFloat(t.Omit.Seconds(), 'f', -1, 64))
+	}
 	if t.Interval > 0 {
 		a = append(a, "-i", strconv.FormatFloat(t.Interval.Seconds(), 'f', -1, 64))
 	}
