@@ -26,6 +26,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 var nsrunBin string
@@ -144,152 +145,20 @@ func (e *env) leftovers(id string) []string {
 	return left
 }
 
-func mutate(f func(s *specs.Spec, b *bundle.Bundle)) func(*env, *bundle.Bundle) {
-	return func(e *env, b *bundle.Bundle) {
-		f(b.Spec, b)
-		require.NoError(e.t, b.Save())
-	}
-}
-
-func rawConfig(text string) func(*env, *bundle.Bundle) {
-	return func(e *env, b *bundle.Bundle) {
-		require.NoError(e.t, os.WriteFile(filepath.Join(b.Dir, "config.json"), []byte(text), 0o644))
-	}
-}
-
-func ptr[T any](v T) *T { return &v }
-
-// TestBadBundles: every bad bundle is refused with an error that says what
-// and where, a non-zero exit, and nothing left behind.
+// TestBadBundles: every bad bundle of testdata/bundles/bad is refused with
+// an error that says what and where, a non-zero exit, and nothing left
+// behind. runtime/spec's TestBadBundles runs the same files without root.
 func TestBadBundles(t *testing.T) {
-	notExec := filepath.Join(t.TempDir(), "hook.txt")
-	require.NoError(t, os.WriteFile(notExec, []byte("x"), 0o644))
-	failing := filepath.Join(t.TempDir(), "fail-hook")
-	require.NoError(t, os.WriteFile(failing, []byte("#!/bin/sh\necho hook says no >&2\nexit 9\n"), 0o755))
-	tests := []struct {
-		name  string
-		setup func(*env, *bundle.Bundle)
-		want  string
-	}{
-		{"missing config", func(e *env, b *bundle.Bundle) { require.NoError(t, os.Remove(filepath.Join(b.Dir, "config.json"))) }, "config.json: no such file"},
-		{"invalid json", rawConfig("{\n\"ociVersion\": \"1.0.2\",\n oops}"), "line 3"},
-		{"wrong json type", rawConfig(`{"ociVersion": "1.0.2", "process": {"args": 7}}`), "field process.args"},
-		{"ociVersion 2", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Version = "2.0.0" }), "ociVersion: \"2.0.0\" is not a 1.x"},
-		{"no root", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root = nil }), "root.path: missing"},
-		{"missing rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root.Path = "nope" }), "root.path: "},
-		{"rootfs is a file", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Root.Path = "config.json" }), "is not a directory"},
-		{"no process", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process = nil }), "process: missing"},
-		{"empty args", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Args = nil }), "process.args: empty"},
-		{"relative cwd", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Cwd = "tmp" }), "process.cwd"},
-		{"terminal", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Terminal = true }), "process.terminal"},
-		{"bad env", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Env = append(s.Process.Env, "JUSTNAME") }), "not NAME=value"},
-		{"unknown rlimit", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_MAGIC", Hard: 1, Soft: 1}}
-		}), "unknown rlimit type"},
-		{"rlimit soft above hard", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1, Soft: 2}}
-		}), "soft limit 2 above hard limit 1"},
-		{"unknown capability", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Capabilities.Bounding = []string{"CAP_FLY"} }), `unknown capability "CAP_FLY"`},
-		{"oom score", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.OOMScoreAdj = ptr(5000) }), "process.oomScoreAdj"},
-		{"unknown namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "galaxy"})
-		}), `unknown namespace type "galaxy"`},
-		{"duplicate namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
-		}), "listed twice"},
-		{"relative namespace path", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace, Path: "proc/1/ns/net"}}
-		}), "must be an absolute path"},
-		{"join user namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.UserNamespace, Path: "/proc/1/ns/user"}}
-		}), "joining an existing user namespace is not supported"},
-		{"no mount namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}}
-		}), "no mount namespace"},
-		{"user namespace without maps", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-			s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
-		}), "needs uidMappings and gidMappings"},
-		{"maps without user namespace", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
-		}), "without a user namespace"},
-		{"empty id map", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			userns(s)
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 0}}
-		}), "size 0 maps nothing"},
-		{"overlapping id maps", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			userns(s)
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 100}, {ContainerID: 50, HostID: 200000, Size: 10}}
-		}), "overlaps linux.uidMappings[0]"},
-		{"relative mount destination", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "data", Type: "tmpfs", Source: "tmpfs"})
-		}), `mounts[`},
-		{"bad bind option", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "readonly"}})
-		}), `unknown option "readonly" for a bind mount`},
-		{"missing bind source", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/src", Options: []string{"rbind"}})
-		}), "/nonexistent/src: no such file"},
-		{"mount without type", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Source: "x"})
-		}), ".type: missing"},
-		{"mount that fails inside", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "nosuchfs", Source: "x"})
-		}), "mount nosuchfs on /data: no such device"},
-		{"relative hook path", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "bin/hook"}}}
-		}), "hooks.createRuntime[0].path"},
-		{"missing hook", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/nonexistent/hook"}}}
-		}), "hooks.poststop[0].path"},
-		{"hook not executable", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: notExec}}}
-		}), "is not an executable file"},
-		{"failing createRuntime hook", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: failing}}}
-		}), "hook says no"},
-		{"bad rootfsPropagation", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.RootfsPropagation = "sideways" }), "linux.rootfsPropagation"},
-		{"device outside /dev", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			s.Linux.Devices = []specs.LinuxDevice{{Path: "/etc/null", Type: "c", Major: 1, Minor: 3}}
-		}), "under /dev"},
-		{"hostname without uts", mutate(func(s *specs.Spec, _ *bundle.Bundle) {
-			var ns []specs.LinuxNamespace
-			for _, n := range s.Linux.Namespaces {
-				if n.Type != specs.UTSNamespace {
-					ns = append(ns, n)
-				}
-			}
-			s.Linux.Namespaces = ns
-		}), "needs a uts namespace"},
-		{"cgroupsPath escapes", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.CgroupsPath = "/../../etc" }), "linux.cgroupsPath"},
-		{"masked path relative", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Linux.MaskedPaths = []string{"proc/kcore"} }), "must be absolute"},
-		{"program not in rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Args = []string{"no-such-program"} }), `process.args[0] "no-such-program": not found in the container's PATH`},
-		{"cwd missing in rootfs", mutate(func(s *specs.Spec, _ *bundle.Bundle) { s.Process.Cwd = "/nonexistent" }), "chdir to process.cwd /nonexistent"},
-	}
-	require.GreaterOrEqual(t, len(tests), 30)
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			b := e.newBundle("true")
-			tc.setup(e, b)
-			id := randomID("bad")
-			_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
-			assert.NotZero(t, code, "create of a bad bundle must fail")
-			assert.Contains(t, stderr, tc.want)
-			assert.Empty(t, e.leftovers(id))
-		})
-	}
-}
-
-func userns(s *specs.Spec) {
-	for _, n := range s.Linux.Namespaces {
-		if n.Type == specs.UserNamespace {
-			return
-		}
-	}
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 100}}
+	testutil.BadBundles(t, func(t *testing.T, bad *testutil.BadBundle) {
+		e := newEnv(t)
+		b := e.newBundle("true")
+		require.NoError(t, bad.Apply(b.Dir))
+		id := randomID("bad")
+		_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
+		assert.NotZero(t, code, "create of a bad bundle must fail: %s", bad.Why)
+		assert.Contains(t, stderr, bad.Error)
+		assert.Empty(t, e.leftovers(id))
+	})
 }
 
 // TestBadCommands: bad ids, signals and orders of commands.

@@ -1,10 +1,12 @@
 package spec
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -54,4 +56,36 @@ func TestLoadErrorsNameTheLine(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "line 3")
 	assert.Contains(t, err.Error(), "process.args")
+}
+
+// TestBadBundles runs every bad bundle of testdata/bundles/bad through Load
+// and Validate, on the root and the rootless default config: those the
+// fixture says are refused before anything exists are refused here with
+// its error, and those only creating the container can find wrong pass.
+// cmd/nsrun's TestBadBundles runs the same files through the binary.
+func TestBadBundles(t *testing.T) {
+	testutil.BadBundles(t, func(t *testing.T, b *testutil.BadBundle) {
+		for _, rootless := range []bool{false, true} {
+			dir := t.TempDir()
+			require.NoError(t, os.Mkdir(filepath.Join(dir, "rootfs"), 0o755))
+			data, err := json.Marshal(Default(rootless))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644))
+			require.NoError(t, b.Apply(dir))
+			s, err := Load(dir)
+			if b.Stage == testutil.StageLoad {
+				require.Error(t, err, "rootless=%t", rootless)
+				assert.Contains(t, err.Error(), b.Error, "rootless=%t", rootless)
+				continue
+			}
+			require.NoError(t, err, "rootless=%t", rootless)
+			err = Validate(s, dir)
+			if b.Stage == testutil.StageValidate {
+				require.Error(t, err, "%s (rootless=%t)", b.Why, rootless)
+				assert.Contains(t, err.Error(), b.Error, "rootless=%t", rootless)
+				continue
+			}
+			assert.NoError(t, err, "%s: a valid config that only create can refuse (rootless=%t)", b.Why, rootless)
+		}
+	})
 }

@@ -1,0 +1,79 @@
+// Package testutil holds what the tests of several packages share: the
+// root check with its skip reason, the repository's top-level testdata/,
+// fixtures globbed into subtests, and the bad bundles of
+// testdata/bundles/bad. Only _test.go files import it.
+package testutil
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// NeedRoot skips t unless it runs as root; why says what needs root, so the
+// skip tells the reader exactly what was not checked.
+func NeedRoot(t testing.TB, why string) {
+	t.Helper()
+	if euid := os.Geteuid(); euid != 0 {
+		t.Skipf("%s: needs root (euid is %d)", why, euid)
+	}
+}
+
+// Testdata returns the path of elem under the repository's top-level
+// testdata/ directory, found from the test's working directory (its
+// package directory) by walking up to go.mod.
+func Testdata(t testing.TB, elem ...string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("testdata: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(append([]string{dir, "testdata"}, elem...)...)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("testdata: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Glob runs one subtest per file of the top-level testdata matching pattern
+// (a filepath.Match pattern relative to testdata/), named after the file
+// without its extension. No match is a failure: a moved fixture directory
+// must not turn a test into one that checks nothing.
+func Glob(t *testing.T, pattern string, f func(t *testing.T, path string)) {
+	t.Helper()
+	paths, err := filepath.Glob(Testdata(t, pattern))
+	if err != nil {
+		t.Fatalf("glob testdata/%s: %v", pattern, err)
+	}
+	if len(paths) == 0 {
+		t.Fatalf("no fixture matches testdata/%s", pattern)
+	}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+		t.Run(name, func(t *testing.T) { f(t, p) })
+	}
+}
+
+// ReadFile reads a fixture, failing the test when it cannot.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read fixture: %v", err)
+	}
+	return data
+}
+
+func mustf(t testing.TB, err error, format string, args ...any) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
+	}
+}
