@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/kernels"
 )
 
@@ -153,12 +154,10 @@ func TestPerfSmokeTests(t *testing.T) {
 	assert.Contains(t, script, "-c 127.0.0.1 -p 5201 -J")
 }
 
-// The testdata files are real guest output (stock x86_64 guest under TCG).
+// testdata/vmtest holds real guest output (stock x86_64 guest under TCG).
 func TestReportPerfSmoke(t *testing.T) {
-	fio, err := os.ReadFile("testdata/guest-fio.out")
-	require.NoError(t, err)
-	iperf, err := os.ReadFile("testdata/guest-iperf3.out")
-	require.NoError(t, err)
+	fio := testutil.ReadFile(t, testutil.Testdata(t, "vmtest", "guest-fio.out"))
+	iperf := testutil.ReadFile(t, testutil.Testdata(t, "vmtest", "guest-iperf3.out"))
 	for _, tc := range []struct {
 		name     string
 		res      Result

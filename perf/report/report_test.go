@@ -9,13 +9,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/perf/results"
 )
 
-// results-tiny.json is a real run on this machine (2 repetitions of a tiny
+// testdata/results/tiny.json is a real run on this machine (2 repetitions of a tiny
 // matrix: cpu, fio, iperf3 in native, nsrun, runc, crun; docker skipped).
 func TestReportOfRealRun(t *testing.T) {
-	f, err := results.Load(filepath.Join("..", "testdata", "results-tiny.json"))
+	f, err := results.Load(testutil.Testdata(t, "results", "tiny.json"))
 	require.NoError(t, err)
 	tables, err := Build(f)
 	require.NoError(t, err)

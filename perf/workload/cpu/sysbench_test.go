@@ -1,10 +1,9 @@
 package cpu
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -15,14 +14,13 @@ func TestParseSysbench(t *testing.T) {
 		file string
 		want SysbenchResult
 	}{
-		{"sysbench-cpu-2threads.txt", SysbenchResult{Version: "1.0.20", Threads: 2, EventsPerSec: 2466.08, TotalSeconds: 1.6212,
+		{"cpu-2threads.txt", SysbenchResult{Version: "1.0.20", Threads: 2, EventsPerSec: 2466.08, TotalSeconds: 1.6212,
 			Events: 4000, LatMinMs: 0.18, LatAvgMs: 0.81, LatMaxMs: 60.26, LatP95Ms: 1.96, ThreadEventsSD: 39}},
-		{"sysbench-cpu-1thread-1s.txt", SysbenchResult{Version: "1.0.20", Threads: 1, EventsPerSec: 2928.73, TotalSeconds: 1.0092,
+		{"cpu-1thread-1s.txt", SysbenchResult{Version: "1.0.20", Threads: 1, EventsPerSec: 2928.73, TotalSeconds: 1.0092,
 			Events: 2958, LatMinMs: 0.18, LatAvgMs: 0.34, LatMaxMs: 60.25, LatP95Ms: 0.25}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "testdata", tc.file))
-			require.NoError(t, err)
+			data := testutil.ReadFile(t, testutil.Testdata(t, "sysbench", tc.file))
 			got, err := ParseSysbench(data)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)

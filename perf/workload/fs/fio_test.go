@@ -1,30 +1,29 @@
 package fs
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestParseCaptured(t *testing.T) {
-	// Expected values read off the captured files (fio 3.33 on this machine).
+	// Expected values read off the captured files in testdata/fio (fio 3.33
+	// on this machine).
 	tests := []struct {
 		file         string
 		iops, bw     float64
 		p50us, p99us float64
 		jobs         int
 	}{
-		{"fio-randread-libaio.json", 24133.933033, 96535, 116.224, 700.416, 1},
-		{"fio-write-sync-2jobs.json", 15280.938124, 977980, 109.056, 440.320, 1},
+		{"randread-libaio.json", 24133.933033, 96535, 116.224, 700.416, 1},
+		{"write-sync-2jobs.json", 15280.938124, 977980, 109.056, 440.320, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("..", "..", "testdata", tt.file))
-			require.NoError(t, err)
+			data := testutil.ReadFile(t, testutil.Testdata(t, "fio", tt.file))
 			r, err := Parse(data)
 			require.NoError(t, err)
 			assert.Equal(t, "fio-3.33", r.Version)

@@ -1,25 +1,22 @@
 package net
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func load(t *testing.T, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", name))
-	require.NoError(t, err)
-	return data
+	return testutil.ReadFile(t, testutil.Testdata(t, "iperf3", name))
 }
 
 func TestParseTCP(t *testing.T) {
 	// iperf3 3.12 over loopback here: 2 streams, 0.5 s intervals, 2 s.
-	r, err := Parse(load(t, "iperf3-tcp-2streams.json"))
+	r, err := Parse(load(t, "tcp-2streams.json"))
 	require.NoError(t, err)
 	assert.Equal(t, "TCP", r.Protocol)
 	assert.Equal(t, 2, r.Streams)
@@ -36,7 +33,7 @@ func TestParseTCP(t *testing.T) {
 }
 
 func TestParseUDP(t *testing.T) {
-	r, err := Parse(load(t, "iperf3-udp.json"))
+	r, err := Parse(load(t, "udp.json"))
 	require.NoError(t, err)
 	assert.Equal(t, "UDP", r.Protocol)
 	assert.InDelta(t, 99969652.16986986, r.SentBps, 1e-3)
