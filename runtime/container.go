@@ -479,6 +479,10 @@ func (r *Runtime) status(rec *state.Container) specs.ContainerState {
 	if !alive(rec) {
 		return specs.StateStopped
 	}
+	// Paused first, as runc: a created container can be paused too.
+	if frozen(rec) {
+		return statusPaused
+	}
 	if _, err := os.Stat(filepath.Join(r.store().Dir(rec.ID), "exec.fifo")); err == nil {
 		return specs.StateCreated
 	}
@@ -548,7 +552,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	switch s := r.status(rec); s {
-	case specs.StateCreated, specs.StateRunning:
+	case specs.StateCreated, specs.StateRunning, statusPaused:
 	default:
 		return fmt.Errorf("kill %s: container is %s, not created or running", id, s)
 	}
