@@ -25,7 +25,7 @@ import (
 // version is set with -ldflags "-X main.version=..." by release builds.
 var version = "0.1.0-dev"
 
-const usage = `usage: nsrun [--root DIR] COMMAND [ARGS]
+const usage = `usage: nsrun [--root DIR] [--log FILE] [--log-format text|json] COMMAND [ARGS]
 
 commands:
   spec [--rootless] [--bundle B]                  write a default config.json
@@ -36,7 +36,10 @@ commands:
   delete [--force] ID
   run --bundle B [--detach] [--timeout D] [--pid-file F] [--preserve-fds N] ID
   list                                            list containers
-  ps ID                                           list the container's host pids
+  ps [--format table|json] ID [PS-OPTIONS]        the container's processes
+  pause ID | resume ID                            freeze and thaw every process
+  update [-r FILE|-] [--memory N ...] ID          change resource limits (runc's flags)
+  features                                        the runtime-spec features document
 `
 
 // exit codes follow runc: 1 for any failure, the container's status for run.
@@ -46,11 +49,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	global.Usage = func() { fmt.Fprint(stderr, usage) }
 	root := global.String("root", runtime.DefaultRoot(), "state directory")
 	showVersion := global.Bool("version", false, "print the version")
-	// Accepted for compatibility with containerd and other engines.
-	global.String("log", "", "log file (nsrun logs to stderr)")
-	global.String("log-format", "text", "log format")
-	global.Bool("debug", false, "ignored")
-	global.Bool("systemd-cgroup", false, "unsupported: nsrun manages cgroupfs directly")
+	global.BoolVar(showVersion, "v", false, "print the version")
+	// The global options runc has, as containerd's shim and conmon pass
+	// them: --log/--log-format (the shim reads errors back from the file),
+	// --systemd-cgroup (refused where it matters), the rest accepted.
+	logPath := global.String("log", "", "write nsrun's errors and warnings to this file (default stderr)")
+	logFormat := global.String("log-format", "text", "log format: text or json")
+	global.Bool("debug", false, "accepted for compatibility; nsrun has no debug output")
+	systemd := global.Bool("systemd-cgroup", false, "refused: nsrun manages cgroupfs itself, without systemd")
+	rootless := global.String("rootless", "auto", "accepted for compatibility: auto, true or false (nsrun decides from the effective uid)")
+	global.String("criu", "criu", "accepted for compatibility; nsrun has no checkpoint/restore")
 	if err := global.Parse(args); err != nil {
 		return 2
 	}
@@ -58,16 +66,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "nsrun version %s\nspec: %s\n", version, specs.Version)
 		return 0
 	}
+	log, closeLog, err := newLogger(*logPath, *logFormat, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "nsrun:", err)
+		return 2
+	}
+	defer closeLog()
+	switch *rootless {
+	case "auto", "true", "false":
+	default:
+		log.Error(fmt.Errorf("--rootless %q: use auto, true or false", *rootless))
+		return 2
+	}
 	rest := global.Args()
 	if len(rest) == 0 {
 		global.Usage()
 		return 2
 	}
-	rt := &runtime.Runtime{Root: *root, Warn: stderr}
+	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 	defer stop()
 	cmd, cargs := rest[0], rest[1:]
-	var err error
+	if *systemd && (cmd == "create" || cmd == "run" || cmd == "update") {
+		log.Error(errors.New("--systemd-cgroup: nsrun has no systemd cgroup driver (it manages cgroupfs itself, and needs no systemd); run the engine with cgroupfs: dockerd --exec-opt native.cgroupdriver=cgroupfs, podman --cgroup-manager cgroupfs"))
+		return 1
+	}
 	switch cmd {
 	case "spec":
 		err = cmdSpec(cargs, stderr)
@@ -89,27 +112,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDelete(ctx, rt, cargs, stderr)
 	case "run":
 		stop() // run forwards SIGINT/SIGTERM to the container instead
-		return cmdRun(rt, cargs, stderr)
+		return cmdRun(rt, cargs, stderr, log)
 	case "list":
 		err = cmdList(rt, stdout)
 	case "ps":
-		err = oneID("ps", cargs, stderr, func(id string) error {
-			pids, err := rt.Pids(id)
-			if err != nil {
-				return err
-			}
-			for _, p := range pids {
-				fmt.Fprintln(stdout, p)
-			}
-			return nil
-		})
+		err = cmdPs(rt, cargs, stdout, stderr)
+	case "pause":
+		err = oneID("pause", cargs, stderr, func(id string) error { return rt.Pause(ctx, id) })
+	case "resume":
+		err = oneID("resume", cargs, stderr, func(id string) error { return rt.Resume(ctx, id) })
+	case "update":
+		err = cmdUpdate(ctx, rt, cargs, os.Stdin, stderr)
+	case "features":
+		err = printJSON(stdout, runtime.Features())
 	default:
 		fmt.Fprintf(stderr, "nsrun: unknown command %q\n%s", cmd, usage)
 		return 2
 	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "nsrun:", err)
+			log.Error(err)
 		}
 		return 1
 	}
@@ -288,7 +310,7 @@ func cmdList(rt *runtime.Runtime, stdout io.Writer) error {
 
 // cmdRun is create + start + wait + delete, with signals forwarded to the
 // container and the container's exit status as nsrun's.
-func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer) int {
+func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) int {
 	var detach bool
 	var timeout time.Duration
 	// Signals that arrive while the container is being made are forwarded
@@ -303,12 +325,12 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer) int {
 	})
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "nsrun:", err)
+			log.Error(err)
 		}
 		return 1
 	}
 	if err := rt.Start(context.Background(), p.ID); err != nil {
-		fmt.Fprintln(stderr, "nsrun:", err)
+		log.Error(err)
 		_ = rt.Delete(context.Background(), p.ID, true)
 		return 1
 	}
@@ -341,13 +363,13 @@ loop:
 			_ = rt.Kill(p.ID, sig, false)
 		case <-expire:
 			timedOut = true
-			fmt.Fprintf(stderr, "nsrun: container %s ran longer than --timeout %s: killing it\n", p.ID, timeout)
+			log.Error(fmt.Errorf("container %s ran longer than --timeout %s: killing it", p.ID, timeout))
 			_ = rt.Kill(p.ID, unix.SIGKILL, true)
 			expire = nil
 		}
 	}
 	if err := rt.Delete(context.Background(), p.ID, true); err != nil {
-		fmt.Fprintln(stderr, "nsrun:", err)
+		log.Error(err)
 	}
 	switch {
 	case ws.Exited():

@@ -1,10 +1,12 @@
 // Command nsrun is nsbench's OCI runtime. It speaks runc's command line:
 //
-//	nsrun [--root DIR] spec [--rootless] [--bundle B]
+//	nsrun [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
+//	nsrun spec [--rootless] [--bundle B]
 //	nsrun create --bundle B [--pid-file F] [--preserve-fds N] ID
 //	nsrun start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
 //	nsrun run --bundle B [--detach] [--timeout D] [--pid-file F] ID
-//	nsrun list | ps ID | --version
+//	nsrun pause ID | resume ID | update [-r FILE|-] [--memory N ...] ID
+//	nsrun list | ps [--format json] ID | features | --version
 package main
 
 import (
