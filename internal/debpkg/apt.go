@@ -103,7 +103,7 @@ func (r *Repo) aptConfig() (string, error) {
 		}
 	}
 	if _, err := os.Stat(r.Release.Keyring); err != nil {
-		return "", fmt.Errorf("Debian archive keyring %s: %w (install debian-archive-keyring: make deps-kernel)", r.Release.Keyring, err)
+		return "", fmt.Errorf("archive keyring %s: %w (install debian-archive-keyring: make deps-kernel)", r.Release.Keyring, err)
 	}
 	files := map[string]string{
 		"etc/sources.list": r.Release.SourcesList(),
