@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/runtime/cgroups"
+	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
 	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -126,12 +127,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		r.warn("linux.seccomp is not supported: container %s runs without a seccomp filter", o.ID)
 	}
 	rootless := os.Geteuid() != 0
-	rootfs := s.Root.Path
-	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(bundle, rootfs)
-	}
-	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
-		return nil, fmt.Errorf("resolve root.path %s: %w", rootfs, err)
+	rootfs, err := spec.RootfsPath(s, bundle)
+	if err != nil {
+		return nil, err
 	}
 
 	st := r.store()
@@ -209,7 +207,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	defer parentSock.Close()
 	defer childSock.Close()
 
-	cmd, err := initCommand(s, o, childSock, fifo, rootless)
+	// The init runs a sealed copy of this executable, never the host's
+	// file itself: see package exeseal.
+	exe, _, err := exeseal.Open(st.Dir(o.ID))
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	cmd, err := initCommand(s, o, childSock, fifo, exe, rootless)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +234,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		}
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container init (/proc/self/exe init): %w", err)
+		return nil, fmt.Errorf("start container init (%s, sealed nsrun): %w", cmd.Path, err)
 	}
 	childSock.Close()
 	pid := cmd.Process.Pid
@@ -351,20 +356,23 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
 }
 
-func initCommand(s *specs.Spec, o CreateOptions, sock, fifo *os.File, rootless bool) (*exec.Cmd, error) {
-	// /proc/self/exe, not the resolved path: exec through the magic link
-	// needs no search permission on the binary's directories, which a
-	// remapped root (host uid 200000, say) may lack for /root/...
-	// The id in argv names the init in ps until it execs the program.
-	cmd := exec.Command("/proc/self/exe", "init", o.ID)
-	cmd.Args[0] = "nsrun"
+// initCommand starts the container's init from exe, the sealed executable,
+// through its /proc/self/fd path in the child: exec through the magic link
+// needs no search permission on the binary's directories, which a remapped
+// root (host uid 200000, say) may lack for /root/...
+func initCommand(s *specs.Spec, o CreateOptions, sock, fifo, exe *os.File, rootless bool) (*exec.Cmd, error) {
+	cmd := &exec.Cmd{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
 	for i := 0; i < o.PreserveFDs; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
 	syncFD := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, sock, fifo)
-	cmd.Env = []string{"_NSRUN_SYNC_FD=" + strconv.Itoa(syncFD), "_NSRUN_FIFO_FD=" + strconv.Itoa(syncFD+1)}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, sock, fifo, exe)
+	exeFD := strconv.Itoa(syncFD + 2)
+	cmd.Path = "/proc/self/fd/" + exeFD
+	// The id in argv names the init in ps until it execs the program.
+	cmd.Args = []string{"nsrun", "init", o.ID}
+	cmd.Env = []string{"_NSRUN_SYNC_FD=" + strconv.Itoa(syncFD), "_NSRUN_FIFO_FD=" + strconv.Itoa(syncFD+1), "_NSRUN_EXE_FD=" + exeFD}
 	attr := &syscall.SysProcAttr{Setsid: true}
 	for _, ns := range s.Linux.Namespaces {
 		// A new cgroup namespace is unshared by the init once it sits in

@@ -15,6 +15,8 @@ import (
 
 	"github.com/nsbench/nsbench/runtime/capabilities"
 	"github.com/nsbench/nsbench/runtime/hooks"
+	"github.com/nsbench/nsbench/runtime/inroot"
+	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
@@ -34,6 +36,19 @@ func Init() error {
 	// Neither may reach the user's program.
 	unix.CloseOnExec(syncFD)
 	unix.CloseOnExec(fifoFD)
+	// The sealed executable this init was started from (see initCommand):
+	// needed only for that exec, and no hook or program may inherit it.
+	if fd, err := strconv.Atoi(os.Getenv("_NSRUN_EXE_FD")); err == nil {
+		unix.Close(fd)
+	}
+	// Until its execve, nothing in the container may open this process's
+	// /proc files (its exe, its descriptors): hooks and the program run
+	// with the container's credentials, as this process will, and
+	// non-dumpable is what keeps them out. execve makes the program
+	// dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("nsrun init: prctl PR_SET_DUMPABLE: %w", err)
+	}
 	sock := os.NewFile(uintptr(syncFD), "init-sync")
 	c := newConn(sock)
 	m, err := c.recv()
@@ -83,7 +98,7 @@ func setup(c *conn, cfg *initConfig) error {
 	}
 	if s.Process.OOMScoreAdj != nil {
 		// Before pivot_root: /proc here is still the host's, known mounted.
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj)), 0); err != nil {
+		if err := procfs.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj))); err != nil {
 			return fmt.Errorf("set process.oomScoreAdj %d: %w", *s.Process.OOMScoreAdj, err)
 		}
 	}
@@ -139,8 +154,25 @@ func setup(c *conn, cfg *initConfig) error {
 			return fmt.Errorf("set %s to %d/%d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
 		}
 	}
-	if err := unix.Chdir(s.Process.Cwd); err != nil {
-		return fmt.Errorf("chdir to process.cwd %s: %w", s.Process.Cwd, err)
+	return chdirInRoot(s.Process.Cwd)
+}
+
+// chdirInRoot changes to cwd resolved inside the container's root: a cwd
+// through a /proc magic link (/proc/self/fd/N naming a descriptor that
+// leads out, runc's CVE-2024-21626) is refused, not followed.
+func chdirInRoot(cwd string) error {
+	root, err := inroot.Open("/")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	h, err := root.Lookup(cwd)
+	if err != nil {
+		return fmt.Errorf("chdir to process.cwd %s: %w", cwd, err)
+	}
+	defer h.Close()
+	if err := unix.Fchdir(int(h.Fd())); err != nil {
+		return fmt.Errorf("chdir to process.cwd %s: %w", cwd, err)
 	}
 	return nil
 }
@@ -201,29 +233,35 @@ func lookPath(p *specs.Process) (string, error) {
 	return "", fmt.Errorf("process.args[0] %q: not found in the container's PATH %s", name, pathEnv)
 }
 
+// executable checks that path, resolved inside the container's root (no
+// magic link to a descriptor leading out), is an executable file.
 func executable(path string) error {
-	st, err := os.Stat(path)
+	root, err := inroot.Open("/")
 	if err != nil {
 		return err
 	}
-	if st.IsDir() || st.Mode()&0o111 == 0 {
+	defer root.Close()
+	h, err := root.Lookup(path)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
 		return errors.New("not an executable file")
 	}
 	return nil
 }
 
-// execProcess sets the user, capabilities and no_new_privs, closes every
-// descriptor the container must not see, runs startContainer hooks and
-// replaces itself with the user's program.
+// execProcess sets the user, capabilities and no_new_privs, runs the
+// startContainer hooks with exactly those, closes every descriptor the
+// container must not see and replaces itself with the user's program.
 func execProcess(cfg *initConfig, path string) error {
 	s := cfg.Spec
 	p := s.Process
-	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
-		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateRunning, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
-		if err := hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, st); err != nil {
-			return err
-		}
-	}
 	caps, err := capabilities.Parse(p.Capabilities)
 	if err != nil {
 		return err
@@ -252,6 +290,12 @@ func execProcess(cfg *initConfig, path string) error {
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
 	}
+	// startContainer hooks come with the image (their paths resolve in the
+	// container), so they run as the container's process will: its user,
+	// capabilities and no_new_privs, as runc runs them.
+	if err := startContainerHooks(cfg); err != nil {
+		return err
+	}
 	// Everything from FirstFD up closes on exec: only stdio and the
 	// preserved descriptors reach the program.
 	if err := unix.CloseRange(uint(cfg.FirstFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -263,6 +307,22 @@ func execProcess(cfg *initConfig, path string) error {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
 	return nil
+}
+
+// startContainerHooks runs the startContainer hooks after checking that
+// each path resolves inside the container's root to an executable file.
+func startContainerHooks(cfg *initConfig) error {
+	s := cfg.Spec
+	if s.Hooks == nil || len(s.Hooks.StartContainer) == 0 {
+		return nil
+	}
+	for i, h := range s.Hooks.StartContainer {
+		if err := executable(h.Path); err != nil {
+			return fmt.Errorf("hooks.startContainer[%d].path %s in the container: %w", i, h.Path, err)
+		}
+	}
+	st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateRunning, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
+	return hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, st)
 }
 
 // closeFrom marks descriptors >= first close-on-exec where close_range is

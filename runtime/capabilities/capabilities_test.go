@@ -1,6 +1,9 @@
 package capabilities
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -29,4 +32,8 @@ func TestParse(t *testing.T) {
 
 func TestLastCap(t *testing.T) {
 	assert.GreaterOrEqual(t, LastCap(), unix.CAP_AUDIT_READ)
+	// The host's /proc is procfs here: the kernel's own answer matches.
+	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	require.NoError(t, err)
+	assert.Equal(t, strings.TrimSpace(string(data)), strconv.Itoa(LastCap()))
 }

@@ -2,6 +2,10 @@
 // namespace: propagation, the rootfs bind mount, the config's mounts, device
 // nodes, pivot_root, then masked and read-only paths. It runs in the
 // container's init, so nothing it mounts is ever in the host's mount table.
+//
+// The rootfs comes from an image and is hostile: every path inside it is
+// resolved by package inroot (symlinks and ".." stay inside the root) into a
+// handle, and mounts go onto that handle, never onto a joined path string.
 package rootfs
 
 import (
@@ -11,11 +15,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/internal/mountinfo"
+	"github.com/nsbench/nsbench/runtime/inroot"
+	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -68,21 +73,36 @@ func Prepare(o *Options) error {
 			return fmt.Errorf("make rootfs %s private for pivot_root: %w", o.Rootfs, err)
 		}
 	}
-	devMounted := false
-	for _, m := range o.Spec.Mounts {
-		if err := mountOne(o, m); err != nil {
-			return err
-		}
-		if filepath.Clean(m.Destination) == "/dev" {
-			devMounted = true
-		}
+	// Opened after the bind, so the handle is the new mount's root.
+	root, err := inroot.Open(o.Rootfs)
+	if err != nil {
+		return err
 	}
-	if devMounted {
-		if err := createDevices(o); err != nil {
+	defer root.Close()
+	for i, m := range o.Spec.Mounts {
+		if err := mountOne(o, root, i, m); err != nil {
 			return err
 		}
 	}
-	return nil
+	if devBound(o.Spec.Mounts) {
+		// The host's own /dev (a privileged container): its nodes are
+		// there, and nothing may be replaced in it.
+		return nil
+	}
+	// The spec: the runtime supplies the default devices whether or not
+	// the config mounts a tmpfs on /dev.
+	return createDevices(o, root)
+}
+
+// devBound reports whether the config bind-mounts a directory onto /dev.
+func devBound(ms []specs.Mount) bool {
+	for _, m := range ms {
+		flags, _, _ := options(m.Options)
+		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || flags&unix.MS_BIND != 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // privateParent makes the mount holding rootfs's parent directory private
@@ -136,11 +156,7 @@ func options(opts []string) (flags uintptr, prop []uintptr, data string) {
 	return flags, prop, strings.Join(d, ",")
 }
 
-func mountOne(o *Options, m specs.Mount) error {
-	dest, err := securejoin.SecureJoin(o.Rootfs, m.Destination)
-	if err != nil {
-		return fmt.Errorf("resolve mount destination %s in %s: %w", m.Destination, o.Rootfs, err)
-	}
+func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 	flags, prop, data := options(m.Options)
 	bind := m.Type == "bind" || flags&unix.MS_BIND != 0
 	typ := m.Type
@@ -153,7 +169,13 @@ func mountOne(o *Options, m specs.Mount) error {
 			typ = "cgroup2"
 		}
 	}
-	if err := makeTarget(dest, bind, m.Source); err != nil {
+	if typ == "proc" || typ == "sysfs" {
+		if err := realDirectory(root, i, m); err != nil {
+			return err
+		}
+	}
+	dest, err := makeTarget(root, m.Destination, bind, m.Source)
+	if err != nil {
 		return err
 	}
 	src := m.Source
@@ -169,27 +191,90 @@ func mountOne(o *Options, m specs.Mount) error {
 		// A bind ignores per-mount flags; they take a remount.
 		first &^= perMount
 	}
-	if err := unix.Mount(src, dest, typ, first, data); err != nil {
+	err = onHandle(dest, func(target string) error { return unix.Mount(src, target, typ, first, data) })
+	dest.Close()
+	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	if bind && flags&perMount != 0 {
-		if err := remountBind(dest, flags); err != nil {
+		if err := onPath(root, m.Destination, func(target string) error { return remountBind(target, flags) }); err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
 	for _, p := range prop {
-		if err := unix.Mount("", dest, "", p, ""); err != nil {
+		if err := onPath(root, m.Destination, func(target string) error { return unix.Mount("", target, "", p, "") }); err != nil {
 			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
 		}
 	}
 	return nil
 }
 
+// realDirectory refuses to mount proc or sysfs on anything but a real
+// directory (or nothing yet): on a symlink the mount lands elsewhere and
+// /proc is then whatever the image put there, which is how runc's
+// CVE-2019-19921, CVE-2023-27561 and CVE-2023-28642 redirected the
+// runtime's procfs writes and dropped its LSM labels.
+func realDirectory(root *inroot.Root, i int, m specs.Mount) error {
+	dir, base := filepath.Split(filepath.Clean("/" + m.Destination))
+	parent, err := root.Lookup(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	var st unix.Stat_t
+	switch err := unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); {
+	case errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		return fmt.Errorf("mounts[%d]: stat %s in the rootfs: %w", i, m.Destination, err)
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		target, _ := readlinkat(parent, base)
+		return fmt.Errorf("mounts[%d]: %s is mounted only on a real directory, and %s in the rootfs is a symlink to %q (an image cannot redirect the runtime's %s)", i, m.Type, m.Destination, target, m.Destination)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("mounts[%d]: %s is mounted only on a directory, and %s in the rootfs is not one (mode %#o)", i, m.Type, m.Destination, st.Mode)
+	}
+	return nil
+}
+
+func readlinkat(dir *os.File, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// onHandle runs op with the /proc/self/fd path of h: a mount made there
+// lands exactly on what h holds.
+func onHandle(h *os.File, op func(target string) error) error {
+	target, err := procfs.FDPath(h)
+	if err != nil {
+		return err
+	}
+	return op(target)
+}
+
+// onPath resolves p inside root again, so the handle is whatever is now
+// mounted there, and runs op on it.
+func onPath(root *inroot.Root, p string, op func(target string) error) error {
+	h, err := root.Lookup(p)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return onHandle(h, op)
+}
+
 // perMount are the flags a bind mount only takes through a remount.
 const perMount = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
 
-// remountBind applies flags to a bind mount, keeping those the kernel
-// locked on the source (a user namespace may not clear them).
+// remountBind applies flags to the bind mount at dest (a path or a
+// /proc/self/fd path), keeping those the kernel locked on the source (a
+// user namespace may not clear them).
 func remountBind(dest string, flags uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dest, &st); err != nil {
@@ -217,203 +302,25 @@ func remountBind(dest string, flags uintptr) error {
 	return nil
 }
 
-// makeTarget creates the mount point: a directory, or an empty file when a
-// file is bind-mounted.
-func makeTarget(dest string, bind bool, source string) error {
+// makeTarget creates the mount point dest inside root and returns a handle
+// to it: a directory, or an empty file when a file is bind-mounted.
+func makeTarget(root *inroot.Root, dest string, bind bool, source string) (*os.File, error) {
 	if bind {
 		st, err := os.Stat(source)
 		if err != nil {
-			return fmt.Errorf("bind source %s: %w", source, err)
+			return nil, fmt.Errorf("bind source %s: %w", source, err)
 		}
 		if !st.IsDir() {
-			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-				return fmt.Errorf("create %s: %w", filepath.Dir(dest), err)
-			}
-			f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o644)
+			h, err := root.MkFile(dest, 0o644)
 			if err != nil {
-				return fmt.Errorf("create mount point %s: %w", dest, err)
+				return nil, fmt.Errorf("create mount point %s: %w", dest, err)
 			}
-			return f.Close()
+			return h, nil
 		}
 	}
-	if err := os.MkdirAll(dest, 0o755); err != nil {
-		return fmt.Errorf("create mount point %s: %w", dest, err)
-	}
-	return nil
-}
-
-// DefaultDevices are the nodes every container gets.
-var DefaultDevices = []specs.LinuxDevice{
-	{Path: "/dev/null", Type: "c", Major: 1, Minor: 3},
-	{Path: "/dev/zero", Type: "c", Major: 1, Minor: 5},
-	{Path: "/dev/full", Type: "c", Major: 1, Minor: 7},
-	{Path: "/dev/random", Type: "c", Major: 1, Minor: 8},
-	{Path: "/dev/urandom", Type: "c", Major: 1, Minor: 9},
-	{Path: "/dev/tty", Type: "c", Major: 5, Minor: 0},
-}
-
-func createDevices(o *Options) error {
-	devs := append([]specs.LinuxDevice(nil), DefaultDevices...)
-	if o.Spec.Linux != nil {
-		devs = append(devs, o.Spec.Linux.Devices...)
-	}
-	for _, d := range devs {
-		dest, err := securejoin.SecureJoin(o.Rootfs, d.Path)
-		if err != nil {
-			return fmt.Errorf("resolve device %s: %w", d.Path, err)
-		}
-		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-			return fmt.Errorf("create %s: %w", filepath.Dir(dest), err)
-		}
-		if o.UserNS {
-			// mknod is denied in a user namespace: bind the host's node.
-			f, err := os.OpenFile(dest, os.O_CREATE|os.O_RDONLY, 0o666)
-			if err != nil {
-				return fmt.Errorf("create device mount point %s: %w", d.Path, err)
-			}
-			f.Close()
-			if err := unix.Mount(d.Path, dest, "", unix.MS_BIND, ""); err != nil {
-				return fmt.Errorf("bind device %s: %w", d.Path, err)
-			}
-			continue
-		}
-		mode := uint32(0o666)
-		if d.FileMode != nil {
-			mode = uint32(*d.FileMode)
-		}
-		switch d.Type {
-		case "c", "u":
-			mode |= unix.S_IFCHR
-		case "b":
-			mode |= unix.S_IFBLK
-		case "p":
-			mode |= unix.S_IFIFO
-		}
-		_ = unix.Unlink(dest)
-		if err := unix.Mknod(dest, mode, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
-			return fmt.Errorf("mknod %s: %w", d.Path, err)
-		}
-		// mknod applies the umask; the configured mode must hold.
-		if err := unix.Chmod(dest, mode&0o7777); err != nil {
-			return fmt.Errorf("chmod %s: %w", d.Path, err)
-		}
-		uid, gid := 0, 0
-		if d.UID != nil {
-			uid = int(*d.UID)
-		}
-		if d.GID != nil {
-			gid = int(*d.GID)
-		}
-		if err := unix.Chown(dest, uid, gid); err != nil {
-			return fmt.Errorf("chown %s: %w", d.Path, err)
-		}
-	}
-	for link, target := range map[string]string{
-		"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0", "/dev/stdout": "/proc/self/fd/1",
-		"/dev/stderr": "/proc/self/fd/2", "/dev/ptmx": "pts/ptmx",
-	} {
-		p := filepath.Join(o.Rootfs, link)
-		if err := os.Symlink(target, p); err != nil && !errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("link %s to %s: %w", link, target, err)
-		}
-	}
-	return nil
-}
-
-// Pivot makes rootfs the root and detaches the old root, so no path leads
-// back to the host's filesystem.
-func Pivot(rootfs string) error {
-	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	h, err := root.MkdirAll(dest, 0o755)
 	if err != nil {
-		return fmt.Errorf("open old root: %w", err)
+		return nil, fmt.Errorf("create mount point %s: %w", dest, err)
 	}
-	defer unix.Close(oldRoot)
-	newRoot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open new root %s: %w", rootfs, err)
-	}
-	defer unix.Close(newRoot)
-	if err := unix.Fchdir(newRoot); err != nil {
-		return fmt.Errorf("chdir to %s: %w", rootfs, err)
-	}
-	// pivot_root(".", ".") stacks the old root on top of the new one; no
-	// directory inside the rootfs is needed to hold it.
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root to %s: %w", rootfs, err)
-	}
-	if err := unix.Fchdir(oldRoot); err != nil {
-		return fmt.Errorf("chdir to old root: %w", err)
-	}
-	// Slave first, so the detach cannot propagate to the host's mounts.
-	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("make old root rslave: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach old root: %w", err)
-	}
-	if err := unix.Chdir("/"); err != nil {
-		return fmt.Errorf("chdir to new root: %w", err)
-	}
-	return nil
-}
-
-// Finish runs after pivot_root: masked and read-only paths, a read-only
-// root, and a shared root when the config asked for one.
-func Finish(s *specs.Spec) error {
-	if l := s.Linux; l != nil {
-		for _, p := range l.MaskedPaths {
-			if err := mask(p); err != nil {
-				return err
-			}
-		}
-		for _, p := range l.ReadonlyPaths {
-			if err := readonly(p); err != nil {
-				return err
-			}
-		}
-		if isShared(l.RootfsPropagation) {
-			if err := unix.Mount("", "/", "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
-				return fmt.Errorf("make / rshared: %w", err)
-			}
-		}
-	}
-	if s.Root != nil && s.Root.Readonly {
-		if err := remountBind("/", unix.MS_RDONLY); err != nil {
-			return fmt.Errorf("make root read-only: %w", err)
-		}
-	}
-	return nil
-}
-
-func mask(p string) error {
-	st, err := os.Stat(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("mask %s: %w", p, err)
-	}
-	if st.IsDir() {
-		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0"); err != nil {
-			return fmt.Errorf("mask directory %s: %w", p, err)
-		}
-		return nil
-	}
-	if err := unix.Mount("/dev/null", p, "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("mask %s with /dev/null: %w", p, err)
-	}
-	return nil
-}
-
-func readonly(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return fmt.Errorf("bind %s read-only: %w", p, err)
-	}
-	if err := remountBind(p, unix.MS_RDONLY); err != nil {
-		return fmt.Errorf("make %s read-only: %w", p, err)
-	}
-	return nil
+	return h, nil
 }

@@ -161,18 +161,8 @@ func Validate(s *specs.Spec, bundleDir string) error {
 	}
 	if s.Root == nil || s.Root.Path == "" {
 		add(bad("root.path", "missing: name the root filesystem directory (usually \"rootfs\")"))
-	} else {
-		root := s.Root.Path
-		if !filepath.IsAbs(root) {
-			root = filepath.Join(bundleDir, root)
-		}
-		st, err := os.Stat(root)
-		switch {
-		case err != nil:
-			add(bad("root.path", "%s: %v (create the root filesystem there)", root, err))
-		case !st.IsDir():
-			add(bad("root.path", "%s is not a directory", root))
-		}
+	} else if _, err := RootfsPath(s, bundleDir); err != nil {
+		add(err)
 	}
 	if s.Process == nil {
 		add(bad("process", "missing: nsrun runs a process; give process.args"))
@@ -201,8 +191,49 @@ func Validate(s *specs.Spec, bundleDir string) error {
 	return errors.Join(errs...)
 }
 
+// RootfsPath returns the root filesystem directory of s: root.path, taken
+// relative to the bundle directory (itself resolved) when not absolute. A
+// root.path that is, or passes through, a symlink is refused, as runc
+// refuses it: the link could make any directory of the host the
+// container's root.
+func RootfsPath(s *specs.Spec, bundleDir string) (string, error) {
+	root := s.Root.Path
+	if !filepath.IsAbs(root) {
+		base, err := filepath.EvalSymlinks(bundleDir)
+		if err != nil {
+			return "", bad("root.path", "resolve the bundle directory %s: %v", bundleDir, err)
+		}
+		root = filepath.Join(base, root)
+	}
+	root = filepath.Clean(root)
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", bad("root.path", "%s: %v (create the root filesystem there)", root, err)
+	}
+	if real != root {
+		return "", bad("root.path", "%s resolves through a symlink to %s: nsrun takes only a real directory (a symlink could make any host directory the container's root); give %s itself", root, real, real)
+	}
+	st, err := os.Stat(root)
+	if err != nil {
+		return "", bad("root.path", "%s: %v", root, err)
+	}
+	if !st.IsDir() {
+		return "", bad("root.path", "%s is not a directory", root)
+	}
+	return root, nil
+}
+
+// unconfined is how a refusal of confinement nsrun cannot give ends.
+const unconfined = "nsrun cannot apply it and will not run the container without it; drop the field, or use a runtime that applies it"
+
 func validateProcess(p *specs.Process) error {
 	var errs []error
+	if p.ApparmorProfile != "" {
+		errs = append(errs, bad("process.apparmorProfile", "%q: AppArmor confinement: %s", p.ApparmorProfile, unconfined))
+	}
+	if p.SelinuxLabel != "" {
+		errs = append(errs, bad("process.selinuxLabel", "%q: SELinux confinement: %s", p.SelinuxLabel, unconfined))
+	}
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		errs = append(errs, bad("process.args", "empty: give the program to run, e.g. [\"sh\"]"))
 	}
@@ -248,6 +279,9 @@ func validateProcess(p *specs.Process) error {
 func validateLinux(s *specs.Spec) error {
 	l := s.Linux
 	var errs []error
+	if l.MountLabel != "" {
+		errs = append(errs, bad("linux.mountLabel", "%q: SELinux labels for the container's mounts: %s", l.MountLabel, unconfined))
+	}
 	seen := map[specs.LinuxNamespaceType]bool{}
 	userns := false
 	for i, ns := range l.Namespaces {
