@@ -3,6 +3,7 @@ package vmtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/nsbench/nsbench/conformance/matrix"
 	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/kernels"
 )
 
@@ -29,8 +31,13 @@ type SuiteOptions struct {
 	// results/vm/<variant>-<arch>, with -<runtime> for runc and crun).
 	OutDir  string
 	Timeout time.Duration
-	// Log receives kernel build output; nil discards it.
+	// Accel chooses QEMU's accelerator (the zero value probes KVM).
+	Accel Accel
+	// Log receives kernel build output and the run's own decisions (KVM
+	// dropped for TCG); nil discards them.
 	Log io.Writer
+	// Notice receives the run's own decisions even when Log is nil.
+	Notice io.Writer
 }
 
 // GuestRuntime returns the guest path of a runtime the image carries:
@@ -104,7 +111,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	}
 	res, err := Run(ctx, Options{
 		Machine: Machine{Arch: o.Arch, Kernel: k.Image, Initramfs: img, Cmdline: k.Cmdline, Variant: o.Variant},
-		Job:     job, Dir: o.OutDir, Timeout: o.Timeout,
+		Job:     job, Dir: o.OutDir, Timeout: o.Timeout, Accel: o.Accel, Log: o.Notice,
 	})
 	if err != nil {
 		return 0, err
@@ -141,9 +148,51 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 			code = 1
 		}
 	}
+	accel := res.Accel
+	if res.AccelNote != "" {
+		accel += " (" + res.AccelNote + ")"
+	}
 	fmt.Fprintf(w, "vmtest: kernel %s (%s, %s), runtime %s, accel %s, boot to /init %s, guest run %s, console %s, exit %d\n",
-		k.Version, o.Variant, o.Arch, o.Runtime, res.Accel, res.Boot.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond), filepath.Join(o.OutDir, "console.log"), code)
+		k.Version, o.Variant, o.Arch, o.Runtime, accel, res.Boot.Round(100*time.Millisecond), res.Elapsed.Round(100*time.Millisecond), filepath.Join(o.OutDir, "console.log"), code)
+	summary := RunSummary{
+		Kernel: k.Version, Variant: o.Variant, Arch: o.Arch, Runtime: o.Runtime,
+		Accel: res.Accel, AccelNote: res.AccelNote,
+		BootSeconds: res.Boot.Seconds(), ElapsedSeconds: res.Elapsed.Seconds(), Exit: code,
+	}
+	if err := summary.write(filepath.Join(o.OutDir, SummaryFile)); err != nil {
+		return code, err
+	}
 	return code, nil
+}
+
+// SummaryFile is the JSON summary of one guest run in its OutDir.
+const SummaryFile = "run.json"
+
+// RunSummary is what one guest run was and how it went, for tools and
+// reports (people read the printed lines).
+type RunSummary struct {
+	Kernel  string `json:"kernel"`
+	Variant string `json:"variant"`
+	Arch    string `json:"arch"`
+	Runtime string `json:"runtime"`
+	// Accel is the accelerator the guest ran under; AccelNote why, when KVM
+	// was dropped, not tried or forced.
+	Accel          string  `json:"accel"`
+	AccelNote      string  `json:"accel_note,omitempty"`
+	BootSeconds    float64 `json:"boot_seconds"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Exit           int     `json:"exit"`
+}
+
+func (s RunSummary) write(path string) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(path, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write the run summary: %w", err)
+	}
+	return nil
 }
 
 // variantChecks are guest jobs showing that what a variant is about is

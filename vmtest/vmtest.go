@@ -1,6 +1,6 @@
 // Package vmtest boots a kernel and an nsbench initramfs in QEMU (KVM when
-// /dev/kvm exists, TCG otherwise), hands the guest a job through a 9p
-// share, watches the serial console for panics and hangs, controls the VM
+// it is shown to run the guest, TCG otherwise; see Accel), hands the guest
+// a job through a 9p share, watches the serial console for panics and hangs, controls the VM
 // through QMP (github.com/digitalocean/go-qemu) and brings the guest's test
 // output and exit codes back to the host.
 package vmtest
@@ -9,8 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +35,12 @@ type Machine struct {
 	MemMB   int
 	// Board overrides the default board (pc; virt with a Cortex-A72).
 	Board string
+	// CPU overrides the CPU model (default: max under TCG; under KVM the
+	// first of host and host,-arch-capabilities that runs the guest).
+	CPU string
+	// QEMU overrides the emulator binary (default qemu-system-x86_64 or
+	// qemu-system-aarch64 from PATH).
+	QEMU string
 }
 
 // Options of one run.
@@ -46,6 +52,11 @@ type Options struct {
 	// Timeout bounds the whole run; Hang fails it when neither the console
 	// nor the share changes for that long.
 	Timeout, Hang time.Duration
+	// Accel chooses the accelerator (the zero value probes KVM).
+	Accel Accel
+	// Log receives what the run decides on its own, such as dropping KVM
+	// for TCG; nil discards it.
+	Log io.Writer
 }
 
 // Result is what came back.
@@ -56,8 +67,10 @@ type Result struct {
 	Elapsed   time.Duration
 	// Boot is how long the kernel took to reach /init (first seen on the
 	// console, to within the 100 ms the console is polled at).
-	Boot  time.Duration
-	Accel string
+	Boot time.Duration
+	// Accel is the accelerator the guest ran under; AccelNote says why, when
+	// it is not the first choice (KVM dropped or not tried) or was forced.
+	Accel, AccelNote string
 }
 
 // Error is a run that did not finish, with the console's tail.
@@ -67,19 +80,6 @@ type Error struct {
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s (console log %s; last lines:)\n%s", e.Reason, e.ConsoleLog, e.ConsoleTail)
-}
-
-// accels lists the accelerators to try, best first: KVM when /dev/kvm
-// opens, then TCG. NSBENCH_ACCEL=kvm|tcg forces one.
-func accels() []string {
-	if a := os.Getenv("NSBENCH_ACCEL"); a != "" {
-		return []string{a}
-	}
-	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
-		f.Close()
-		return []string{"kvm", "tcg"}
-	}
-	return []string{"tcg"}
 }
 
 // QEMUArgs returns the qemu binary and arguments for m.
@@ -109,8 +109,14 @@ func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []st
 	if m.Board != "" {
 		board = m.Board
 	}
-	if accel == "kvm" && m.Arch == "x86_64" {
+	if m.QEMU != "" {
+		bin = m.QEMU
+	}
+	if accel == "kvm" {
 		cpu = "host"
+	}
+	if m.CPU != "" {
+		cpu = m.CPU
 	}
 	cmdline := append([]string{"console=" + console, "panic=-1", "oops=panic", "nsbench.variant=" + m.Variant, "nsbench.arch=" + orDefault(m.Arch, "x86_64")}, m.Cmdline...)
 	args := []string{
@@ -118,11 +124,15 @@ func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []st
 		"-accel", accel, "-no-reboot", "-display", "none", "-monitor", "none",
 		"-serial", "file:" + consoleLog,
 		"-kernel", m.Kernel, "-initrd", m.Initramfs, "-append", strings.Join(cmdline, " "),
-		"-virtfs", "local,path=" + share + ",mount_tag=" + images.ShareTag + ",security_model=none,id=" + images.ShareTag,
-		"-qmp", "unix:" + qmpSock + ",server=on,wait=off",
+		"-virtfs", "local,path=" + optValue(share) + ",mount_tag=" + images.ShareTag + ",security_model=none,id=" + images.ShareTag,
+		"-qmp", "unix:" + optValue(qmpSock) + ",server=on,wait=off",
 	}
 	return bin, args, nil
 }
+
+// optValue escapes a path inside a QEMU option list, where a comma
+// separates options unless doubled.
+func optValue(s string) string { return strings.ReplaceAll(s, ",", ",,") }
 
 func orDefault(s, d string) string {
 	if s == "" {
@@ -134,23 +144,78 @@ func orDefault(s, d string) string {
 // errNoStart is a QEMU that died before its QMP socket was up.
 var errNoStart = errors.New("qemu exited before QMP was up")
 
+// errSilent is a guest whose kernel printed nothing within the probe
+// deadline: the accelerator runs QEMU but not the guest.
+var errSilent = errors.New("the guest kernel printed nothing")
+
 // Run boots the machine, runs the job and returns its results. A panic, a
-// hang or the timeout ends the VM at once and returns an *Error. A KVM that
-// exists but cannot run the guest (nested KVM here rejects MSR 0x10a) makes
-// it start again under TCG.
+// hang or the timeout ends the VM at once and returns an *Error. KVM is
+// dropped for TCG, in the same run, when QEMU aborts under it or its guest
+// stays silent past the probe deadline; the verdict is kept for the host's
+// boot when o.Accel.VerdictDir is set.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	var err error
-	for _, acc := range accels() {
-		var res *Result
-		res, err = runOnce(ctx, o, acc)
-		if !errors.Is(err, errNoStart) {
-			return res, err
-		}
+	attempts, note, err := o.Accel.plan(o.Machine.Arch, o.Machine.CPU)
+	if err != nil {
+		return nil, err
 	}
-	return nil, err
+	arch := orDefault(o.Machine.Arch, "x86_64")
+	var dropped []string
+	for i, at := range attempts {
+		res, err := runOnce(ctx, o, at)
+		probing := at.accel == "kvm" && at.probe > 0
+		lastKVM := probing && (i+1 == len(attempts) || attempts[i+1].accel != "kvm")
+		switch {
+		case probing && err == nil:
+			if werr := o.Accel.writeVerdict(arch, "works", at.cpu, ""); werr != nil {
+				logf(o.Log, "vmtest: %v", werr)
+			}
+		case probing && (errors.Is(err, errNoStart) || errors.Is(err, errSilent)):
+			why := "could not start the guest: " + err.Error()
+			if errors.Is(err, errSilent) {
+				why = fmt.Sprintf("ran QEMU but its guest kernel printed nothing within %s", at.probe)
+			}
+			dropped = append(dropped, fmt.Sprintf("with -cpu %s it %s", at.cpu, why))
+			note = "KVM dropped: " + strings.Join(dropped, "; ")
+			if lastKVM {
+				if werr := o.Accel.writeVerdict(arch, "broken", "", strings.TrimPrefix(note, "KVM dropped: ")); werr != nil {
+					logf(o.Log, "vmtest: %v", werr)
+				}
+			}
+			if i+1 < len(attempts) {
+				logf(o.Log, "vmtest: KVM %s; booting the same job under %s", dropped[len(dropped)-1], describe(attempts[i+1]))
+				continue
+			}
+		case errors.Is(err, errNoStart) && i+1 < len(attempts):
+			note = fmt.Sprintf("%s dropped: %v", strings.ToUpper(at.accel), err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		res.AccelNote = note
+		if note == "forced" {
+			res.AccelNote = "forced by the caller"
+		}
+		return res, nil
+	}
+	return nil, fmt.Errorf("no accelerator could run the guest (%s)", note)
 }
 
-func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
+func describe(at attempt) string {
+	if at.cpu == "" {
+		return strings.ToUpper(at.accel)
+	}
+	return strings.ToUpper(at.accel) + " with -cpu " + at.cpu
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format+"\n", args...)
+	}
+}
+
+func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
+	acc := at.accel
 	if o.Timeout == 0 {
 		o.Timeout = 20 * time.Minute
 	}
@@ -172,7 +237,11 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 	qmpSock := filepath.Join(o.Dir, "qmp.sock")
 	_ = os.Remove(qmpSock)
 	_ = os.Remove(consoleLog)
-	bin, args, err := QEMUArgs(o.Machine, share, consoleLog, qmpSock, acc)
+	m := o.Machine
+	if at.cpu != "" {
+		m.CPU = at.cpu
+	}
+	bin, args, err := QEMUArgs(m, share, consoleLog, qmpSock, acc)
 	if err != nil {
 		return nil, err
 	}
@@ -217,6 +286,7 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 
 	lastSize, lastChange := int64(-1), time.Now()
 	var boot time.Duration
+	kernelSeen := false
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -228,6 +298,13 @@ func runOnce(ctx context.Context, o Options, acc string) (*Result, error) {
 			return nil, fail(fmt.Sprintf("timed out after %s", o.Timeout))
 		case <-tick.C:
 			con, _ := os.ReadFile(consoleLog)
+			if !kernelSeen && strings.Contains(string(con), kernelBanner) {
+				kernelSeen = true
+			}
+			if at.probe > 0 && !kernelSeen && time.Since(start) > at.probe {
+				quit()
+				return nil, fmt.Errorf("%w within %s under %s", errSilent, at.probe, acc)
+			}
 			if boot == 0 && strings.Contains(string(con), "Run /init") {
 				boot = time.Since(start)
 			}

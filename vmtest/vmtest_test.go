@@ -33,6 +33,7 @@ func TestQEMUArgs(t *testing.T) {
 		{"arm64 is the Pi 4 stand-in", Machine{Arch: "arm64", Variant: "hardened", Cmdline: []string{"init_on_free=1"}}, "tcg", "qemu-system-aarch64",
 			[]string{"-M virt", "-cpu cortex-a72", "-smp 4", "console=ttyAMA0", "nsbench.variant=hardened nsbench.arch=arm64 init_on_free=1"}},
 		{"board override", Machine{Arch: "arm64", Board: "raspi3b"}, "tcg", "qemu-system-aarch64", []string{"-M raspi3b"}},
+		{"cpu override", Machine{Arch: "x86_64", CPU: "host,-arch-capabilities"}, "kvm", "qemu-system-x86_64", []string{"-cpu host,-arch-capabilities"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin, args, err := QEMUArgs(tc.m, "/share", "/log", "/sock", tc.accel)
@@ -46,7 +47,13 @@ func TestQEMUArgs(t *testing.T) {
 			assert.Contains(t, joined, "-qmp unix:/sock,server=on,wait=off")
 		})
 	}
-	_, _, err := QEMUArgs(Machine{Arch: "riscv64"}, "", "", "", "tcg")
+	// Commas in paths are doubled inside QEMU's option lists.
+	_, args, err := QEMUArgs(Machine{}, "/a,b/share", "/log", "/c,d/sock", "tcg")
+	require.NoError(t, err)
+	joined := strings.Join(args, " ")
+	assert.Contains(t, joined, "local,path=/a,,b/share,mount_tag=")
+	assert.Contains(t, joined, "-qmp unix:/c,,d/sock,server=on")
+	_, _, err = QEMUArgs(Machine{Arch: "riscv64"}, "", "", "", "tcg")
 	assert.ErrorContains(t, err, `unknown guest arch "riscv64"`)
 }
 
@@ -93,7 +100,7 @@ func TestPanicFailsFast(t *testing.T) {
 	start := time.Now()
 	_, err := Run(context.Background(), Options{
 		Machine: Machine{Arch: "x86_64", Kernel: k.Image, Initramfs: img, Variant: "stock"},
-		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: time.Minute,
+		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: time.Minute, Accel: hostAccel,
 	})
 	var verr *Error
 	require.True(t, errors.As(err, &verr), "%v", err)
@@ -116,7 +123,7 @@ func TestHangFailsFast(t *testing.T) {
 	})
 	_, err = Run(context.Background(), Options{
 		Machine: Machine{Arch: "x86_64", Kernel: k.Image, Initramfs: img, Variant: "stock"},
-		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: 15 * time.Second,
+		Dir:     t.TempDir(), Timeout: 3 * time.Minute, Hang: 15 * time.Second, Accel: hostAccel,
 	})
 	var verr *Error
 	require.True(t, errors.As(err, &verr), "%v", err)

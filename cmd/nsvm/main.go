@@ -1,7 +1,7 @@
 // Command nsvm runs the conformance suite inside a QEMU guest booted with
 // one kernel variant:
 //
-//	nsvm run --kernel stock|hardened|aufs|distro --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--timeout 20m] [-v]
+//	nsvm run --kernel stock|hardened|aufs|distro --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--accel kvm|tcg] [--timeout 20m] [-v]
 //
 // It prints the guest's go test output, the matrix and the perf smoke's
 // numbers, and exits with the suite's status.
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--aufs-src DIR] [--timeout D] [--out DIR] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--aufs-src DIR] [--accel kvm|tcg] [--kvm-probe D] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
@@ -33,11 +34,16 @@ func main() {
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for --kernel aufs")
 	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
 	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "give up on the guest after this long")
+	fs.StringVar(&o.Accel.Force, "accel", os.Getenv("NSBENCH_ACCEL"), "kvm or tcg to force QEMU's accelerator (default: KVM if it is shown to run the guest, else TCG)")
+	fs.DurationVar(&o.Accel.ProbeDeadline, "kvm-probe", vmtest.DefaultProbeDeadline, "drop KVM for TCG when the guest kernel prints nothing for this long")
 	verbose := fs.Bool("v", false, "show kernel build output")
 	_ = fs.Parse(os.Args[2:])
 	if *verbose {
 		o.Log = os.Stderr
 	}
+	o.Notice = os.Stderr
+	// The KVM verdict is kept per host boot beside the kernel cache.
+	o.Accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	code, err := vmtest.RunConformance(ctx, o, os.Stdout)
