@@ -18,6 +18,7 @@ import (
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/kfeatures"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 // env is built once: the probe binary and the runtime under test. envErr
@@ -127,9 +128,7 @@ func TestInvariants(t *testing.T) {
 // broken setting makes exactly the invariants it breaks fail, and no other.
 func TestBrokenSettingsAreCaught(t *testing.T) {
 	e := gate(t)
-	if os.Geteuid() != 0 {
-		t.Skip("the broken settings are root configurations (a rootless bundle needs its user namespace)")
-	}
+	testutil.NeedRoot(t, "the broken settings are root configurations (a rootless bundle needs its user namespace)")
 	for _, tc := range []struct {
 		name string
 		brk  func(*specs.Spec)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func entries() []Entry {
@@ -112,9 +113,7 @@ func TestBuildArm64TakesDebianBusybox(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cross-compiles the suite and fetches busybox-static:arm64: skipped in -short mode")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("fetching arm64 packages may need dpkg --add-architecture: needs root")
-	}
+	testutil.NeedRoot(t, "fetching arm64 packages may need dpkg --add-architecture")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	img, err := Build(ctx, Options{Arch: "arm64", CacheDir: t.TempDir()})

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func TestModuleEntries(t *testing.T) {
@@ -63,9 +64,7 @@ func TestToolEntriesAmd64(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fetches runc, crun, fio, iperf3 and ~70 library packages: skipped in -short mode")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("the package cache under /var/cache/nsbench needs root")
-	}
+	testutil.NeedRoot(t, "the package cache under /var/cache/nsbench")
 	repo, err := debpkg.NewRepo(debpkg.Bookworm(""), "x86_64", "", nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)

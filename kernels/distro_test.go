@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func TestModName(t *testing.T) {
@@ -43,9 +44,7 @@ func distroKernel(t *testing.T) *Kernel {
 	if _, err := exec.LookPath("apt-get"); err != nil {
 		t.Skip("apt-get not found: not a Debian host")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("the package cache under /var/cache/nsbench needs root")
-	}
+	testutil.NeedRoot(t, "the package cache under /var/cache/nsbench")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	k, err := Distro(ctx, DistroOptions{Arch: "x86_64"})

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -260,9 +261,7 @@ func TestFetchDebianSource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads the 139 MB linux-source-6.1 package once: skipped in -short mode")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("the package cache under /var/cache/nsbench needs root")
-	}
+	testutil.NeedRoot(t, "the package cache under /var/cache/nsbench")
 	if _, err := os.Stat(debpkg.DebianKeyring); err != nil {
 		t.Skipf("no Debian archive keyring (make deps-kernel): %v", err)
 	}

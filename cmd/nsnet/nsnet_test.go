@@ -26,19 +26,13 @@ import (
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/runtime/network"
 )
 
 var nsnetBin string
 
 func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, "./cmd/nsnet", &nsnetBin)) }
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("nsnet changes the host's network: needs root (euid is not 0)")
-	}
-}
 
 // flags gives the test its own bridge, subnet and lease directory and
 // removes the bridge afterwards.
@@ -103,7 +97,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestPidGone(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "nsnet changes the host's network")
 	f := flags(t)
 	gone := exec.Command("true")
 	require.NoError(t, gone.Run())
@@ -133,7 +127,7 @@ func TestRootlessRefused(t *testing.T) {
 // TestTenConcurrentProcesses: ten hooks at once, as ten containers starting
 // together would run them, end on one bridge with ten distinct addresses.
 func TestTenConcurrentProcesses(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "nsnet changes the host's network")
 	f := flags(t)
 	const n = 10
 	pids := make([]int, n)
@@ -182,7 +176,7 @@ func TestTenConcurrentProcesses(t *testing.T) {
 // are nsnet gets eth0 on the bridge in runc, crun and nsrun alike, and
 // leaves nothing after delete.
 func TestHookInRealContainers(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "nsnet changes the host's network")
 	ctx := context.Background()
 	nsrunDir := t.TempDir()
 	nsrunBin, err := gobuild.Static(ctx, "./cmd/nsrun", nsrunDir, "")

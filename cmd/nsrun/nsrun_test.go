@@ -379,9 +379,7 @@ func TestKilledCreate(t *testing.T) {
 
 // TestRootless runs a container as an unprivileged user.
 func TestRootless(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("this test switches to the nsbench-user account and needs root to do so; run the suite unprivileged for the plain rootless path")
-	}
+	testutil.NeedRoot(t, "this test switches to the nsbench-user account (run the suite unprivileged for the plain rootless path)")
 	u, err := user.Lookup("nsbench-user")
 	if err != nil {
 		t.Skip("no nsbench-user account (make test creates it: useradd -m nsbench-user)")
@@ -412,9 +410,7 @@ func TestRootless(t *testing.T) {
 // TestJoinNamespaceByPath: a network namespace given by path is joined,
 // not created: the container sees the interfaces put there.
 func TestJoinNamespaceByPath(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("creating a network namespace to join needs root (euid is not 0)")
-	}
+	testutil.NeedRoot(t, "creating a network namespace to join")
 	if _, err := exec.LookPath("ip"); err != nil {
 		t.Skip("needs ip(8) from iproute2")
 	}
@@ -445,9 +441,7 @@ func TestJoinNamespaceByPath(t *testing.T) {
 
 // TestResources: limits in linux.resources land in the container's cgroup.
 func TestResources(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("cgroup limits need root on this host (v1 hierarchies are not delegated)")
-	}
+	testutil.NeedRoot(t, "cgroup limits on this host (v1 hierarchies are not delegated)")
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "cat /sys/fs/cgroup/pids.max 2>/dev/null || true; sleep 60")
 	limit := int64(33)

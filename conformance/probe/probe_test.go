@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -63,9 +64,7 @@ func walkOutHelper(mode string) ([]string, error) {
 }
 
 func TestWalkOutFindsTheWayOut(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("chroot and a private mount namespace need root")
-	}
+	testutil.NeedRoot(t, "chroot and a private mount namespace")
 	for _, tc := range []struct {
 		mode, want string
 	}{

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -105,9 +106,7 @@ func TestWriteErrorsLeaveTheOldFile(t *testing.T) {
 // TestWriteOnAFullFilesystem: ENOSPC in the middle of a write leaves the
 // old file whole and no temporary behind.
 func TestWriteOnAFullFilesystem(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting the small tmpfs that fills up needs root (euid is not 0)")
-	}
+	testutil.NeedRoot(t, "mounting the small tmpfs that fills up")
 	dir := t.TempDir()
 	require.NoError(t, unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"))
 	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,9 +44,7 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewRootlessOwner(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("chown to another user needs root (euid is not 0)")
-	}
+	testutil.NeedRoot(t, "chown to another user")
 	dir := filepath.Join(t.TempDir(), "b")
 	b, err := New(dir, Options{Rootless: true, Owner: &Owner{UID: 4242, GID: 4243}})
 	require.NoError(t, err)

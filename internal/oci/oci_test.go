@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -38,9 +39,7 @@ func TestNewErrors(t *testing.T) {
 // cannot create containers at all.
 func runtimes(t *testing.T) []*Runtime {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("creating containers with runc/crun as configured here needs root (euid is not 0)")
-	}
+	testutil.NeedRoot(t, "creating containers with runc/crun as configured here")
 	var rs []*Runtime
 	for _, name := range []string{"runc", "crun"} {
 		r, err := New(name, filepath.Join(t.TempDir(), name))

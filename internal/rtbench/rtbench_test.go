@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 func TestQuantile(t *testing.T) {
@@ -39,9 +39,7 @@ func TestPrint(t *testing.T) {
 }
 
 func TestRunRunc(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("runc runs containers from a root-owned bundle here only as root")
-	}
+	testutil.NeedRoot(t, "runc runs containers from a root-owned bundle here only as root")
 	r, err := oci.New("runc", t.TempDir())
 	if err != nil {
 		t.Skipf("runc not installed: %v", err)

@@ -2,6 +2,7 @@ package env
 
 import (
 	"github.com/nsbench/nsbench/internal/engine"
+	"github.com/nsbench/nsbench/internal/testutil"
 
 	"context"
 	"os"
@@ -65,9 +66,7 @@ func snapshot(t *testing.T) engine.Traces {
 // Real runs through each engine: the same computation as natively, fio on
 // every data location, the network modes, and nothing left after Close.
 func TestEngines(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the engine adapters start dockerd/podman as root: run as root")
-	}
+	testutil.NeedRoot(t, "the engine adapters start dockerd/podman as root")
 	if testing.Short() {
 		t.Skip("starts container engines (about 10 s each)")
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/perf/workload/cpu"
 	"github.com/nsbench/nsbench/perf/workload/fs"
 	"github.com/nsbench/nsbench/runtime/network"
@@ -46,9 +47,7 @@ func TestEnvironments(t *testing.T) {
 
 	for _, name := range []string{"runc", "crun", "nsrun"} {
 		t.Run(name, func(t *testing.T) {
-			if os.Geteuid() != 0 {
-				t.Skip("rootful OCI containers need root")
-			}
+			testutil.NeedRoot(t, "rootful OCI containers")
 			if name != "nsrun" {
 				if _, err := exec.LookPath(name); err != nil {
 					t.Skipf("%s not installed", name)

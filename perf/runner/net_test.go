@@ -2,6 +2,7 @@ package runner
 
 import (
 	"github.com/nsbench/nsbench/internal/engine"
+	"github.com/nsbench/nsbench/internal/testutil"
 
 	"context"
 	"net"
@@ -69,9 +70,7 @@ func TestFreeSubnet(t *testing.T) {
 // container client, and the loopback baseline; afterwards no link, lease or
 // lease directory of the run is left.
 func TestRunNetTopologies(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("the nsnet bridge and rootful runc need root")
-	}
+	testutil.NeedRoot(t, "the nsnet bridge and rootful runc")
 	for _, tool := range []string{"iperf3", "runc", "busybox"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)

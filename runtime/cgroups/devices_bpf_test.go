@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,9 +58,7 @@ func cgroup2Root(t *testing.T) string {
 // TestDeviceFilterInKernel attaches each rule set to a fresh cgroup2 group
 // and has a process born in it (CLONE_INTO_CGROUP) read /dev/zero (c 1:5).
 func TestDeviceFilterInKernel(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("loading and attaching a cgroup device program needs root")
-	}
+	testutil.NeedRoot(t, "loading and attaching a cgroup device program")
 	root := cgroup2Root(t)
 	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
 	for _, tc := range []struct {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,9 +25,7 @@ import (
 // and removes both when the test ends.
 func testManager(t *testing.T) *Manager {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("creating cgroups needs root (euid is not 0)")
-	}
+	testutil.NeedRoot(t, "creating cgroups")
 	l, err := HostLayout()
 	require.NoError(t, err)
 	if l.Mode() == ModeNone {
@@ -250,9 +249,7 @@ func TestEveryHierarchy(t *testing.T) {
 // rules must not be written as v1 devices.deny files into a v2 directory;
 // they become a device program there.
 func TestDeviceRulesOnV2(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("attaching a cgroup device program needs root")
-	}
+	testutil.NeedRoot(t, "attaching a cgroup device program")
 	dir := newV2Group(t, cgroup2Root(t))
 	m := Load(map[string]string{"unified": dir})
 	require.NoError(t, m.Set(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}))
@@ -275,9 +272,7 @@ func TestSetUnavailable(t *testing.T) {
 // BenchmarkCreateApplyDestroy measures the cgroup work on a container's
 // start and delete path: create, move a process in, move it out, remove.
 func BenchmarkCreateApplyDestroy(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("creating cgroups needs root")
-	}
+	testutil.NeedRoot(b, "creating cgroups")
 	child := exec.Command("sleep", "600")
 	if err := child.Start(); err != nil {
 		b.Fatal(err)

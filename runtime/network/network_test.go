@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
@@ -101,13 +102,6 @@ func TestHostVethName(t *testing.T) {
 }
 
 // --- tests against the real kernel (root) ---
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("creating bridges, veths and network namespaces needs root (euid is not 0)")
-	}
-}
 
 // testConfig gives each test its own bridge, subnet and lease directory,
 // and removes the bridge when the test ends.
@@ -234,7 +228,7 @@ func assertNothingLeft(t *testing.T, cfg Config, ids ...string) {
 }
 
 func TestTwoContainersAndHost(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "creating bridges, veths and network namespaces")
 	ctx := context.Background()
 	cfg := testConfig(t)
 	pa, pb := newNetns(t), newNetns(t)
@@ -281,7 +275,7 @@ func TestTwoContainersAndHost(t *testing.T) {
 }
 
 func TestHalfFailedSetupLeavesNothing(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "creating bridges, veths and network namespaces")
 	ctx := context.Background()
 	cfg := testConfig(t)
 
@@ -320,7 +314,7 @@ func TestHalfFailedSetupLeavesNothing(t *testing.T) {
 }
 
 func TestSharedHostNamespaceRefused(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "creating bridges, veths and network namespaces")
 	cfg := testConfig(t)
 	_, err := Setup(context.Background(), cfg, "hostns", os.Getpid(), netip.Addr{})
 	assert.ErrorContains(t, err, "shares the host's network namespace")
@@ -328,7 +322,7 @@ func TestSharedHostNamespaceRefused(t *testing.T) {
 }
 
 func TestConcurrentGoroutines(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "creating bridges, veths and network namespaces")
 	ctx := context.Background()
 	cfg := testConfig(t)
 	const n = 10
