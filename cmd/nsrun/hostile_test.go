@@ -24,16 +24,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
-
-// needRootRuntime skips tests whose attack needs a root runtime (mknod, a host
-// directory owned by root, mounts without a user namespace).
-func needRootRuntime(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the attack targets a root runtime's host-side operations")
-	}
-}
 
 // listDir returns the names in dir, sorted.
 func listDir(t *testing.T, dir string) []string {
@@ -62,7 +54,7 @@ func replaceWithSymlink(t *testing.T, b *bundle.Bundle, path, target string) {
 // the /dev links (fd, stdin, stdout, stderr, ptmx) and the device nodes are
 // made inside the rootfs (runc's CVE-2026-41579, the CVE-2024-45310 family).
 func TestDevSymlinkStaysInRootfs(t *testing.T) {
-	needRootRuntime(t)
+	testutil.NeedRoot(t, "the attack targets a root runtime's host-side operations")
 	e := newEnv(t)
 	host := filepath.Join(e.tmp, "host-dir")
 	require.NoError(t, os.Mkdir(host, 0o755))
@@ -95,7 +87,7 @@ func noDevMounts(s *specs.Spec) {
 // which the container's own uts namespace holds: even a broken runtime
 // exposes nothing of the host's here, and nothing is written either way.
 func TestMaskSourceIsRealDevNull(t *testing.T) {
-	needRootRuntime(t)
+	testutil.NeedRoot(t, "the attack targets a root runtime's host-side operations")
 	var masked []string
 	for _, p := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list"} {
 		if _, err := os.Stat(p); err == nil {

@@ -19,16 +19,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
-
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("cgroups (freezer, limits) need root on this host (v1 hierarchies are not delegated)")
-	}
-}
 
 // cgroupFile is the host path of file in the cgroup of pid that carries
 // controller.
@@ -79,7 +73,7 @@ func (e *env) started(prefix string, b func(*specs.Spec), args ...string) (strin
 }
 
 func TestPauseResume(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "cgroups (freezer, limits) on this host (v1 hierarchies are not delegated)")
 	e := newEnv(t)
 	ticks := filepath.Join(e.tmp, "ticks")
 	require.NoError(t, os.WriteFile(ticks, nil, 0o666))
@@ -130,7 +124,7 @@ func TestPauseResume(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	needRoot(t)
+	testutil.NeedRoot(t, "cgroups (freezer, limits) on this host (v1 hierarchies are not delegated)")
 	e := newEnv(t)
 	id, pid := e.started("upd", func(s *specs.Spec) {
 		lim, pids := int64(64<<20), int64(50)
