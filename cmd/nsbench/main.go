@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/nsbench/nsbench/internal/gobuild"
@@ -22,7 +23,7 @@ import (
 const usage = `usage:
   nsbench run    [-config perf/configs/quick.json] [-out results/quick.json] [-resume] [-shard i/n]
   nsbench report [-out results] results.json...
-  nsbench merge  -out merged.json shard1.json shard2.json...`
+  nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -141,12 +142,12 @@ func reportCmd(args []string) error {
 	if err := os.WriteFile(filepath.Join(*out, "tables.md"), []byte(md), 0o644); err != nil {
 		return fmt.Errorf("write tables: %w", err)
 	}
-	figs, err := report.Plots(f, filepath.Join(*out, "plots"))
+	figs, err := report.Plots(f, tables, filepath.Join(*out, "plots"))
 	if err != nil {
 		return err
 	}
 	html := filepath.Join(*out, "report.html")
-	if err := report.HTML(html, f, md, figs); err != nil {
+	if err := report.HTML(html, f, tables, figs); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "report: %s (%d plots in %s)\n", html, len(figs), filepath.Join(*out, "plots"))
@@ -156,6 +157,7 @@ func reportCmd(args []string) error {
 func merge(args []string) error {
 	fs := flag.NewFlagSet("merge", flag.ExitOnError)
 	out := fs.String("out", "", "merged results file")
+	check := fs.String("config", "", "check that the merged results hold every cell of this config's matrix")
 	_ = fs.Parse(args)
 	if *out == "" || fs.NArg() < 1 {
 		return fmt.Errorf("merge: -out and at least one results file are required\n%s", usage)
@@ -163,6 +165,15 @@ func merge(args []string) error {
 	f, err := loadAll(fs.Args())
 	if err != nil {
 		return err
+	}
+	if *check != "" {
+		cfg, err := runner.LoadConfig(*check)
+		if err != nil {
+			return err
+		}
+		if err := runner.CheckComplete(cfg, f); err != nil {
+			return fmt.Errorf("merge %s: %w", strings.Join(fs.Args(), " "), err)
+		}
 	}
 	return f.Save(*out)
 }

@@ -1,15 +1,24 @@
 #!/bin/bash
 # Spread a matrix over a Slurm array: task i of n runs shard i/n; a dependent
-# job merges the shards and writes the report.
-#   sbatch perf/examples/slurm-array.sh
-#   sbatch --dependency=afterok:<jobid> --wrap 'bin/nsbench merge -out results/seed000.json results/seed000-shard*.json && bin/nsbench report -out results results/seed000.json'
+# job (slurm-merge.sh) merges the shards, checks that together they hold the
+# whole matrix, and writes the report. From the repository's top directory:
+#   jid=$(sbatch --parsable perf/examples/slurm-array.sh)
+#   sbatch --dependency=afterok:$jid perf/examples/slurm-merge.sh
+# NSBENCH (binary), NSBENCH_CONFIG and NSBENCH_OUT (results directory) choose
+# what runs where; sbatch passes them on to the jobs.
 #SBATCH --job-name=nsbench
 #SBATCH --array=1-10
 #SBATCH --exclusive
 #SBATCH --time=04:00:00
 #SBATCH --output=results/slurm-%A_%a.log
 set -euo pipefail
+nsbench=${NSBENCH:-bin/nsbench}
+config=${NSBENCH_CONFIG:-perf/configs/seed000.json}
+out=${NSBENCH_OUT:-results}
+name=$(basename "$config" .json)
 n=${SLURM_ARRAY_TASK_COUNT:-10}
 i=${SLURM_ARRAY_TASK_ID}
-# containers need root: a site runs this under its privileged benchmark account
-bin/nsbench run -config perf/configs/seed000.json -shard "$i/$n" -out "results/seed000-shard$i.json"
+mkdir -p "$out"
+# containers need root: a site runs this under its privileged benchmark account.
+# Without a terminal nsbench prints one progress line per sample into the log.
+"$nsbench" run -config "$config" -shard "$i/$n" -out "$out/$name-shard$i.json"

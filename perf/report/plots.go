@@ -1,9 +1,10 @@
 package report
 
 import (
-	"encoding/base64"
 	"fmt"
-	"html/template"
+	"image/color"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,9 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/nsbench/nsbench/perf/results"
 	"github.com/nsbench/nsbench/perf/stats"
@@ -26,173 +30,455 @@ type Figure struct {
 	SVG   string
 }
 
-type series struct {
-	env string
-	xy  plotter.XYs
+// pt is one point of a series with its 95 % CI.
+type pt struct {
+	x, y, lo, hi float64
+	sig          bool // a ratio point whose CI excludes no difference
 }
 
-func lineChart(title, xl, yl string, ss []series, dir, name string) (Figure, error) {
+type series struct {
+	env string
+	pts []pt
+}
+
+// chart is a plot with CI error bars, the legend beside it rather than on
+// the data, and an axis of integer ticks where the x values are counts.
+type chart struct {
+	title, xl, yl string
+	ss            []series
+	// xticks labels categorical positions 0..n-1 (fio-plot's bar groups);
+	// nil: x is numeric, ticked at the integers present.
+	xticks []string
+	bars   bool // grouped bars instead of lines
+	ratio  bool // y is a percent difference: a zero line, at least ±5 %
+}
+
+func (ch chart) plot() (*plot.Plot, *plot.Legend, error) {
 	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = xl
-	p.Y.Label.Text = yl
-	p.Legend.Top = true
-	var args []any
-	for _, s := range ss {
-		slices.SortFunc(s.xy, func(a, b plotter.XY) int {
+	p.Title.Text = ch.title
+	p.X.Label.Text = ch.xl
+	p.Y.Label.Text = ch.yl
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	var xs []float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	nb := len(ch.ss)
+	for i, s := range ch.ss {
+		slices.SortFunc(s.pts, func(a, b pt) int { return int(math.Copysign(1, a.x-b.x)) })
+		xy := make(plotter.XYs, len(s.pts))
+		errs := make(plotter.YErrors, len(s.pts))
+		for j, q := range s.pts {
+			x := q.x
 			switch {
-			case a.X < b.X:
-				return -1
-			case a.X > b.X:
-				return 1
+			case ch.bars:
+				// bars of one group side by side around the category
+				x += (float64(i) - float64(nb-1)/2) * 0.8 / float64(nb)
+			case len(ch.xticks) > 0 || ch.ratio:
+				// dodge: the environments' error bars must not hide each other
+				x += (float64(i) - float64(nb-1)/2) * 0.25 / float64(nb)
 			}
-			return 0
-		})
-		args = append(args, s.env, s.xy)
-	}
-	if err := plotutil.AddLinePoints(p, args...); err != nil {
-		return Figure{}, fmt.Errorf("plot %s: %w", title, err)
-	}
-	fig := Figure{Title: title, PNG: filepath.Join(dir, name+".png"), SVG: filepath.Join(dir, name+".svg")}
-	for _, path := range []string{fig.PNG, fig.SVG} {
-		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path); err != nil {
-			return Figure{}, fmt.Errorf("save plot %s: %w", path, err)
+			xy[j] = plotter.XY{X: x, Y: q.y}
+			errs[j] = struct{ Low, High float64 }{q.y - q.lo, q.hi - q.y}
+			xs = append(xs, q.x)
+			lo, hi = min(lo, q.lo), max(hi, q.hi)
 		}
+		col := plotutil.Color(i)
+		if ch.bars {
+			vals := make(plotter.Values, len(s.pts))
+			for j, q := range s.pts {
+				vals[j] = q.y
+			}
+			b, err := plotter.NewBarChart(vals, vg.Points(math.Max(2, 150/float64(nb*max(len(s.pts), 1)))))
+			if err != nil {
+				return nil, nil, fmt.Errorf("plot %s: %w", ch.title, err)
+			}
+			b.Color, b.LineStyle.Width = col, 0
+			// a bar chart places its bars at XMin+0..n-1: this series' slot
+			b.XMin = (float64(i) - float64(nb-1)/2) * 0.8 / float64(nb)
+			p.Add(b)
+			leg.Add(s.env, b)
+		} else {
+			l, sc, err := plotter.NewLinePoints(xy)
+			if err != nil {
+				return nil, nil, fmt.Errorf("plot %s: %w", ch.title, err)
+			}
+			l.Color, sc.Color, sc.Shape = col, col, plotutil.Shape(i)
+			l.Width = vg.Points(1.5)
+			p.Add(l, sc)
+			leg.Add(s.env, l, sc)
+			// large filled dots mark the significant points of a ratio plot
+			if ch.ratio {
+				var sigXY plotter.XYs
+				for j, q := range s.pts {
+					if q.sig {
+						sigXY = append(sigXY, xy[j])
+					}
+				}
+				if len(sigXY) > 0 {
+					big, err := plotter.NewScatter(sigXY)
+					if err == nil {
+						big.Color, big.Shape, big.Radius = col, draw.CircleGlyph{}, vg.Points(4)
+						p.Add(big)
+					}
+				}
+			}
+		}
+		eb, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{xy, errs})
+		if err != nil {
+			return nil, nil, fmt.Errorf("plot %s: %w", ch.title, err)
+		}
+		eb.Color = col
+		if ch.bars {
+			eb.Color = color.Black
+		}
+		eb.Width = vg.Points(1.2)
+		p.Add(eb)
+	}
+	if ch.ratio {
+		zero := plotter.NewFunction(func(float64) float64 { return 0 })
+		zero.Color, zero.Dashes = color.Gray{Y: 100}, []vg.Length{vg.Points(4), vg.Points(3)}
+		p.Add(zero)
+		// a few-percent "≈" must not look like the picture's main feature
+		p.Y.Min, p.Y.Max = math.Min(lo, -5), math.Max(hi, 5)
+	} else {
+		// absolute values (times, rates): from zero, no truncated axis
+		p.Y.Min, p.Y.Max = 0, hi*1.05
+	}
+	if len(ch.xticks) > 0 {
+		p.X.Tick.Marker = labels(ch.xticks)
+		p.X.Min, p.X.Max = -0.6, float64(len(ch.xticks))-0.4
+	} else if ints(xs) {
+		p.X.Tick.Marker = integerTicks(xs)
+		p.X.Min, p.X.Max = slices.Min(xs)-0.3, slices.Max(xs)+0.3
+	}
+	return p, &leg, nil
+}
+
+// labels ticks categorical positions.
+type labels []string
+
+// Ticks implements plot.Ticker.
+func (l labels) Ticks(_, _ float64) []plot.Tick {
+	t := make([]plot.Tick, len(l))
+	for i, s := range l {
+		t[i] = plot.Tick{Value: float64(i), Label: s}
+	}
+	return t
+}
+
+// integerTicks ticks a count axis at its values only: no "1.5 jobs".
+type integerTicks []float64
+
+// Ticks implements plot.Ticker.
+func (xs integerTicks) Ticks(_, _ float64) []plot.Tick {
+	u := slices.Clone([]float64(xs))
+	slices.Sort(u)
+	u = slices.Compact(u)
+	t := make([]plot.Tick, len(u))
+	for i, x := range u {
+		t[i] = plot.Tick{Value: x, Label: strconv.Itoa(int(x))}
+	}
+	return t
+}
+
+func ints(xs []float64) bool {
+	if len(xs) == 0 {
+		return false
+	}
+	for _, x := range xs {
+		if x != math.Trunc(x) {
+			return false
+		}
+	}
+	return true
+}
+
+const legendW = 1.5 * vg.Inch
+
+// save draws the plot with the legend in a strip to its right.
+func (ch chart) save(dir, name string) (Figure, error) {
+	p, leg, err := ch.plot()
+	if err != nil {
+		return Figure{}, err
+	}
+	fig := Figure{Title: ch.title, PNG: filepath.Join(dir, name+".png"), SVG: filepath.Join(dir, name+".svg")}
+	w, h := 7.5*vg.Inch, 4.2*vg.Inch
+	draw1 := func(c vg.CanvasSizer) {
+		dc := draw.New(c)
+		p.Draw(draw.Crop(dc, 0, -legendW, 0, 0))
+		leg.Draw(draw.Crop(dc, w-legendW+vg.Points(8), 0, 0, -vg.Points(24)))
+	}
+	png := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))
+	draw1(png)
+	svg := vgsvg.New(w, h)
+	draw1(svg)
+	if err := writeTo(fig.PNG, vgimg.PngCanvas{Canvas: png}); err != nil {
+		return Figure{}, err
+	}
+	if err := writeTo(fig.SVG, svg); err != nil {
+		return Figure{}, err
 	}
 	return fig, nil
 }
 
-// Plots writes the figures into dir: CPU runtime vs concurrency, sysbench
-// events/s vs threads, fio IOPS
-// and p99 latency vs iodepth, iperf3 throughput/RTT/retransmits over time.
-func Plots(f *results.File, dir string) ([]Figure, error) {
+func writeTo(path string, c interface {
+	WriteTo(w io.Writer) (int64, error)
+}) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("save plot %s: %w", path, err)
+	}
+	if _, err := c.WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("save plot %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// xParams are the count parameters plotted along x, per workload.
+var xParams = map[string][]string{"cpu": {"jobs"}, "sysbench": {"threads"}, "fs": {"iodepth", "numjobs"}}
+
+// Plots writes the figures into dir: for cpu and sysbench the mean against
+// concurrency and the ratio to native, both with 95 % CIs; for fio, as
+// fio-plot draws them, IOPS bars and p99 latency by iodepth and by numjobs
+// with CIs, and the IOPS ratio to native; for iperf3 the ratio to native
+// per point and the throughput over the test's time, the mean of the
+// repetitions per interval with its CI.
+func Plots(f *results.File, tables []Table, dir string) ([]Figure, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	// Figures of an earlier report into the same directory (more points,
 	// other workloads) would otherwise sit beside this one's as if current.
-	for _, pat := range []string{"cpu-runtime", "sysbench-events", "fs-iops-*", "fs-p99-*", "net-*-*"} {
-		for _, ext := range []string{".png", ".svg"} {
-			old, _ := filepath.Glob(filepath.Join(dir, pat+ext))
-			for _, o := range old {
-				if err := os.Remove(o); err != nil {
-					return nil, fmt.Errorf("remove old figure %s: %w", o, err)
-				}
+	for _, ext := range []string{"*.png", "*.svg"} {
+		old, _ := filepath.Glob(filepath.Join(dir, ext))
+		for _, o := range old {
+			if err := os.Remove(o); err != nil {
+				return nil, fmt.Errorf("remove old figure %s: %w", o, err)
 			}
 		}
 	}
 	var figs []Figure
-	add := func(fig Figure, err error) error {
+	add := func(ch chart, name string) error {
+		if len(ch.ss) == 0 {
+			return nil
+		}
+		fig, err := ch.save(dir, name)
 		if err == nil {
 			figs = append(figs, fig)
 		}
 		return err
 	}
-	// group cells: (workload, params without the x parameter) -> env -> points
-	type group struct {
-		workload, label string
-		byEnv           map[string]plotter.XYs
-		byEnvP99        map[string]plotter.XYs
-	}
-	groups := map[string]*group{}
-	var keys []string
-	xParam := map[string]string{"cpu": "jobs", "sysbench": "threads", "fs": "iodepth"}
-	for _, c := range f.Cells {
-		xp, ok := xParam[c.Workload]
-		if !ok || len(c.Samples) == 0 {
-			continue
-		}
-		x, err := strconv.ParseFloat(c.Params[xp], 64)
-		if err != nil {
-			continue
-		}
-		var rest []string
-		for k, v := range c.Params {
-			if k != xp {
-				rest = append(rest, k+"="+v)
+	for _, t := range tables {
+		groups, order := groupRows(t)
+		for gi, gk := range order {
+			g := groups[gk]
+			name := fmt.Sprintf("%s-%d", t.Workload, gi)
+			title := t.Workload
+			if g.rest != "" {
+				title += ": " + g.rest
 			}
-		}
-		slices.Sort(rest)
-		gk := c.Workload + " " + strings.Join(rest, " ")
-		g := groups[gk]
-		if g == nil {
-			g = &group{workload: c.Workload, label: strings.Join(rest, " "), byEnv: map[string]plotter.XYs{}, byEnvP99: map[string]plotter.XYs{}}
-			groups[gk] = g
-			keys = append(keys, gk)
-		}
-		g.byEnv[c.Env] = append(g.byEnv[c.Env], plotter.XY{X: x, Y: stats.Mean(c.Values())})
-		var p99 []float64
-		for _, s := range c.Samples {
-			p99 = append(p99, s.Metrics["lat_p99_us"])
-		}
-		g.byEnvP99[c.Env] = append(g.byEnvP99[c.Env], plotter.XY{X: x, Y: stats.Mean(p99)})
-	}
-	slices.Sort(keys)
-	for i, gk := range keys {
-		g := groups[gk]
-		envs := sortedEnvs(g.byEnv)
-		var ss, lat []series
-		for _, e := range envs {
-			ss = append(ss, series{e, g.byEnv[e]})
-			lat = append(lat, series{e, g.byEnvP99[e]})
-		}
-		switch g.workload {
-		case "cpu":
-			if err := add(lineChart("CPU simulation: average runtime per job", "concurrent jobs", "seconds", ss, dir, "cpu-runtime")); err != nil {
-				return nil, err
-			}
-		case "sysbench":
-			if err := add(lineChart("sysbench cpu: events per second", "threads", "events/s", ss, dir, "sysbench-events")); err != nil {
-				return nil, err
-			}
-		case "fs":
-			// a line needs two iodepths; single-depth groups are in the tables
-			if len(ss) == 0 || len(ss[0].xy) < 2 {
-				continue
-			}
-			if err := add(lineChart("fio IOPS: "+g.label, "iodepth", "IOPS", ss, dir, fmt.Sprintf("fs-iops-%d", i))); err != nil {
-				return nil, err
-			}
-			if err := add(lineChart("fio p99 latency: "+g.label, "iodepth", "µs", lat, dir, fmt.Sprintf("fs-p99-%d", i))); err != nil {
-				return nil, err
-			}
-		}
-	}
-	// net: the first repetition's intervals of each point, one line per env
-	points := map[string]map[string]results.Sample{}
-	var pk []string
-	for _, c := range f.Cells {
-		if c.Workload != "net" || len(c.Samples) == 0 {
-			continue
-		}
-		if points[c.Point] == nil {
-			points[c.Point] = map[string]results.Sample{}
-			pk = append(pk, c.Point)
-		}
-		points[c.Point][c.Env] = c.Samples[0]
-	}
-	slices.Sort(pk)
-	for i, p := range pk {
-		for _, m := range []struct{ key, unit, name string }{{"gbps", "Gbit/s", "throughput"}, {"rtt_us", "µs", "rtt"}, {"retransmits", "count", "retransmits"}} {
-			var ss []series
-			for _, e := range sortedEnvs(points[p]) {
-				var xy plotter.XYs
-				for _, pt := range points[p][e].Series {
-					xy = append(xy, plotter.XY{X: pt.T, Y: pt.Values[m.key]})
+			var abs, rat []series
+			for _, e := range t.Envs {
+				var a, r []pt
+				for i, row := range g.rows {
+					c, ok := row.Cells[e]
+					if !ok {
+						continue
+					}
+					x := g.xs[i]
+					if g.categorical {
+						x = float64(i)
+					}
+					// a mean of times or rates is not negative, whatever a t interval of
+					// two samples says
+					a = append(a, pt{x: x, y: c.Summary.Mean, lo: max(c.Summary.CI.Lo, 0), hi: c.Summary.CI.Hi})
+					if v := c.VsNat; v != nil {
+						r = append(r, pt{x: x, y: v.PercentDiff(), lo: (v.CI.Lo - 1) * 100, hi: (v.CI.Hi - 1) * 100, sig: v.Significant})
+					}
 				}
-				if len(xy) > 0 {
-					ss = append(ss, series{e, xy})
+				if len(a) > 0 {
+					abs = append(abs, series{e, a})
+				}
+				if len(r) > 0 {
+					rat = append(rat, series{e, r})
 				}
 			}
-			if len(ss) == 0 || (m.key != "gbps" && strings.Contains(p, "proto=udp")) {
-				continue
+			var ticks []string
+			if g.categorical {
+				ticks = g.labels
 			}
-			if err := add(lineChart("iperf3 "+m.name+": "+strings.TrimPrefix(p, "net "), "time (s)", m.unit, ss, dir, fmt.Sprintf("net-%s-%d", m.name, i))); err != nil {
+			xl := g.x
+			if xl == "" {
+				xl = "point"
+			}
+			if err := add(chart{title: title + " — mean, 95 % CI", xl: xl, yl: t.Unit, ss: abs, xticks: ticks, bars: t.Workload == "fs"}, name+"-abs"); err != nil {
 				return nil, err
+			}
+			if err := add(chart{title: title + " — vs native (● significant)", xl: xl, yl: "% difference to native", ss: rat, xticks: ticks, ratio: true}, name+"-ratio"); err != nil {
+				return nil, err
+			}
+			if t.Workload == "fs" {
+				if err := add(latencyChart(f, t, g, title), name+"-p99"); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if t.Workload == "net" {
+			for i, row := range t.Rows {
+				if err := add(netSeries(f, t, row), fmt.Sprintf("net-time-%d", i)); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return figs, nil
+}
+
+// group is the rows of a table that differ only in the x parameter.
+type group struct {
+	x           string // the parameter along x; "" for none (one category per row)
+	rest        string // the other parameters
+	rows        []Row
+	xs          []float64
+	labels      []string
+	categorical bool // bars at 0..n-1 labelled by labels
+}
+
+// groupRows groups a table's rows for plotting: by every parameter but the
+// workload's x parameter; fio's rows once by iodepth and once by numjobs.
+// A workload without an x parameter (net) is one group of categories.
+func groupRows(t Table) (map[string]*group, []string) {
+	groups := map[string]*group{}
+	var order []string
+	for _, xp := range append(xParams[t.Workload], "") {
+		for _, r := range t.Rows {
+			params := map[string]string{}
+			for _, f := range strings.Fields(r.Label) {
+				k, v, _ := strings.Cut(f, "=")
+				params[k] = v
+			}
+			var rest []string
+			var x float64
+			label := r.Label
+			if xp != "" {
+				v, ok := params[xp]
+				if !ok {
+					continue
+				}
+				xv, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					continue
+				}
+				x, label = xv, v
+				for k, v := range params {
+					if k != xp {
+						rest = append(rest, k+"="+v)
+					}
+				}
+				slices.Sort(rest)
+			} else if len(xParams[t.Workload]) > 0 {
+				continue
+			}
+			gk := xp + "|" + strings.Join(rest, " ")
+			g := groups[gk]
+			if g == nil {
+				g = &group{x: xp, rest: strings.Join(rest, " "), categorical: t.Workload == "fs" || xp == ""}
+				groups[gk] = g
+				order = append(order, gk)
+			}
+			g.rows = append(g.rows, r)
+			g.xs = append(g.xs, x)
+			g.labels = append(g.labels, label)
+		}
+	}
+	// fio: a group of one iodepth (or numjobs) says nothing a bar in the other
+	// group does not; keep it only when it is the only one
+	if t.Workload == "fs" {
+		var keep []string
+		for _, k := range order {
+			if len(groups[k].rows) > 1 || len(order) == 1 {
+				keep = append(keep, k)
+			}
+		}
+		if len(keep) > 0 {
+			order = keep
+		} else {
+			order = order[:1]
+		}
+	}
+	return groups, order
+}
+
+// latencyChart is fio's p99 completion latency per group, mean of the
+// repetitions with its CI.
+func latencyChart(f *results.File, t Table, g *group, title string) chart {
+	ch := chart{title: title + " — p99 latency, 95 % CI", xl: g.x, yl: "µs", xticks: g.labels}
+	for _, e := range t.Envs {
+		var ps []pt
+		for i, row := range g.rows {
+			c := findCell(f, row.Point, e)
+			if c == nil {
+				continue
+			}
+			var v []float64
+			for _, s := range c.Samples {
+				v = append(v, s.Metrics["lat_p99_us"])
+			}
+			ci, err := stats.MeanCI(v, 0.95)
+			if err != nil {
+				continue
+			}
+			ps = append(ps, pt{x: float64(i), y: stats.Mean(v), lo: ci.Lo, hi: ci.Hi})
+		}
+		if len(ps) > 0 {
+			ch.ss = append(ch.ss, series{e, ps})
+		}
+	}
+	return ch
+}
+
+// netSeries is iperf3's throughput over the test, per interval the mean
+// over the repetitions with its CI.
+func netSeries(f *results.File, t Table, row Row) chart {
+	ch := chart{title: "iperf3 throughput over time: " + row.Label, xl: "time (s)", yl: "Gbit/s"}
+	for _, e := range t.Envs {
+		c := findCell(f, row.Point, e)
+		if c == nil {
+			continue
+		}
+		byT := map[float64][]float64{}
+		for _, s := range c.Samples {
+			for _, tp := range s.Series {
+				byT[tp.T] = append(byT[tp.T], tp.Values["gbps"])
+			}
+		}
+		var ps []pt
+		for tt, v := range byT {
+			m := stats.Mean(v)
+			ci, err := stats.MeanCI(v, 0.95)
+			if err != nil {
+				continue
+			}
+			ps = append(ps, pt{x: tt, y: m, lo: ci.Lo, hi: ci.Hi})
+		}
+		if len(ps) > 0 {
+			ch.ss = append(ch.ss, series{e, ps})
+		}
+	}
+	return ch
+}
+
+func findCell(f *results.File, point, env string) *results.Cell {
+	for i := range f.Cells {
+		if f.Cells[i].Point == point && f.Cells[i].Env == env {
+			return &f.Cells[i]
+		}
+	}
+	return nil
 }
 
 func sortedEnvs[V any](m map[string]V) []string {
@@ -200,42 +486,11 @@ func sortedEnvs[V any](m map[string]V) []string {
 	for e := range m {
 		envs = append(envs, e)
 	}
-	slices.SortFunc(envs, func(a, b string) int { return envRank(a) - envRank(b) })
-	return envs
-}
-
-var page = template.Must(template.New("report").Parse(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>nsbench report: {{.Config}}</title>
-<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}pre{white-space:pre-wrap}</style>
-</head><body>
-<h1>nsbench report: {{.Config}}</h1>
-<pre>{{.Tables}}</pre>
-{{range .Figures}}<h3>{{.Title}}</h3><img alt="{{.Title}}" src="{{.Data}}">
-{{end}}</body></html>
-`))
-
-// HTML writes one self-contained page: the tables and the PNGs inlined.
-func HTML(path string, f *results.File, tables string, figs []Figure) error {
-	type img struct {
-		Title string
-		Data  template.URL
-	}
-	var imgs []img
-	for _, fig := range figs {
-		b, err := os.ReadFile(fig.PNG)
-		if err != nil {
-			return fmt.Errorf("inline %s: %w", fig.PNG, err)
+	slices.SortFunc(envs, func(a, b string) int {
+		if d := envRank(a) - envRank(b); d != 0 {
+			return d
 		}
-		// a data: URL of our own PNG bytes, safe to mark as a URL
-		imgs = append(imgs, img{fig.Title, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(b))})
-	}
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	defer out.Close()
-	if err := page.Execute(out, map[string]any{"Config": f.Config, "Tables": tables, "Figures": imgs}); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return out.Close()
+		return strings.Compare(a, b)
+	})
+	return envs
 }

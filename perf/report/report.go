@@ -1,6 +1,9 @@
 // Package report turns results files into the seed-style tables (average
-// per point and environment; difference vs native with its CI and a
-// significance verdict), plots (PNG and SVG) and one self-contained HTML page.
+// per point and environment; ratio to native with its Fieller CI, the
+// smallest effect each cell could detect, and a significance verdict), a
+// findings summary in sentences, the run's conditions (machine, load, noise,
+// precision reached, failures), plots with CIs (PNG and SVG) and one
+// self-contained HTML page.
 package report
 
 import (
@@ -32,10 +35,15 @@ type Row struct {
 type Cell struct {
 	Summary stats.Summary
 	VsNat   *stats.Ratio // nil for native or when native is missing
+	Stopped string       // the precision goal missed, and why
+	Failed  string       // the environment failed during the run
 }
 
-// Build computes the tables. The bootstrap is seeded so a report of the same
-// file prints the same intervals.
+// HigherIsBetter tells how to read a unit: events/s, IOPS and Gbit/s are
+// better higher, seconds lower.
+func HigherIsBetter(unit string) bool { return unit != "s" }
+
+// Build computes the tables.
 func Build(f *results.File) ([]Table, error) {
 	byWorkload := map[string]*Table{}
 	var order []string
@@ -61,7 +69,7 @@ func Build(f *results.File) ([]Table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("summarise %s: %w", c.Key, err)
 		}
-		t.Rows[i].Cells[c.Env] = Cell{Summary: s}
+		t.Rows[i].Cells[c.Env] = Cell{Summary: s, Stopped: c.Stopped, Failed: c.Failed}
 	}
 	var out []Table
 	slices.Sort(order)
@@ -80,7 +88,7 @@ func Build(f *results.File) ([]Table, error) {
 				if !ok || !okn {
 					continue
 				}
-				cmp, err := compare(cell(f, r.Point, e), cell(f, r.Point, "native"))
+				cmp, err := compare(findCell(f, r.Point, e), findCell(f, r.Point, "native"))
 				if errors.Is(err, stats.ErrTooFew) || errors.Is(err, stats.ErrUnbounded) {
 					continue // printed as "n<2"
 				}
@@ -94,15 +102,6 @@ func Build(f *results.File) ([]Table, error) {
 		out = append(out, *t)
 	}
 	return out, nil
-}
-
-func cell(f *results.File, point, env string) *results.Cell {
-	for i, c := range f.Cells {
-		if c.Point == point && c.Env == env {
-			return &f.Cells[i]
-		}
-	}
-	return nil
 }
 
 // compare is env's cell against native's: paired by repetition (the
@@ -152,6 +151,19 @@ func comparePoints(a, b string) int {
 func Markdown(f *results.File, tables []Table) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s, %d cores, kernel %s; config %s.\n\n", f.Machine.CPU, f.Machine.Cores, f.Machine.Kernel, f.Config)
+	cond := RunConditions(f, tables)
+	if cond.Precision != "" {
+		fmt.Fprintf(&b, "Precision %s.\n\n", cond.Precision)
+	}
+	if fs := Findings(tables); len(fs) > 0 {
+		b.WriteString("Significant differences:\n\n")
+		for _, x := range fs {
+			fmt.Fprintf(&b, "- %s\n", x.Sentence)
+		}
+		b.WriteString("\n")
+	} else {
+		b.WriteString("No significant difference between any environment and native.\n\n")
+	}
 	for _, t := range tables {
 		n := 0
 		for _, r := range t.Rows {
@@ -181,7 +193,7 @@ func Markdown(f *results.File, tables []Table) string {
 			b.WriteString("\n")
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% Fieller CI, paired by repetition; \"≈\" = no significant difference)\n\n| point |", t.Workload)
+		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% Fieller CI, paired by repetition; \"≈\" = no significant difference; ≥x%% = the smallest effect this cell could detect)\n\n| point |", t.Workload)
 		for _, e := range others {
 			fmt.Fprintf(&b, " %s |", e)
 		}
@@ -203,9 +215,20 @@ func Markdown(f *results.File, tables []Table) string {
 				if !v.Significant {
 					mark = " ≈"
 				}
-				fmt.Fprintf(&b, " %+.1f%% [%+.1f, %+.1f]%s |", v.PercentDiff(), (v.CI.Lo-1)*100, (v.CI.Hi-1)*100, mark)
+				fmt.Fprintf(&b, " %+.1f%% [%+.1f, %+.1f]%s n=%d, ≥%.1f%% |", v.PercentDiff(), (v.CI.Lo-1)*100, (v.CI.Hi-1)*100, mark, v.N, v.MDE*100)
 			}
 			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, e := range sortedKeys(f.Failed) {
+		fl := f.Failed[e]
+		fmt.Fprintf(&b, "FAILED %s at %s repetition %d (%s): %s\n\n", e, fl.Cell, fl.Rep, fl.Time.Format("15:04:05"), fl.Error)
+	}
+	if len(cond.Missed) > 0 {
+		b.WriteString("Cells short of the precision goal:\n\n")
+		for _, m := range cond.Missed {
+			fmt.Fprintf(&b, "- %s\n", m)
 		}
 		b.WriteString("\n")
 	}

@@ -49,7 +49,7 @@ func TestReportOfRealRun(t *testing.T) {
 	stale := filepath.Join(dir, "plots", "net-throughput-99.png")
 	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
 	require.NoError(t, os.WriteFile(stale, []byte("old"), 0o644))
-	figs, err := Plots(f, filepath.Join(dir, "plots"))
+	figs, err := Plots(f, tables, filepath.Join(dir, "plots"))
 	require.NoError(t, err)
 	require.NotEmpty(t, figs)
 	for _, fig := range figs {
@@ -61,10 +61,10 @@ func TestReportOfRealRun(t *testing.T) {
 	}
 	assert.NoFileExists(t, stale, "an earlier report's figure is removed")
 	html := filepath.Join(dir, "report.html")
-	require.NoError(t, HTML(html, f, md, figs))
+	require.NoError(t, HTML(html, f, tables, figs))
 	b, err := os.ReadFile(html)
 	require.NoError(t, err)
-	assert.Equal(t, len(figs), strings.Count(string(b), `src="data:image/png;base64,`))
+	assert.Equal(t, len(figs), strings.Count(string(b), `src="data:image/svg`))
 	assert.NotContains(t, string(b), "ZgotmplZ")
 }
 

@@ -49,6 +49,12 @@ func TestRunShardsMergeResume(t *testing.T) {
 	}
 	_, err = results.Merge(shards[0], shards[0])
 	assert.ErrorContains(t, err, "overlapping shards")
+	// the merge holds the whole matrix; one shard alone does not
+	require.NoError(t, CheckComplete(cfg, m))
+	assert.ErrorContains(t, CheckComplete(cfg, shards[0]), "missing cell cpu jobs=2 env=native")
+	more := cfg
+	more.Repetitions = 3
+	assert.ErrorContains(t, CheckComplete(more, m), "2 samples, want at least 3")
 
 	// resume: a file holding repetition 0 only gets repetition 1 added
 	out := filepath.Join(dir, "r.json")
