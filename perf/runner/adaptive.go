@@ -29,11 +29,10 @@ type matrixRun struct {
 	points []Point
 	start  time.Time
 
-	target  map[string]int // point key -> repetitions planned
-	ran     time.Duration  // time in samples, for the ETA
-	ranN    int
-	doneN   int
-	lastKey string
+	target map[string]int // point key -> repetitions planned
+	ran    time.Duration  // time in samples, for the ETA
+	ranN   int
+	doneN  int
 }
 
 func (r *matrixRun) adaptive(p Point) bool {

@@ -2,14 +2,11 @@ package stats
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func rng(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x6e73)) }
 
 func TestDescriptive(t *testing.T) {
 	// Textbook values: {2,4,4,4,5,5,7,9} has mean 5, population sd 2,
