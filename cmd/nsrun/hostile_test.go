@@ -257,3 +257,28 @@ func TestRootPathSymlinkRefused(t *testing.T) {
 	assert.Contains(t, stderr, "resolves through a symlink to "+moved)
 	assert.Empty(t, e.leftovers(id))
 }
+
+// TestRbindReadOnlyIsRecursive: "ro" on an rbind makes every mount under
+// it read-only, not only the top one. A rootless config binds /sys with
+// rbind,ro; with the cgroup mounts under it left read-write a container
+// could write the user's own cgroups (runc's CVE-2023-25809).
+func TestRbindReadOnlyIsRecursive(t *testing.T) {
+	testutil.NeedRoot(t, "the test mounts a tmpfs under the bind source")
+	e := newEnv(t)
+	d := filepath.Join(e.tmp, "tree")
+	sub := filepath.Join(d, "sub")
+	require.NoError(t, os.MkdirAll(sub, 0o755))
+	require.NoError(t, unix.Mount("tmpfs", sub, "tmpfs", 0, "size=64k"))
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	b := e.newBundle("sh", "-c", "if touch /data/sub/written 2>/dev/null; then echo writable; else echo read-only; fi")
+	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: d, Options: []string{"rbind", "ro"}})
+	require.NoError(t, b.Save())
+	id := randomID("rro")
+	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	assert.Equal(t, "read-only", strings.TrimSpace(out), "a mount under an rbind,ro bind stayed writable")
+	_, err := os.Stat(filepath.Join(sub, "written"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	require.NoError(t, unix.Unmount(sub, unix.MNT_DETACH))
+	assert.Empty(t, e.leftovers(id))
+}

@@ -201,6 +201,17 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
+	if bind && flags&(unix.MS_REC|unix.MS_RDONLY) == unix.MS_REC|unix.MS_RDONLY {
+		// remount reaches only the top mount; the mounts under an rbind
+		// would stay writable (a rootless /sys's cgroup hierarchies,
+		// runc's CVE-2023-25809).
+		err := onPath(root, m.Destination, func(target string) error {
+			return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+		})
+		if err != nil {
+			return fmt.Errorf("%s: make every mount under it read-only: %w", what, err)
+		}
+	}
 	for _, p := range prop {
 		if err := onPath(root, m.Destination, func(target string) error { return unix.Mount("", target, "", p, "") }); err != nil {
 			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
