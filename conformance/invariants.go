@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/conformance/probe"
+	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/runtime/network"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -589,18 +590,11 @@ func checkTeardown(ctx context.Context, e *Env) Result {
 	if err := e.Runtime.Delete(ctx, id, true); err != nil {
 		return fail("delete --force: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for pidAlive(pid) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	var left []string
-	if pidAlive(pid) {
-		left = append(left, fmt.Sprintf("process %d", pid))
-	}
-	for _, pat := range []string{"/sys/fs/cgroup/*/" + id, "/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/" + id} {
-		m, _ := filepath.Glob(pat)
-		left = append(left, m...)
-	}
+	// The runtime's cgroup is named after the id, at the top of a
+	// hierarchy or one level down (runc, crun and nsrun differ).
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	left := leftover.Scope{PIDs: []int{pid}, Cgroups: []string{id, "*/" + id}}.Wait(wait)
 	if _, err := e.Runtime.State(ctx, id); err == nil {
 		left = append(left, "state (the runtime still knows "+id+")")
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/testutil"
 )
 
@@ -114,35 +115,19 @@ func (e *env) newBundle(args ...string) *bundle.Bundle {
 
 // leftovers lists what container id left on the host.
 func (e *env) leftovers(id string) []string {
-	var left []string
-	if _, err := os.Stat(filepath.Join(e.root, id)); err == nil {
-		left = append(left, "state directory "+filepath.Join(e.root, id))
+	return e.scope(id).List()
+}
+
+// scope is what container id may leave on the host. Only mounts naming
+// this test's files are attributable to it; other processes on the
+// machine may mount and unmount meanwhile.
+func (e *env) scope(id string) leftover.Scope {
+	return leftover.Scope{
+		Paths:        []string{filepath.Join(e.root, id)},
+		Cgroups:      []string{"nsrun/" + id},
+		Cmdlines:     []string{"nsrun init " + id + " "},
+		MountsNaming: []string{e.tmp},
 	}
-	cg, _ := filepath.Glob("/sys/fs/cgroup/*/nsrun/" + id)
-	cg2, _ := filepath.Glob("/sys/fs/cgroup/nsrun/" + id)
-	for _, c := range append(cg, cg2...) {
-		left = append(left, "cgroup "+c)
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, err := os.ReadFile(p)
-		if err == nil && string(data) == "nsrun\x00init\x00"+id+"\x00" {
-			left = append(left, "process "+p)
-		}
-	}
-	// Only mounts naming this test's files are attributable to it; other
-	// processes on the machine may mount and unmount meanwhile.
-	f, err := os.Open("/proc/self/mountinfo")
-	if err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), e.tmp) {
-				left = append(left, "mount "+sc.Text())
-			}
-		}
-		f.Close()
-	}
-	return left
 }
 
 // TestBadBundles: every bad bundle of testdata/bundles/bad is refused with

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/leftover"
 )
 
 // Options describe the engine to start.
@@ -296,8 +297,8 @@ func (e *Engine) stop() error {
 	}
 	// containerd and its shims, conmon: children of the engine that outlived
 	// it. Only processes naming our own directories are ours.
-	for _, pid := range processesUsing(e.dir, e.runDir) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, p := range leftover.Processes(e.dir, e.runDir) {
+		_ = syscall.Kill(p.PID, syscall.SIGKILL)
 	}
 	waitGone(ctx, e.dir, e.runDir)
 	errs = append(errs, unmountUnder(e.dir, e.runDir))
@@ -349,21 +350,13 @@ func (e *Engine) stop() error {
 
 // leftovers lists what of this engine is still on the host.
 func (e *Engine) leftovers() []string {
-	var left []string
-	for _, m := range mountsUnder(e.dir, e.runDir) {
-		left = append(left, "mount "+m)
-	}
-	for _, pid := range processesUsing(e.dir, e.runDir) {
-		left = append(left, fmt.Sprintf("process %d", pid))
-	}
-	for _, c := range cgroupDirs(e.cgroup) {
-		left = append(left, "cgroup "+c)
-	}
-	for _, p := range append([]string{e.dir, e.runDir}, e.created...) {
-		if _, err := os.Lstat(p); err == nil {
-			left = append(left, "path "+p)
-		}
-	}
+	// The daemons and shims get the engine's directories as arguments.
+	left := leftover.Scope{
+		MountsUnder: []string{e.dir, e.runDir},
+		Cmdlines:    []string{e.dir, e.runDir},
+		Cgroups:     []string{e.cgroup},
+		Paths:       append([]string{e.dir, e.runDir}, e.created...),
+	}.List()
 	if e.netns.madeMount() {
 		left = append(left, "mount "+netnsDir)
 	}

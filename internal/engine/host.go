@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/mountinfo"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 )
@@ -36,29 +36,13 @@ func mountPoints() ([]string, error) {
 	return out, nil
 }
 
-func under(p string, dirs ...string) bool {
-	for _, d := range dirs {
-		if d != "" && (p == d || strings.HasPrefix(p, d+"/")) {
-			return true
-		}
-	}
-	return false
-}
-
 // mountsUnder lists mount points at or below any of dirs, deepest first.
 func mountsUnder(dirs ...string) []string {
-	all, err := mountPoints()
+	ms, err := mountinfo.Self()
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var out []string
-	for _, m := range all {
-		if under(m, dirs...) {
-			out = append(out, m)
-		}
-	}
-	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(out)
+	return leftover.Mounts(ms, dirs, nil)
 }
 
 // unmountUnder detaches every mount at or below dirs (dockerd's bind mount
@@ -83,38 +67,9 @@ func unmountUnder(dirs ...string) error {
 	return errors.Join(errs...)
 }
 
-// processesUsing lists the pids whose command line names one of dirs: the
-// engine's daemons and shims, which all get their state paths as arguments.
-func processesUsing(dirs ...string) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	self := os.Getpid()
-	var out []int
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil || pid == self {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "cmdline"))
-		if err != nil || len(b) == 0 {
-			continue // gone, or a zombie/kernel thread
-		}
-		cmdline := strings.ReplaceAll(string(b), "\x00", " ")
-		for _, d := range dirs {
-			if d != "" && strings.Contains(cmdline, d) {
-				out = append(out, pid)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // waitGone waits for killed processes to exit, until ctx ends.
 func waitGone(ctx context.Context, dirs ...string) {
-	for len(processesUsing(dirs...)) > 0 {
+	for len(leftover.Processes(dirs...)) > 0 {
 		select {
 		case <-ctx.Done():
 			return
@@ -137,28 +92,12 @@ func cgroupMounts() []string {
 	return out
 }
 
-// cgroupDirs lists the directories of top-level cgroup name in every
-// hierarchy.
-func cgroupDirs(name string) []string {
-	if name == "" {
-		return nil
-	}
-	var out []string
-	for _, top := range cgroupMounts() {
-		p := filepath.Join(top, name)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // removeCgroup removes cgroup name and its children in every hierarchy.
 // Cgroup directories go with rmdir only, innermost first; a cgroup whose
 // last process is still exiting is busy for a moment, so it retries.
 func removeCgroup(name string) error {
 	var errs []error
-	for _, top := range cgroupDirs(name) {
+	for _, top := range leftover.CgroupDirs(name) {
 		var dirs []string
 		_ = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
