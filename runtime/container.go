@@ -19,7 +19,6 @@ import (
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
-	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/spec"
 	"github.com/nsbench/nsbench/runtime/state"
 )
@@ -121,6 +120,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := state.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
+	r.normalize(s)
 	if s.Linux.Seccomp != nil {
 		// Refusing would turn away most engine-made bundles; the container
 		// runs, and the caller is told it has no filter.
@@ -182,7 +182,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		if err := mgr.Create(); err != nil {
 			return nil, err
 		}
-		if err := mgr.Set(withDefaultDevices(s)); err != nil {
+		if err := mgr.Set(withAllowedDevices(s)); err != nil {
 			return nil, err
 		}
 		testPause("cgroup-created")
@@ -312,33 +312,6 @@ func (r *Runtime) cgroup(layout *cgroups.Layout, s *specs.Spec, id string, rootl
 		return nil, nil
 	}
 	return mgr, err
-}
-
-// withDefaultDevices appends to the config's device cgroup rules the allow
-// rules for the nodes every container gets (and /dev/pts, /dev/ptmx), as
-// other runtimes do: a deny-all rule alone would forbid even /dev/null.
-func withDefaultDevices(s *specs.Spec) *specs.LinuxResources {
-	if s.Linux.Resources == nil {
-		return nil
-	}
-	r := *s.Linux.Resources
-	if len(r.Devices) == 0 {
-		return &r
-	}
-	r.Devices = append([]specs.LinuxDeviceCgroup(nil), r.Devices...)
-	allow := func(typ string, major, minor int64) {
-		mj, mn := major, minor
-		r.Devices = append(r.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &mj, Minor: &mn, Access: "rwm"})
-	}
-	for _, d := range rootfs.DefaultDevices {
-		allow("c", d.Major, d.Minor)
-	}
-	allow("c", 5, 2)    // /dev/ptmx
-	allow("c", 136, -1) // /dev/pts/*
-	for _, d := range s.Linux.Devices {
-		allow(d.Type, d.Major, d.Minor)
-	}
-	return &r
 }
 
 func wantsLimits(r *specs.LinuxResources) bool {

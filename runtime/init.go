@@ -133,6 +133,9 @@ func setup(c *conn, cfg *initConfig) error {
 	if err := rootfs.Pivot(cfg.Rootfs); err != nil {
 		return err
 	}
+	if err := applySysctls(s.Linux.Sysctl); err != nil {
+		return err
+	}
 	if err := rootfs.Finish(s); err != nil {
 		return err
 	}

@@ -342,6 +342,18 @@ func validateLinux(s *specs.Spec) error {
 			errs = append(errs, bad(f+".type", "%q is not c, b, u or p", d.Type))
 		}
 	}
+	// A joined namespace counts as the container's own, as with runc
+	// (which checks only that a joined network namespace is not its own).
+	errs = append(errs, validateSysctl(l, func(t specs.LinuxNamespaceType) bool { return seen[t] })...)
+	if r := l.Resources; r != nil {
+		for i, d := range r.Devices {
+			switch d.Type {
+			case "", "a", "b", "c":
+			default:
+				errs = append(errs, bad(fmt.Sprintf("linux.resources.devices[%d].type", i), "%q is not a, b or c: device cgroup rules cover block and character devices only (runc refuses it too)", d.Type))
+			}
+		}
+	}
 	if s.Domainname != "" && !seen[specs.UTSNamespace] || s.Hostname != "" && !seen[specs.UTSNamespace] {
 		errs = append(errs, bad("hostname", "setting hostname or domainname needs a uts namespace in linux.namespaces"))
 	}
@@ -384,12 +396,7 @@ func validateMount(field string, m specs.Mount) error {
 	if !filepath.IsAbs(m.Destination) {
 		errs = append(errs, bad(field+".destination", "%q must be an absolute path inside the container", m.Destination))
 	}
-	bind := m.Type == "bind"
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			bind = true
-		}
-	}
+	bind := IsBind(m)
 	for _, o := range m.Options {
 		if o == "" || strings.ContainsAny(o, " \t\n") {
 			errs = append(errs, bad(field+".options", "option %q is empty or has white space", o))
@@ -397,7 +404,10 @@ func validateMount(field string, m specs.Mount) error {
 		}
 		_, flag := MountFlags[o]
 		_, prop := PropagationFlags[o]
-		if bind && !flag && !prop && o != "idmap" && o != "ridmap" {
+		// key=value data is dropped with a warning (the kernel ignores it
+		// on a bind, as with runc); a bare word that is no flag is refused,
+		// so that a typo such as "readonly" cannot leave a writable mount.
+		if bind && !flag && !prop && !IsData(o) && o != "idmap" && o != "ridmap" {
 			errs = append(errs, bad(field+".options", "unknown option %q for a bind mount (bind mounts take flags such as ro, nosuid, nodev, noexec, rprivate)", o))
 		}
 	}

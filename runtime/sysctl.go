@@ -1,0 +1,28 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// applySysctls writes linux.sysctl through the container's /proc/sys, after
+// pivot_root and before readonlyPaths makes /proc/sys read-only, as runc
+// does. The validator let through only sysctls of the container's own
+// namespaces.
+func applySysctls(sysctl map[string]string) error {
+	keys := make([]string, 0, len(sysctl))
+	for k := range sysctl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(p, []byte(sysctl[k]), 0); err != nil {
+			return fmt.Errorf("set linux.sysctl %s=%q: write %s: %w", k, sysctl[k], p, err)
+		}
+	}
+	return nil
+}
