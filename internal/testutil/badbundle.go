@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nsbench/nsbench/internal/jsonmerge"
 )
 
 // Stages at which a bad bundle is refused.
@@ -106,54 +108,9 @@ func (b *BadBundle) Apply(dir string) error {
 	if err != nil {
 		return fmt.Errorf("bad bundle %s: %w", b.Name, err)
 	}
-	var doc, patch any
-	if err := json.Unmarshal(data, &doc); err != nil {
+	out, err := jsonmerge.Patch(data, b.Patch, map[string]string{"$BUNDLE": dir})
+	if err != nil {
 		return fmt.Errorf("bad bundle %s: %s: %w", b.Name, path, err)
 	}
-	if err := json.Unmarshal(b.Patch, &patch); err != nil {
-		return fmt.Errorf("bad bundle %s: patch: %w", b.Name, err)
-	}
-	out, err := json.MarshalIndent(MergePatch(doc, expand(patch, dir)), "", "\t")
-	if err != nil {
-		return fmt.Errorf("bad bundle %s: %w", b.Name, err)
-	}
 	return os.WriteFile(path, out, 0o644)
-}
-
-// expand replaces "$BUNDLE" in every string of v.
-func expand(v any, dir string) any {
-	switch v := v.(type) {
-	case string:
-		return strings.ReplaceAll(v, "$BUNDLE", dir)
-	case []any:
-		for i := range v {
-			v[i] = expand(v[i], dir)
-		}
-	case map[string]any:
-		for k := range v {
-			v[k] = expand(v[k], dir)
-		}
-	}
-	return v
-}
-
-// MergePatch applies a JSON merge patch (RFC 7386) to doc, both as decoded
-// by encoding/json into any.
-func MergePatch(doc, patch any) any {
-	p, ok := patch.(map[string]any)
-	if !ok {
-		return patch
-	}
-	d, ok := doc.(map[string]any)
-	if !ok {
-		d = map[string]any{}
-	}
-	for k, v := range p {
-		if v == nil {
-			delete(d, k)
-			continue
-		}
-		d[k] = MergePatch(d[k], v)
-	}
-	return d
 }
