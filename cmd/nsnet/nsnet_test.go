@@ -55,13 +55,7 @@ func nsnet(t *testing.T, stdin string, args ...string) (string, string, int) {
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	code := testutil.ExitCode(t, cmd.Run())
 	return out.String(), errb.String(), code
 }
 

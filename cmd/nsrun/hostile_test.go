@@ -27,18 +27,6 @@ import (
 	"github.com/nsbench/nsbench/internal/testutil"
 )
 
-// listDir returns the names in dir, sorted.
-func listDir(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 // replaceWithSymlink removes path inside the rootfs and puts a symlink to
 // target there, as an image layer can.
 func replaceWithSymlink(t *testing.T, b *bundle.Bundle, path, target string) {
@@ -60,12 +48,12 @@ func TestDevSymlinkStaysInRootfs(t *testing.T) {
 	require.NoError(t, os.Mkdir(host, 0o755))
 	// A file named like one the runtime replaces: a naive runtime deletes it.
 	require.NoError(t, os.WriteFile(filepath.Join(host, "ptmx"), []byte("bait"), 0o644))
-	before := listDir(t, host)
+	before := testutil.ListDir(t, host)
 	b := e.newBundle("sh", "-c", "test -c /dev/null && test -L /dev/fd")
 	replaceWithSymlink(t, b, "dev", host)
 	id := randomID("devlink")
 	_, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
-	assert.Equal(t, before, listDir(t, host), "the runtime created or removed entries in the host directory /dev pointed at")
+	assert.Equal(t, before, testutil.ListDir(t, host), "the runtime created or removed entries in the host directory /dev pointed at")
 	data, err := os.ReadFile(filepath.Join(host, "ptmx"))
 	assert.NoError(t, err)
 	assert.Equal(t, "bait", string(data))

@@ -75,13 +75,7 @@ func (e *env) nsrunEnv(extraEnv []string, args ...string) (string, string, int) 
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.cred}
 		cmd.Env = append(cmd.Env, "XDG_RUNTIME_DIR="+e.xdg)
 	}
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("run nsrun %v: %v", args, err)
-	}
+	code := testutil.ExitCode(e.t, cmd.Run())
 	return readAll(e.t, out), readAll(e.t, errb), code
 }
 

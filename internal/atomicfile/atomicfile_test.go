@@ -16,17 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
-}
-
 func TestWriteReplacesWithMode(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
@@ -40,7 +29,7 @@ func TestWriteReplacesWithMode(t *testing.T) {
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm(), "the mode asked for, whatever the umask")
-	assert.Equal(t, []string{"state.json"}, entries(t, dir), "no temporary left")
+	assert.Equal(t, []string{"state.json"}, testutil.ListDir(t, dir), "no temporary left")
 }
 
 // TestConcurrentWriters: writers of one path never see each other's
@@ -91,7 +80,7 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Error(err)
 	}
 	assert.Zero(t, torn, "torn reads, the first: %s", first)
-	assert.Equal(t, []string{"leases.json"}, entries(t, dir), "no temporary left")
+	assert.Equal(t, []string{"leases.json"}, testutil.ListDir(t, dir), "no temporary left")
 }
 
 func TestWriteErrorsLeaveTheOldFile(t *testing.T) {
@@ -100,7 +89,7 @@ func TestWriteErrorsLeaveTheOldFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), filepath.Join(dir, "missing", "f"), "the error names the path")
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	assert.Empty(t, entries(t, dir))
+	assert.Empty(t, testutil.ListDir(t, dir))
 }
 
 // TestWriteOnAFullFilesystem: ENOSPC in the middle of a write leaves the
@@ -118,7 +107,7 @@ func TestWriteOnAFullFilesystem(t *testing.T) {
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, "old state", string(data))
-	assert.Equal(t, []string{"state.json"}, entries(t, dir))
+	assert.Equal(t, []string{"state.json"}, testutil.ListDir(t, dir))
 }
 
 func TestDir(t *testing.T) {
@@ -139,5 +128,5 @@ func TestDir(t *testing.T) {
 
 	boom := errors.New("unpack failed")
 	assert.ErrorIs(t, Dir(filepath.Join(parent, "cache", "other"), func(string) error { return boom }), boom)
-	assert.Equal(t, []string{"tree"}, entries(t, filepath.Join(parent, "cache")), "no temporary left")
+	assert.Equal(t, []string{"tree"}, testutil.ListDir(t, filepath.Join(parent, "cache")), "no temporary left")
 }

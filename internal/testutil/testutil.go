@@ -5,8 +5,10 @@
 package testutil
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,4 +78,33 @@ func mustf(t testing.TB, err error, format string, args ...any) {
 	if err != nil {
 		t.Fatalf("%s: %v", fmt.Sprintf(format, args...), err)
 	}
+}
+
+// ListDir returns the names in dir, sorted, failing the test when it
+// cannot read it.
+func ListDir(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	mustf(t, err, "list %s", dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// ExitCode returns the exit code of a command from the error Run or Wait
+// gave: 0 for none, the code for an exit error, and a test failure for an
+// error that means the command never ran.
+func ExitCode(t testing.TB, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("run: %v", err)
+	return -1
 }

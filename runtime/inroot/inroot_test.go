@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -55,7 +56,7 @@ func TestMkdirAllStaysInside(t *testing.T) {
 			assert.Truef(t, within(got, rootDir), "%s made %s, outside the root", p, got)
 		})
 	}
-	assert.Empty(t, entries(t, host), "nothing made in the host directory")
+	assert.Empty(t, testutil.ListDir(t, host), "nothing made in the host directory")
 }
 
 func TestLookupRefusesMagicLinks(t *testing.T) {
@@ -84,7 +85,7 @@ func TestFilesAndLinksStayInside(t *testing.T) {
 	f, err = r.Mknod("/abs/fifo", unix.S_IFIFO|0o600, 0)
 	require.NoError(t, err)
 	f.Close()
-	assert.Empty(t, entries(t, host), "nothing made in the host directory")
+	assert.Empty(t, testutil.ListDir(t, host), "nothing made in the host directory")
 }
 
 func realPath(t *testing.T, f *os.File) string {
@@ -97,15 +98,4 @@ func realPath(t *testing.T, f *os.File) string {
 func within(p, dir string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != "../")
-}
-
-func entries(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	return names
 }
