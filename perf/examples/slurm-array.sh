@@ -4,8 +4,10 @@
 # whole matrix, and writes the report. From the repository's top directory:
 #   jid=$(sbatch --parsable perf/examples/slurm-array.sh)
 #   sbatch --dependency=afterok:$jid perf/examples/slurm-merge.sh
-# NSBENCH (binary), NSBENCH_CONFIG and NSBENCH_OUT (results directory) choose
-# what runs where; sbatch passes them on to the jobs.
+# NSBENCH (binary), NSBENCH_CONFIG, NSBENCH_OUT (results directory) and
+# NSBENCH_CPU_BIN (a prebuilt nsbench-cpu) choose what runs where; sbatch
+# passes them on to the jobs. cmd/nsbench's TestSlurmArray runs both scripts
+# on a one-node cluster.
 #SBATCH --job-name=nsbench
 #SBATCH --array=1-10
 #SBATCH --exclusive
@@ -21,4 +23,4 @@ i=${SLURM_ARRAY_TASK_ID}
 mkdir -p "$out"
 # containers need root: a site runs this under its privileged benchmark account.
 # Without a terminal nsbench prints one progress line per sample into the log.
-"$nsbench" run -config "$config" -shard "$i/$n" -out "$out/$name-shard$i.json"
+"$nsbench" run -config "$config" -shard "$i/$n" -out "$out/$name-shard$i.json" ${NSBENCH_CPU_BIN:+-cpu-bin "$NSBENCH_CPU_BIN"}
