@@ -20,8 +20,10 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 // leases maps container id to its address.
 type leases map[string]netip.Addr
 
-// gateway is the bridge's own address: the subnet's first host address.
-func gateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
+// Gateway is the bridge's own address: the subnet's first host address.
+// Containers route through it, and a host service that containers on the
+// bridge should reach binds to it.
+func Gateway(p netip.Prefix) netip.Addr { return p.Masked().Addr().Next() }
 
 // allocate returns want if it is a free container address of p, or the
 // lowest free one when want is invalid (not given).
@@ -30,7 +32,7 @@ func (l leases) allocate(p netip.Prefix, want netip.Addr) (netip.Addr, error) {
 	for id, a := range l {
 		used[a] = id
 	}
-	gw := gateway(p)
+	gw := Gateway(p)
 	last := broadcast(p)
 	if want.IsValid() {
 		switch {

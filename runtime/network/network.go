@@ -136,7 +136,7 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 	if err := netlink.LinkSetUp(hostLink); err != nil {
 		return nil, fmt.Errorf("set %s up: %w", hostName, err)
 	}
-	gw := gateway(prefix)
+	gw := Gateway(prefix)
 	if err := configureInside(nsh, peerName, netip.PrefixFrom(addr, prefix.Bits()), gw); err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
@@ -180,6 +180,26 @@ func configureInside(nsh netns.NsHandle, peer string, addr netip.Prefix, gw neti
 	return nil
 }
 
+// EnsureBridge makes cfg's bridge (defaults applied) with its gateway
+// address and sets it up, unless it exists already with that address: what
+// Setup does before the first container is attached, for callers that need
+// the bridge before any container exists (a host server bound to the
+// gateway). It takes the bridge's lease lock, so it never races a hook.
+func EnsureBridge(ctx context.Context, cfg Config) error {
+	cfg = cfg.WithDefaults()
+	prefix, err := cfg.Validate()
+	if err != nil {
+		return err
+	}
+	_, unlock, err := lockedStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, err = ensureBridge(cfg, prefix)
+	return err
+}
+
 // ensureBridge returns the bridge, creating it with the gateway address
 // when missing. Callers hold the lock; EEXIST still counts as success in
 // case another tool made it.
@@ -201,7 +221,7 @@ func ensureBridge(cfg Config, prefix netip.Prefix) (netlink.Link, error) {
 	if br.Type() != "bridge" {
 		return nil, fmt.Errorf("%s exists but is a %s, not a bridge: pick another --bridge", cfg.Bridge, br.Type())
 	}
-	gw := netip.PrefixFrom(gateway(prefix), prefix.Bits())
+	gw := netip.PrefixFrom(Gateway(prefix), prefix.Bits())
 	addrs, err := netlink.AddrList(br, unix.AF_INET)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s: %w", cfg.Bridge, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -353,4 +354,45 @@ func TestConcurrentGoroutines(t *testing.T) {
 		require.NoError(t, Teardown(ctx, cfg, "g"+strconv.Itoa(i)))
 	}
 	require.NoError(t, Cleanup(ctx, cfg, false))
+}
+
+// EnsureBridge makes the bridge with its gateway address before any
+// container exists, does nothing the second time, and refuses a bridge that
+// carries another subnet; Cleanup removes what it made.
+func TestEnsureBridge(t *testing.T) {
+	testutil.NeedRoot(t, "creating a bridge")
+	ctx := context.Background()
+	cfg := testConfig(t)
+	require.NoError(t, EnsureBridge(ctx, cfg))
+	require.NoError(t, EnsureBridge(ctx, cfg), "a second call finds it ready")
+	br, err := netlink.LinkByName(cfg.Bridge)
+	require.NoError(t, err)
+	assert.Equal(t, "bridge", br.Type())
+	assert.NotZero(t, br.Attrs().Flags&net.FlagUp, "the bridge is up")
+	addrs, err := netlink.AddrList(br, unix.AF_INET)
+	require.NoError(t, err)
+	require.Len(t, addrs, 1)
+	prefix := netip.MustParsePrefix(cfg.Subnet)
+	assert.Equal(t, Gateway(prefix).String(), addrs[0].IP.String())
+	// the gateway is the host's address on the bridge: a server binds there
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(Gateway(prefix), 0).String())
+	require.NoError(t, err)
+	ln.Close()
+
+	other := cfg
+	other.Subnet = "10.209.251.0/24"
+	assert.ErrorContains(t, EnsureBridge(ctx, other), "pass its subnet with --subnet")
+	bad := cfg
+	bad.Bridge = "a-name-longer-than-15"
+	assert.ErrorContains(t, EnsureBridge(ctx, bad), "interface names are at most 15")
+
+	require.NoError(t, Cleanup(ctx, cfg, false))
+	_, err = netlink.LinkByName(cfg.Bridge)
+	assert.Error(t, err, "the bridge is gone")
+}
+
+func TestGateway(t *testing.T) {
+	for in, want := range map[string]string{"10.209.0.0/24": "10.209.0.1", "192.168.8.0/30": "192.168.8.1", "10.1.2.77/16": "10.1.0.1"} {
+		assert.Equal(t, want, Gateway(netip.MustParsePrefix(in)).String(), in)
+	}
 }
