@@ -53,26 +53,31 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// setup resolves the suite's binaries (NSBENCH_PROBE, NSBENCH_NSNET and,
+// for nsrun, NSBENCH_NSRUN name prebuilt ones, for runs without a Go
+// toolchain: unprivileged, or in a VM guest; otherwise they are built) and
+// the runtime under test (NSBENCH_RUNTIME).
 func setup(ctx context.Context, dir string) (*Env, error) {
-	// NSBENCH_PROBE names a prebuilt probe, for runs (unprivileged, or in a
-	// VM guest) without a Go toolchain.
-	probe := os.Getenv("NSBENCH_PROBE")
-	if probe == "" {
-		var err error
-		if probe, err = gobuild.Static(ctx, "./cmd/nsprobe", filepath.Join(dir, "bin"), ""); err != nil {
-			return nil, err
+	bin := filepath.Join(dir, "bin")
+	probe, err := gobuild.Resolve(ctx, "nsprobe", "", os.Getenv, bin, "")
+	if err != nil {
+		return nil, err
+	}
+	rt := os.Getenv(oci.EnvRuntime)
+	if rt == "" || rt == "nsrun" {
+		if rt, err = gobuild.Resolve(ctx, "nsrun", "", os.Getenv, bin, ""); err != nil {
+			return nil, fmt.Errorf("nsrun for %s: %w", oci.EnvRuntime, err)
 		}
 	}
-	r, err := oci.FromEnv(ctx, filepath.Join(dir, "state"))
+	r, err := oci.New(rt, filepath.Join(dir, "state"))
 	if err != nil {
 		return nil, err
 	}
 	e := &Env{Runtime: r, Probe: probe, Dir: dir}
-	// NSBENCH_NSNET names a prebuilt hook (a VM guest has no toolchain).
 	// Unprivileged, nsnet cannot run at all, so it is not built.
-	if e.NSNet = os.Getenv("NSBENCH_NSNET"); e.NSNet == "" && os.Geteuid() == 0 {
-		if e.NSNet, err = gobuild.Static(ctx, "./cmd/nsnet", filepath.Join(dir, "bin"), ""); err != nil {
-			e.NSNet, e.NoNSNet = "", fmt.Sprintf("build ./cmd/nsnet: %v (or set NSBENCH_NSNET)", err)
+	if os.Geteuid() == 0 {
+		if e.NSNet, err = gobuild.Resolve(ctx, "nsnet", "", os.Getenv, bin, ""); err != nil {
+			e.NSNet, e.NoNSNet = "", fmt.Sprintf("nsnet hook: %v (or set NSBENCH_NSNET)", err)
 		}
 	}
 	return e, nil

@@ -1,3 +1,8 @@
+// Package images builds the compressed initramfs an nsbench VM guest boots:
+// busybox, the guest init, this module's static programs, test binaries and
+// Debian's tools of the guest's arch. The archive is reproducible (sorted
+// entries, fixed times and owners), so the same inputs give the same bytes,
+// and it is cached by content hash.
 package images
 
 import (
@@ -9,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -20,7 +24,6 @@ import (
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
-	"github.com/nsbench/nsbench/internal/gobuild"
 )
 
 // Entry is one file of the archive: a regular file (Data), a symlink
@@ -107,6 +110,10 @@ type Options struct {
 	Tools []Tool
 	// Modules are kernel modules the guest init loads, in this order.
 	Modules []Module
+	// Programs are this module's static programs for the guest, by guest
+	// path: GuestInit, GuestNsrun, ... (see Programs), built for Arch by
+	// the caller (cmd/: internal/gobuild), plus any test binary.
+	Programs map[string]string
 	// Log receives apt's progress; nil discards it.
 	Log io.Writer
 }
@@ -130,19 +137,36 @@ func goarch(arch string) (string, error) {
 
 // Paths inside the image.
 const (
+	GuestInit        = "/init"
 	GuestNsrun       = "/usr/local/bin/nsrun"
 	GuestProbe       = "/usr/local/bin/nsprobe"
 	GuestNsnet       = "/usr/local/bin/nsnet"
+	GuestNsbench     = "/usr/local/bin/nsbench"
+	GuestCPU         = "/usr/local/bin/nsbench-cpu"
 	GuestConformance = "/tests/conformance.test"
 )
 
-// Build makes (or finds in the cache) the image with the guest init,
-// busybox, nsrun, the probe and the compiled conformance suite, and returns
-// its path.
+// Programs are the module's commands every guest image carries, by guest
+// path, named as internal/gobuild knows them: the init, nsrun, nsnet, the
+// probe, and nsbench with its CPU workload (the guest side of a kernel
+// benchmark run).
+func Programs() map[string]string {
+	return map[string]string{GuestInit: "nsinit", GuestNsrun: "nsrun", GuestProbe: "nsprobe", GuestNsnet: "nsnet",
+		GuestNsbench: "nsbench", GuestCPU: "nsbench-cpu"}
+}
+
+// Build makes (or finds in the cache) the image with busybox, the given
+// programs and tools, and returns its path. Every program of Programs must
+// be given.
 func Build(ctx context.Context, o Options) (string, error) {
 	ga, err := goarch(o.Arch)
 	if err != nil {
 		return "", err
+	}
+	for gp, name := range Programs() {
+		if o.Programs[gp] == "" {
+			return "", fmt.Errorf("guest image: no %s binary given for %s", name, gp)
+		}
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = "/var/cache/nsbench/images"
@@ -164,31 +188,6 @@ func Build(ctx context.Context, o Options) (string, error) {
 		}
 		bb = filepath.Join(pkgs[0].Root, "bin", "busybox")
 	}
-	work, err := os.MkdirTemp("", "nsbench-image-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(work)
-	bins := map[string]string{}
-	for guestPath, pkg := range map[string]string{"/init": "./cmd/nsinit", GuestNsrun: "./cmd/nsrun", GuestProbe: "./cmd/nsprobe", GuestNsnet: "./cmd/nsnet"} {
-		p, err := gobuild.Static(ctx, pkg, filepath.Join(work, filepath.Base(guestPath)+"-bin"), ga)
-		if err != nil {
-			return "", err
-		}
-		bins[guestPath] = p
-	}
-	root, err := gobuild.ModuleRoot()
-	if err != nil {
-		return "", err
-	}
-	suite := filepath.Join(work, "conformance.test")
-	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-trimpath", "-o", suite, "./conformance/")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH="+ga)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go test -c ./conformance/ for %s: %w: %s", ga, err, out)
-	}
-	bins[GuestConformance] = suite
 	entries, err := baseEntries(bb)
 	if err != nil {
 		return "", err
@@ -203,7 +202,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 		return "", err
 	}
 	entries = append(entries, mods...)
-	for guestPath, hostPath := range bins {
+	for guestPath, hostPath := range o.Programs {
 		data, err := os.ReadFile(hostPath)
 		if err != nil {
 			return "", err

@@ -6,8 +6,10 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,8 +18,40 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/testutil"
 )
+
+// arm64Programs are the image's programs cross-built for arm64 once, when
+// the test that needs them runs (not in -short mode, as root); armErr says
+// why there are none.
+var (
+	arm64Programs map[string]string
+	armErr        error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(func() int {
+		if testing.Short() || os.Geteuid() != 0 {
+			return m.Run()
+		}
+		dir, err := os.MkdirTemp("", "nsbench-images-test-")
+		if err != nil {
+			armErr = err
+			return m.Run()
+		}
+		defer os.RemoveAll(dir)
+		ctx := context.Background()
+		arm64Programs, armErr = gobuild.ResolveAll(ctx, Programs(), os.Getenv, dir, "arm64")
+		if armErr == nil {
+			suite := filepath.Join(dir, "conformance.test")
+			armErr = gobuild.TestBinary(ctx, "./conformance/", suite, "arm64")
+			arm64Programs[GuestConformance] = suite
+		}
+		return m.Run()
+	}())
+}
 
 func entries() []Entry {
 	return []Entry{
@@ -116,17 +150,29 @@ func TestBuildArm64TakesDebianBusybox(t *testing.T) {
 	testutil.NeedRoot(t, "fetching arm64 packages may need dpkg --add-architecture")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	img, err := Build(ctx, Options{Arch: "arm64", CacheDir: t.TempDir()})
+	require.NoError(t, armErr, "cross-building the programs")
+	img, err := Build(ctx, Options{Arch: "arm64", CacheDir: t.TempDir(), Programs: arm64Programs})
 	if errors.Is(err, debpkg.ErrArchive) {
 		t.Skipf("apt cannot reach the Debian archive: %v", err)
 	}
 	require.NoError(t, err)
 	files := readArchive(t, img)
-	for _, p := range []string{"bin/busybox", "init", "usr/local/bin/nsrun", "usr/local/bin/nsprobe", "usr/local/bin/nsnet", "tests/conformance.test"} {
+	for _, p := range []string{"bin/busybox", "init", "usr/local/bin/nsrun", "usr/local/bin/nsprobe", "usr/local/bin/nsnet",
+		"usr/local/bin/nsbench", "usr/local/bin/nsbench-cpu", "tests/conformance.test"} {
 		require.Contains(t, files, p)
 		e, err := elf.NewFile(bytes.NewReader(files[p]))
 		require.NoError(t, err, p)
 		assert.Equal(t, elf.EM_AARCH64, e.Machine, p)
 	}
 	assert.Equal(t, "->/bin/busybox", string(files["bin/sh"]))
+}
+
+func TestBuildNeedsEveryProgram(t *testing.T) {
+	progs := map[string]string{}
+	for gp := range Programs() {
+		progs[gp] = "/bin/true"
+	}
+	delete(progs, GuestNsbench)
+	_, err := Build(context.Background(), Options{Arch: "x86_64", CacheDir: t.TempDir(), Busybox: "/bin/true", Programs: progs})
+	assert.ErrorContains(t, err, "no nsbench binary given for /usr/local/bin/nsbench")
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/guest"
 )
 
 // Tool is a program of the guest's arch taken from a Debian package, with
@@ -77,14 +78,8 @@ func toolEntries(ctx context.Context, repo *debpkg.Repo, tools []Tool) ([]Entry,
 	return es, nil
 }
 
-// Guest paths of the kernel modules and of their load order.
-const (
-	GuestModuleDir  = "/lib/modules/nsbench"
-	GuestModuleList = "/etc/nsbench/modules"
-)
-
-// moduleEntries puts the modules under GuestModuleDir and their names, in
-// load order, into GuestModuleList for the guest init.
+// moduleEntries puts the modules under guest.ModuleDir and their names, in
+// load order, into guest.ModuleList for the guest init.
 func moduleEntries(mods []Module) ([]Entry, error) {
 	if len(mods) == 0 {
 		return nil, nil
@@ -96,8 +91,8 @@ func moduleEntries(mods []Module) ([]Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read module %s: %w", m.Path, err)
 		}
-		es = append(es, Entry{Path: path.Join(GuestModuleDir, m.Name+".ko"), Mode: 0o644, Data: data})
+		es = append(es, Entry{Path: path.Join(guest.ModuleDir, m.Name+".ko"), Mode: 0o644, Data: data})
 		list.WriteString(m.Name + "\n")
 	}
-	return append(es, Entry{Path: GuestModuleList, Mode: 0o644, Data: []byte(list.String())}), nil
+	return append(es, Entry{Path: guest.ModuleList, Mode: 0o644, Data: []byte(list.String())}), nil
 }

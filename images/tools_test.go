@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/debpkg"
+	"github.com/nsbench/nsbench/internal/guest"
 	"github.com/nsbench/nsbench/internal/testutil"
 )
 
@@ -30,7 +31,7 @@ func TestModuleEntries(t *testing.T) {
 		got[e.Path] = string(e.Data)
 	}
 	assert.Equal(t, "ko:9pnet", got["/lib/modules/nsbench/9pnet.ko"])
-	assert.Equal(t, "virtio\n9pnet\n9p\n", got[GuestModuleList], "load order is kept")
+	assert.Equal(t, "virtio\n9pnet\n9p\n", got[guest.ModuleList], "load order is kept")
 
 	none, err := moduleEntries(nil)
 	require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/guest"
 )
 
 // The test binary doubles as a fake qemu-system-* (fakeQEMU): a QEMU whose
@@ -154,14 +154,14 @@ func bootJob(consoleLog, share string) {
 		fmt.Fprint(f, "[    0.000000] Linux version 6.1.0-fake (fake qemu)\n[    0.5] Run /init as init process\n")
 		f.Close()
 	}
-	var job images.Job
-	data, _ := os.ReadFile(filepath.Join(share, images.JobFile))
+	var job guest.Job
+	data, _ := os.ReadFile(filepath.Join(share, guest.JobFile))
 	_ = json.Unmarshal(data, &job)
 	for _, t := range job.Tests {
 		_ = os.WriteFile(filepath.Join(share, t.Name+".out"), []byte("ok\n"), 0o644)
 		_ = os.WriteFile(filepath.Join(share, t.Name+".exit"), []byte("0\n"), 0o644)
 	}
-	_ = os.WriteFile(filepath.Join(share, images.DoneFile), nil, 0o644)
+	_ = os.WriteFile(filepath.Join(share, guest.DoneFile), nil, 0o644)
 }
 
 // fakeRun runs a one-test job on the fake QEMU and returns the result and
@@ -176,7 +176,7 @@ func fakeRun(t *testing.T, modes string, acc Accel) (*Result, []string, error) {
 	t.Setenv(fakeLogEnv, logPath)
 	res, err := Run(context.Background(), Options{
 		Machine: Machine{Arch: hostArch(), Kernel: "/k", Initramfs: "/i", QEMU: self},
-		Job:     images.Job{Tests: []images.Test{{Name: "job", Path: "/bin/true"}}},
+		Job:     guest.Job{Tests: []guest.Test{{Name: "job", Path: "/bin/true"}}},
 		Dir:     filepath.Join(dir, "run"),
 		// Long enough that only the probe can end the silent KVM guest in
 		// time: without it the run fails as a hang.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/guest"
 	"github.com/nsbench/nsbench/perf/workload/fs"
 	"github.com/nsbench/nsbench/perf/workload/net"
 )
@@ -33,11 +34,11 @@ func smokeIperfTest() net.Test {
 
 // perfSmokeTests are the guest jobs of the smoke. The guest's loopback is
 // down until someone brings it up; the server serves one test and exits.
-func perfSmokeTests() []images.Test {
+func perfSmokeTests() []guest.Test {
 	client := append([]string{images.GuestIperf3}, smokeIperfTest().ClientArgs()...)
 	server := append([]string{images.GuestIperf3, "-D"}, net.ServerArgs("127.0.0.1", smokePort)...)
 	script := fmt.Sprintf("ip link set lo up && %s && sleep 1 && exec %s", strings.Join(server, " "), strings.Join(client, " "))
-	return []images.Test{
+	return []guest.Test{
 		{Name: smokeFio, Path: images.GuestFio, Args: smokeFioJob().Args()},
 		{Name: smokeIperf, Path: "/bin/sh", Args: []string{"-c", script}},
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nsbench/nsbench/conformance/matrix"
 	"github.com/nsbench/nsbench/images"
 	"github.com/nsbench/nsbench/internal/atomicfile"
+	"github.com/nsbench/nsbench/internal/guest"
 	"github.com/nsbench/nsbench/kernels"
 )
 
@@ -27,6 +28,10 @@ type SuiteOptions struct {
 	PerfSmoke bool
 	// AufsSrc is the aufs-standalone checkout the aufs variant is built with.
 	AufsSrc string
+	// Programs are the image's programs (images.Programs) and the
+	// compiled conformance suite (images.GuestConformance), built for Arch
+	// by the caller.
+	Programs map[string]string
 	// OutDir receives console.log and the share (default
 	// results/vm/<variant>-<arch>, with -<runtime> for runc and crun).
 	OutDir  string
@@ -90,7 +95,10 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	for _, m := range k.Modules {
 		mods = append(mods, images.Module{Name: m.Name, Path: m.Path})
 	}
-	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods})
+	if o.Programs[images.GuestConformance] == "" {
+		return 0, fmt.Errorf("no conformance suite binary given for %s", images.GuestConformance)
+	}
+	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods, Programs: o.Programs})
 	if err != nil {
 		return 0, err
 	}
@@ -100,7 +108,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return 0, fmt.Errorf("create %s: %w", o.OutDir, err)
 	}
-	job := images.Job{Sysctls: k.Sysctls, Tests: []images.Test{{
+	job := guest.Job{Sysctls: k.Sysctls, Tests: []guest.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
 		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
 	}}}
@@ -198,14 +206,14 @@ func (s RunSummary) write(path string) error {
 // variantChecks are guest jobs showing that what a variant is about is
 // really in its kernel: the aufs kernel must list aufs and mount a union
 // of two tmpfs branches that shows the upper branch's file.
-func variantChecks(variant string) []images.Test {
+func variantChecks(variant string) []guest.Test {
 	switch variant {
 	case "aufs":
 		script := "set -e; grep -w aufs /proc/filesystems; mkdir -p /tmp/aufs/rw /tmp/aufs/ro /tmp/aufs/u; " +
 			"echo upper > /tmp/aufs/rw/f; echo lower > /tmp/aufs/ro/g; " +
 			"mount -t aufs -o br=/tmp/aufs/rw=rw:/tmp/aufs/ro=ro none /tmp/aufs/u; " +
 			"grep aufs /proc/mounts; cat /tmp/aufs/u/f /tmp/aufs/u/g; umount /tmp/aufs/u"
-		return []images.Test{{Name: "aufs-check", Path: "/bin/sh", Args: []string{"-c", script}}}
+		return []guest.Test{{Name: "aufs-check", Path: "/bin/sh", Args: []string{"-c", script}}}
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 
 	"github.com/digitalocean/go-qemu/qmp"
 
-	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/guest"
 )
 
 // Machine describes the VM to boot.
@@ -46,7 +46,7 @@ type Machine struct {
 // Options of one run.
 type Options struct {
 	Machine Machine
-	Job     images.Job
+	Job     guest.Job
 	// Dir receives the share, the console log and the QMP socket.
 	Dir string
 	// Timeout bounds the whole run; Hang fails it when neither the console
@@ -124,7 +124,7 @@ func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []st
 		"-accel", accel, "-no-reboot", "-display", "none", "-monitor", "none",
 		"-serial", "file:" + consoleLog,
 		"-kernel", m.Kernel, "-initrd", m.Initramfs, "-append", strings.Join(cmdline, " "),
-		"-virtfs", "local,path=" + optValue(share) + ",mount_tag=" + images.ShareTag + ",security_model=none,id=" + images.ShareTag,
+		"-virtfs", "local,path=" + optValue(share) + ",mount_tag=" + guest.ShareTag + ",security_model=none,id=" + guest.ShareTag,
 		"-qmp", "unix:" + optValue(qmpSock) + ",server=on,wait=off",
 	}
 	return bin, args, nil
@@ -230,7 +230,7 @@ func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(share, images.JobFile), job, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(share, guest.JobFile), job, 0o644); err != nil {
 		return nil, err
 	}
 	consoleLog := filepath.Join(o.Dir, "console.log")
@@ -333,7 +333,7 @@ func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
 	if msg, err := os.ReadFile(filepath.Join(share, "init-error")); err == nil {
 		return nil, fail("the guest init failed: " + strings.TrimSpace(string(msg)))
 	}
-	if _, err := os.Stat(filepath.Join(share, images.DoneFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(share, guest.DoneFile)); err != nil {
 		return nil, fail("the guest powered off without finishing its job")
 	}
 	for _, t := range o.Job.Tests {

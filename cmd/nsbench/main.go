@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  nsbench run    [-config perf/configs/quick.json] [-out results/quick.json] [-resume] [-shard i/n]
+  nsbench run    [-config perf/configs/quick.json] [-set path=value]... [-out results/quick.json] [-resume] [-shard i/n]
   nsbench report [-out results] results.json...
   nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...`
 
@@ -49,17 +49,29 @@ func main() {
 	}
 }
 
+// setFlags collects repeated -set path=value overrides.
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	cfgPath := fs.String("config", "perf/configs/quick.json", "matrix config")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a config field by dotted path, e.g. -set repetitions=2 -set fs.runtime_s=5 (repeatable)")
 	out := fs.String("out", "", "results file (default results/<config>.json)")
 	resume := fs.Bool("resume", false, "skip cells already in the results file")
 	shard := fs.String("shard", "", "run slice i of n of the matrix (i/n)")
-	cpuBin := fs.String("cpu-bin", "", "static nsbench-cpu binary (default: built from this tree)")
+	var given runner.Binaries
+	fs.StringVar(&given.CPU, "cpu-bin", "", "static nsbench-cpu binary (default $NSBENCH_CPU, else built from this tree)")
+	fs.StringVar(&given.NSRun, "nsrun", "", "nsrun binary (default $NSBENCH_NSRUN, else built from this tree)")
+	fs.StringVar(&given.NSNet, "nsnet", "", "nsnet hook binary (default $NSBENCH_NSNET, else built from this tree)")
 	state := fs.String("state", "", "directory for bundles and runtime state (default: a temporary one)")
+	scratch := fs.String("scratch", "", "directory for fio's files on a disk (default /var/tmp)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
 	_ = fs.Parse(args)
-	cfg, err := runner.LoadConfig(*cfgPath)
+	cfg, err := runner.LoadConfig(*cfgPath, sets...)
 	if err != nil {
 		return err
 	}
@@ -82,14 +94,11 @@ func run(ctx context.Context, args []string) error {
 		defer os.RemoveAll(d)
 		stateDir = d
 	}
-	if *cpuBin == "" {
-		b, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", filepath.Join(stateDir, "bin"), "")
-		if err != nil {
-			return fmt.Errorf("build nsbench-cpu: %w", err)
-		}
-		*cpuBin = b
+	bins, err := resolveBinaries(ctx, given, filepath.Join(stateDir, "bin"), "")
+	if err != nil {
+		return err
 	}
-	o := runner.Options{Config: cfg, Out: *out, Resume: *resume, Shard: sh, CPUBin: *cpuBin, StateDir: stateDir}
+	o := runner.Options{Config: cfg, Out: *out, Resume: *resume, Shard: sh, Bins: bins, StateDir: stateDir, Scratch: *scratch}
 	if !*quiet {
 		// a terminal gets one line rewritten in place, a log (CI, Slurm)
 		// a plain line per sample
@@ -102,6 +111,24 @@ func run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(os.Stderr, "results:", *out)
 	return nil
+}
+
+// resolveBinaries is the one place nsbench finds its programs: a flag,
+// then the environment (NSBENCH_CPU, NSBENCH_NSRUN, NSBENCH_NSNET), then a
+// build from this tree for arch ("" is the host's).
+func resolveBinaries(ctx context.Context, given runner.Binaries, dir, arch string) (runner.Binaries, error) {
+	var b runner.Binaries
+	var err error
+	for _, x := range []struct {
+		name string
+		flag string
+		dst  *string
+	}{{"nsbench-cpu", given.CPU, &b.CPU}, {"nsrun", given.NSRun, &b.NSRun}, {"nsnet", given.NSNet, &b.NSNet}} {
+		if *x.dst, err = gobuild.Resolve(ctx, x.name, x.flag, os.Getenv, dir, arch); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 func loadAll(paths []string) (*results.File, error) {

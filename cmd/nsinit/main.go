@@ -1,14 +1,14 @@
 // Command nsinit is PID 1 of an nsbench VM guest: it mounts the basics and
 // the 9p share, runs the job's tests, writes their results to the share and
-// powers off. images puts it into every initramfs as /init.
+// powers off (internal/guest). images puts it into every initramfs as /init.
 package main
 
 import (
 	"os"
 
-	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/guest"
 )
 
 func main() {
-	images.GuestInit(os.Stdout)
+	guest.Init(os.Stdout)
 }

@@ -30,9 +30,13 @@ import (
 	"github.com/nsbench/nsbench/runtime/network"
 )
 
-var nsnetBin string
+// nsnetBin is the hook under test; nsrunBin one of the runtimes it is
+// tried in.
+var nsnetBin, nsrunBin string
 
-func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, "./cmd/nsnet", &nsnetBin)) }
+func TestMain(m *testing.M) {
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsnet": &nsnetBin, "nsrun": &nsrunBin}))
+}
 
 // flags gives the test its own bridge, subnet and lease directory and
 // removes the bridge afterwards.
@@ -172,9 +176,6 @@ func TestTenConcurrentProcesses(t *testing.T) {
 func TestHookInRealContainers(t *testing.T) {
 	testutil.NeedRoot(t, "nsnet changes the host's network")
 	ctx := context.Background()
-	nsrunDir := t.TempDir()
-	nsrunBin, err := gobuild.Static(ctx, "./cmd/nsrun", nsrunDir, "")
-	require.NoError(t, err)
 	for _, name := range []string{"nsrun", "runc", "crun"} {
 		t.Run(name, func(t *testing.T) {
 			path := name

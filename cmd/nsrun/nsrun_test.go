@@ -32,7 +32,9 @@ import (
 
 var nsrunBin string
 
-func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, "./cmd/nsrun", &nsrunBin)) }
+func TestMain(m *testing.M) {
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin}))
+}
 
 type env struct {
 	t    *testing.T

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/vmtest"
 )
 
@@ -46,12 +48,41 @@ func main() {
 	o.Accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	progs, cleanup, err := guestPrograms(ctx, o.Arch)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsvm:", err)
+		os.Exit(1)
+	}
+	o.Programs = progs
 	code, err := vmtest.RunConformance(ctx, o, os.Stdout)
+	cleanup()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nsvm:", err)
 		os.Exit(1)
 	}
 	os.Exit(code)
+}
+
+// guestPrograms builds the image's programs and the conformance suite for
+// the guest's arch (NSBENCH_NSRUN and the like name prebuilt ones when they
+// are of that arch).
+func guestPrograms(ctx context.Context, arch string) (map[string]string, func(), error) {
+	dir, err := os.MkdirTemp("", "nsvm-bin-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("create build directory: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	progs, err := gobuild.ResolveAll(ctx, images.Programs(), os.Getenv, dir, arch)
+	if err == nil {
+		suite := filepath.Join(dir, "conformance.test")
+		err = gobuild.TestBinary(ctx, "./conformance/", suite, arch)
+		progs[images.GuestConformance] = suite
+	}
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return progs, cleanup, nil
 }
 
 func envOr(name, def string) string {

@@ -3,7 +3,7 @@
 //
 //	rtbench -n 50 nsrun runc crun
 //
-// "nsrun" means the binary built from this tree.
+// "nsrun" means $NSBENCH_NSRUN, else the binary built from this tree.
 package main
 
 import (
@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/internal/rtbench"
 )
@@ -35,11 +36,13 @@ func main() {
 	for _, name := range names {
 		root := filepath.Join(dir, "state-"+name)
 		var r *oci.Runtime
+		path := name
 		if name == "nsrun" {
-			os.Setenv(oci.EnvRuntime, "")
-			r, err = oci.FromEnv(ctx, root)
-		} else {
-			r, err = oci.New(name, root)
+			// NSBENCH_NSRUN, else built from this tree
+			path, err = gobuild.Resolve(ctx, "nsrun", "", os.Getenv, filepath.Join(dir, "bin"), "")
+		}
+		if err == nil {
+			r, err = oci.New(path, root)
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "rtbench: skip %s: %v\n", name, err)

@@ -1,24 +1,76 @@
-// Package gobuild builds static binaries of this module's own commands, so
-// tests and benchmarks can put them into container root filesystems and
-// guest images without depending on a prior `make build`.
+// Package gobuild is the one place that knows how this module's commands are
+// built as files other programs run: nsrun, nsnet, the conformance probe,
+// nsbench-cpu, and the VM guest's init and nsbench. Only cmd/ and TestMain
+// functions call it (libraries take binary paths as arguments), and each of
+// them resolves a binary the same way (Resolve): a path given on the command
+// line, then the command's environment variable, then a build from this
+// tree.
+//
+// Every binary is static: it runs in busybox root filesystems and in VM
+// guests that carry no C library for it. A command marked CGO is linked
+// statically with the C toolchain of the target arch, so a C constructor
+// (nsrun's, which must run before the Go runtime starts threads) changes one
+// line here and nothing in the callers.
 package gobuild
 
 import (
 	"bytes"
 	"context"
+	"debug/elf"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
+
+// Command is one of this module's programs that other programs need as a
+// file.
+type Command struct {
+	// Name is the binary's file name.
+	Name string
+	// Pkg is the main package, relative to the module root.
+	Pkg string
+	// Env is the environment variable that names a prebuilt binary (for
+	// hosts without a Go toolchain, and for the VM guests).
+	Env string
+	// CGO builds with cgo, linked statically with the target arch's C
+	// compiler (gcc, or aarch64-linux-gnu-gcc for arm64).
+	CGO bool
+}
+
+// Commands lists the programs Build knows.
+func Commands() []Command {
+	return []Command{
+		{Name: "nsrun", Pkg: "./cmd/nsrun", Env: "NSBENCH_NSRUN"},
+		{Name: "nsnet", Pkg: "./cmd/nsnet", Env: "NSBENCH_NSNET"},
+		{Name: "nsprobe", Pkg: "./cmd/nsprobe", Env: "NSBENCH_PROBE"},
+		{Name: "nsbench-cpu", Pkg: "./cmd/nsbench-cpu", Env: "NSBENCH_CPU"},
+		{Name: "nsinit", Pkg: "./cmd/nsinit", Env: "NSBENCH_NSINIT"},
+		{Name: "nsbench", Pkg: "./cmd/nsbench", Env: "NSBENCH_NSBENCH"},
+	}
+}
+
+// Lookup returns the command of that name.
+func Lookup(name string) (Command, error) {
+	var names []string
+	for _, c := range Commands() {
+		if c.Name == name {
+			return c, nil
+		}
+		names = append(names, c.Name)
+	}
+	return Command{}, fmt.Errorf("gobuild: unknown command %q: want one of %s", name, strings.Join(names, ", "))
+}
 
 // ModuleRoot returns the directory that holds this module's go.mod, found by
 // asking the go tool from the current directory.
 func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go env GOMOD: %w (is the Go toolchain on PATH?)", err)
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
@@ -27,29 +79,204 @@ func ModuleRoot() (string, error) {
 	return filepath.Dir(mod), nil
 }
 
-// Static builds pkg (a path relative to the module root such as
-// "./cmd/nsprobe") with cgo disabled into outDir and returns the binary's
-// path. goarch selects a cross build ("" means the host's). The go build
-// cache makes repeated calls cheap.
-func Static(ctx context.Context, pkg, outDir, goarch string) (string, error) {
+// GOARCH returns Go's name for a guest arch (x86_64, arm64) or a GOARCH;
+// "" is the host's.
+func GOARCH(arch string) (string, error) {
+	switch arch {
+	case "":
+		return runtime.GOARCH, nil
+	case "x86_64", "amd64":
+		return "amd64", nil
+	case "arm64", "aarch64":
+		return "arm64", nil
+	}
+	return "", fmt.Errorf("unknown arch %q: want x86_64 or arm64", arch)
+}
+
+// crossCC is the C compiler cgo uses for goarch when it is not the host's,
+// with the Debian packages of it and of the static C library a static
+// link needs, and where that library is.
+func crossCC(goarch string) (cc, pkgs, libc string, err error) {
+	if goarch == runtime.GOARCH {
+		return "", "", "", nil
+	}
+	switch goarch {
+	case "arm64":
+		return "aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu libc6-dev-arm64-cross", "/usr/aarch64-linux-gnu/lib/libc.a", nil
+	case "amd64":
+		return "x86_64-linux-gnu-gcc", "gcc-x86-64-linux-gnu libc6-dev-amd64-cross", "/usr/x86_64-linux-gnu/lib/libc.a", nil
+	}
+	return "", "", "", fmt.Errorf("no C cross compiler known for GOARCH %s", goarch)
+}
+
+// ErrNoCrossCC is a cgo cross build whose C toolchain is not installed.
+var ErrNoCrossCC = errors.New("no C cross toolchain")
+
+// buildEnv is the environment of a build for goarch, cgo or not.
+func buildEnv(goarch string, cgo bool) ([]string, error) {
+	env := append(os.Environ(), "GOARCH="+goarch)
+	if !cgo {
+		return append(env, "CGO_ENABLED=0"), nil
+	}
+	env = append(env, "CGO_ENABLED=1")
+	cc, pkgs, libc, err := crossCC(goarch)
+	if err != nil {
+		return nil, err
+	}
+	if cc != "" {
+		_, err := exec.LookPath(cc)
+		if err == nil {
+			_, err = os.Stat(libc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cgo build for %s: %w: %v (apt-get install %s)", goarch, ErrNoCrossCC, err, pkgs)
+		}
+		env = append(env, "CC="+cc)
+	}
+	return env, nil
+}
+
+func goRun(ctx context.Context, env []string, args ...string) error {
 	root, err := ModuleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// Build builds the named command statically for arch (x86_64, arm64, a
+// GOARCH, or "" for the host's) into outDir and returns the binary's path.
+// The go build cache makes repeated calls cheap.
+func Build(ctx context.Context, name, outDir, arch string) (string, error) {
+	c, err := Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return build(ctx, c, outDir, arch)
+}
+
+func build(ctx context.Context, c Command, outDir, arch string) (string, error) {
+	goarch, err := GOARCH(arch)
 	if err != nil {
 		return "", err
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("create %s: %w", outDir, err)
 	}
-	out := filepath.Join(outDir, filepath.Base(pkg))
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if goarch != "" {
-		cmd.Env = append(cmd.Env, "GOARCH="+goarch)
+	env, err := buildEnv(goarch, c.CGO)
+	if err != nil {
+		return "", err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build %s: %w: %s", pkg, err, strings.TrimSpace(stderr.String()))
+	ldflags := "-s -w"
+	if c.CGO {
+		ldflags += " -linkmode external -extldflags -static"
+	}
+	out := filepath.Join(outDir, c.Name)
+	if err := goRun(ctx, env, "build", "-trimpath", "-ldflags="+ldflags, "-o", out, c.Pkg); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// TestBinary compiles pkg's tests (go test -c) statically for arch into out:
+// the conformance suite the VM guests run.
+func TestBinary(ctx context.Context, pkg, out, arch string) error {
+	goarch, err := GOARCH(arch)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(out), err)
+	}
+	env, err := buildEnv(goarch, false)
+	if err != nil {
+		return err
+	}
+	return goRun(ctx, env, "test", "-c", "-trimpath", "-o", out, pkg)
+}
+
+// Resolve returns the binary of the named command for arch: given (a
+// command-line flag's value) when set, else the path in the command's
+// environment variable (read through getenv) when set and built for arch,
+// else a build into outDir. A given or named binary must exist, be
+// executable and be built for arch.
+func Resolve(ctx context.Context, name, given string, getenv func(string) string, outDir, arch string) (string, error) {
+	c, err := Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	goarch, err := GOARCH(arch)
+	if err != nil {
+		return "", err
+	}
+	if given != "" {
+		if err := Check(given, goarch); err != nil {
+			return "", fmt.Errorf("%s binary given: %w", name, err)
+		}
+		return given, nil
+	}
+	if getenv != nil {
+		if p := getenv(c.Env); p != "" {
+			if err := Check(p, goarch); err != nil {
+				return "", fmt.Errorf("%s=%s: %w (unset it to build %s from this tree)", c.Env, p, err, name)
+			}
+			return p, nil
+		}
+	}
+	return build(ctx, c, outDir, goarch)
+}
+
+// elfMachine is the ELF machine of goarch's binaries.
+func elfMachine(goarch string) (elf.Machine, bool) {
+	switch goarch {
+	case "amd64":
+		return elf.EM_X86_64, true
+	case "arm64":
+		return elf.EM_AARCH64, true
+	}
+	return 0, false
+}
+
+// Check reports why path is not an executable ELF file for goarch, or nil.
+func Check(path, goarch string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if st.IsDir() || st.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", path)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("%s: not an ELF binary: %w", path, err)
+	}
+	defer f.Close()
+	if want, ok := elfMachine(goarch); ok && f.Machine != want {
+		return fmt.Errorf("%s is built for %s, not %s", path, f.Machine, want)
+	}
+	return nil
+}
+
+// ResolveAll resolves several commands for arch at once: names maps a key
+// of the caller's (a guest path, say) to a command name, and the result
+// maps the same keys to binaries. There are no flags here: getenv, then a
+// build.
+func ResolveAll(ctx context.Context, names map[string]string, getenv func(string) string, outDir, arch string) (map[string]string, error) {
+	out := make(map[string]string, len(names))
+	for key, name := range names {
+		p, err := Resolve(ctx, name, "", getenv, outDir, arch)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = p
 	}
 	return out, nil
 }

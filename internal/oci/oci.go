@@ -20,12 +20,11 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-
-	"github.com/nsbench/nsbench/internal/gobuild"
 )
 
 // EnvRuntime names the runtime under test: a name on PATH or an absolute
-// path. Empty means nsrun built from this tree.
+// path. Empty or "nsrun" means nsrun as the caller resolves it (NSBENCH_NSRUN,
+// else built from this tree: see internal/gobuild).
 const EnvRuntime = "NSBENCH_RUNTIME"
 
 // Runtime is one OCI runtime binary with its own state directory.
@@ -98,29 +97,6 @@ func New(nameOrPath, root string) (*Runtime, error) {
 		r.wrap = wrap
 	}
 	return r, nil
-}
-
-// FromEnv returns the runtime named by NSBENCH_RUNTIME, or nsrun built from
-// this tree (into the user cache directory) when the variable is empty.
-func FromEnv(ctx context.Context, root string) (*Runtime, error) {
-	name := os.Getenv(EnvRuntime)
-	if name != "" && name != "nsrun" {
-		return New(name, root)
-	}
-	if name == "nsrun" {
-		if p, err := exec.LookPath("nsrun"); err == nil {
-			return New(p, root)
-		}
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	bin, err := gobuild.Static(ctx, "./cmd/nsrun", filepath.Join(cache, "nsbench", "bin"), "")
-	if err != nil {
-		return nil, fmt.Errorf("build nsrun for %s: %w", EnvRuntime, err)
-	}
-	return New(bin, root)
 }
 
 // hideCgroup2 returns the command prefix that runs crun with this host's

@@ -71,7 +71,7 @@ func TestEngines(t *testing.T) {
 		t.Skip("starts container engines (about 10 s each)")
 	}
 	lockEngineTests(t)
-	bin := cpuBinary(t)
+	bin := cpuBin
 	want := runCPU(t, Native{}, bin)
 	busybox, err := exec.LookPath("busybox")
 	require.NoError(t, err, "busybox-static is needed for the bundle anyway")
@@ -86,7 +86,7 @@ func TestEngines(t *testing.T) {
 				t.Skip("dockerd not installed (apt-get install docker.io)")
 			}
 			before := snapshot(t)
-			e, err := ByName(context.Background(), kind, t.TempDir())
+			e, err := ByName(context.Background(), kind, t.TempDir(), nsrunBin)
 			require.NoError(t, err)
 			closed := false
 			t.Cleanup(func() {

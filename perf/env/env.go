@@ -179,8 +179,11 @@ func tail(s string) string {
 }
 
 // ByName returns the environment of that name: native, nsrun, runc, crun,
-// docker or podman. stateDir holds container state and bundles.
-func ByName(ctx context.Context, name, stateDir string) (Env, error) {
+// docker or podman, or a known-answer variant of native ("native:copy",
+// "native:work=0.1", see NewInjected). stateDir holds container state and
+// bundles; nsrun is the path of the nsrun binary the nsrun environment runs
+// (runc and crun are found on PATH).
+func ByName(ctx context.Context, name, stateDir, nsrun string) (Env, error) {
 	if base, opt, ok := strings.Cut(name, ":"); ok && base == "native" {
 		return NewInjected(name, opt)
 	}
@@ -188,7 +191,11 @@ func ByName(ctx context.Context, name, stateDir string) (Env, error) {
 	case "native":
 		return Native{}, nil
 	case "nsrun", "runc", "crun":
-		return NewOCI(ctx, name, stateDir), nil
+		rt := name
+		if name == "nsrun" {
+			rt = nsrun
+		}
+		return NewOCI(name, rt, stateDir), nil
 	case "docker", "podman":
 		return NewEngine(name, stateDir), nil
 	}

@@ -3,6 +3,7 @@ package env
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,30 +19,35 @@ import (
 
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/testutil"
-	"github.com/nsbench/nsbench/perf/workload/cpu"
-	"github.com/nsbench/nsbench/perf/workload/fs"
 	"github.com/nsbench/nsbench/runtime/network"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
-func cpuBinary(t *testing.T) string {
-	t.Helper()
-	bin, err := gobuild.Static(context.Background(), "./cmd/nsbench-cpu", t.TempDir(), "")
-	require.NoError(t, err)
-	return bin
+// The binaries the tests run, resolved once (NSBENCH_CPU, NSBENCH_NSRUN, or
+// built from this tree).
+var cpuBin, nsrunBin string
+
+func TestMain(m *testing.M) {
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsbench-cpu": &cpuBin, "nsrun": &nsrunBin}))
 }
 
-func runCPU(t *testing.T, e Env, bin string) cpu.Report {
+// cpuReport is what these tests read of nsbench-cpu's output (the cpu
+// workload's package imports this one, so it is not imported here).
+type cpuReport struct {
+	Checksum string `json:"checksum"`
+}
+
+func runCPU(t *testing.T, e Env, bin string) cpuReport {
 	t.Helper()
 	out, err := e.Run(context.Background(), Job{Args: []string{bin, "-particles", "200", "-mem", "8", "-seed", "3"}})
 	require.NoError(t, err)
-	var r cpu.Report
+	var r cpuReport
 	require.NoError(t, json.Unmarshal(out, &r), string(out))
 	return r
 }
 
 func TestEnvironments(t *testing.T) {
-	bin := cpuBinary(t)
+	bin := cpuBin
 	want := runCPU(t, Native{}, bin)
 	assert.NotEmpty(t, want.Checksum)
 
@@ -54,7 +60,7 @@ func TestEnvironments(t *testing.T) {
 				}
 			}
 			state := t.TempDir()
-			e, err := ByName(context.Background(), name, state)
+			e, err := ByName(context.Background(), name, state, nsrunBin)
 			require.NoError(t, err)
 			require.NoError(t, e.Available(context.Background()))
 			got := runCPU(t, e, bin)
@@ -87,7 +93,7 @@ func TestEnvironments(t *testing.T) {
 func TestEngineSkipsWithReason(t *testing.T) {
 	t.Setenv("PATH", t.TempDir()) // no engine on PATH
 	for _, tc := range []struct{ name, pkg string }{{"docker", "docker.io"}, {"podman", "podman"}} {
-		e, err := ByName(context.Background(), tc.name, t.TempDir())
+		e, err := ByName(context.Background(), tc.name, t.TempDir(), nsrunBin)
 		require.NoError(t, err)
 		err = e.Available(context.Background())
 		if os.Geteuid() != 0 {
@@ -97,7 +103,7 @@ func TestEngineSkipsWithReason(t *testing.T) {
 		}
 		assert.NoError(t, e.Close())
 	}
-	_, err := ByName(context.Background(), "lxc", "")
+	_, err := ByName(context.Background(), "lxc", "", nsrunBin)
 	assert.ErrorContains(t, err, `unknown environment "lxc"`)
 }
 
@@ -145,14 +151,36 @@ func checkDataLocations(t *testing.T, e Env, fio string) {
 	t.Helper()
 	for _, kind := range []string{"bind", "tmpfs", "rootfs"} {
 		host := t.TempDir()
-		j := fs.Job{RW: "write", BS: "64k", Engine: "sync", NumJobs: 1, IODepth: 1, Size: "4M",
-			Runtime: 1e9, Filename: DataDir + "/f"}
-		out, err := e.Run(context.Background(), Job{Args: append([]string{fio}, j.Args()...), Data: &Data{Kind: kind, Host: host}})
+		args := []string{fio, "--name=t", "--filename=" + DataDir + "/f", "--rw=write", "--bs=64k", "--size=4M",
+			"--ioengine=sync", "--time_based", "--runtime=1", "--output-format=json"}
+		out, err := e.Run(context.Background(), Job{Args: args, Data: &Data{Kind: kind, Host: host}})
 		require.NoError(t, err, kind)
-		r, err := fs.Parse(out)
-		require.NoError(t, err, kind)
-		assert.Positive(t, r.IOPS, kind)
+		var r struct {
+			Jobs []struct {
+				Write struct {
+					IOPS float64 `json:"iops"`
+				} `json:"write"`
+			} `json:"jobs"`
+		}
+		require.NoError(t, json.Unmarshal(out, &r), kind)
+		require.Len(t, r.Jobs, 1, kind)
+		assert.Positive(t, r.Jobs[0].Write.IOPS, kind)
 		_, statErr := os.Stat(filepath.Join(host, "f"))
 		assert.Equal(t, kind == "bind", statErr == nil, "only a bind mount writes to the host directory (%s)", kind)
+	}
+}
+
+func TestFreeSubnet(t *testing.T) {
+	p, err := freeSubnet()
+	require.NoError(t, err)
+	assert.True(t, netip.MustParsePrefix("10.209.128.0/17").Overlaps(p), p)
+	assert.Equal(t, 24, p.Bits())
+	addrs, err := net.InterfaceAddrs()
+	require.NoError(t, err)
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			ip, _ := netip.AddrFromSlice(ipn.IP.To4())
+			assert.False(t, p.Contains(ip), "%s is in use here (%s)", p, a)
+		}
 	}
 }

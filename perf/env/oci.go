@@ -16,7 +16,6 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/nsbench/nsbench/internal/bundle"
-	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/runtime/network"
 )
@@ -29,26 +28,19 @@ type OCI struct {
 	workDir string
 }
 
-// NewOCI prepares the runtime (nsrun is built from this tree through
-// oci.FromEnv). Failures surface through Available.
-func NewOCI(ctx context.Context, name, stateDir string) *OCI {
+// NewOCI prepares the environment name that runs runtime (a name on PATH
+// or an absolute path). Failures surface through Available.
+func NewOCI(name, runtime, stateDir string) *OCI {
 	o := &OCI{name: name, workDir: stateDir}
 	if os.Geteuid() != 0 {
 		o.err = fmt.Errorf("%s: needs root for rootful containers (run make bench as root)", name)
 		return o
 	}
-	root := filepath.Join(stateDir, name+"-state")
-	if name == "nsrun" {
-		if p := os.Getenv("NSBENCH_NSRUN"); p != "" {
-			o.rt, o.err = oci.New(p, root)
-		} else if bin, err := gobuild.Static(ctx, "./cmd/nsrun", filepath.Join(stateDir, "bin"), ""); err != nil {
-			o.err = fmt.Errorf("build nsrun: %w", err)
-		} else {
-			o.rt, o.err = oci.New(bin, root)
-		}
-	} else {
-		o.rt, o.err = oci.New(name, root)
+	if runtime == "" {
+		o.err = fmt.Errorf("%s: no runtime binary given", name)
+		return o
 	}
+	o.rt, o.err = oci.New(runtime, filepath.Join(stateDir, name+"-state"))
 	return o
 }
 

@@ -38,7 +38,12 @@ type File struct {
 	Precision *Precision `json:"precision,omitempty"`
 	// Conditions: how the samples were taken (pinning, quiet-machine check).
 	Conditions *Conditions `json:"conditions,omitempty"`
-	Cells      []Cell      `json:"cells"`
+	// VM describes a run whose samples were taken in VM guests, one kernel
+	// variant per boot (nil for a run on this machine).
+	VM *VMRun `json:"vm,omitempty"`
+	// Kernels describes each kernel variant of a VM run, by variant.
+	Kernels map[string]Kernel `json:"kernels,omitempty"`
+	Cells   []Cell            `json:"cells"`
 }
 
 // Failure is an environment's failed sample: the full error (stderr of the
@@ -87,6 +92,67 @@ type Conditions struct {
 	QuietRounds int     `json:"quiet_rounds,omitempty"`
 }
 
+// VMRun is how the guests of a kernel run were set up and booted.
+type VMRun struct {
+	Arch string `json:"arch"`
+	// Accel is the accelerator every guest ran under (kvm or tcg);
+	// AccelNote why, when it was not the first choice.
+	Accel     string `json:"accel"`
+	AccelNote string `json:"accel_note,omitempty"`
+	CPUs      int    `json:"cpus"`
+	MemoryMiB int    `json:"memory_mib"`
+	// Disk is the guests' scratch disk, where fio's files live.
+	Disk string `json:"disk"`
+	// Design says how kernels were ordered against drift.
+	Design string `json:"design"`
+	// Kernels in the order of the first round; the first is the baseline
+	// of the kernel comparison.
+	Kernels []string `json:"kernels"`
+	Blocks  []Block  `json:"blocks"`
+}
+
+// Block is one boot: a kernel and the repetitions it ran.
+type Block struct {
+	Boot   int    `json:"boot"`
+	Kernel string `json:"kernel"`
+	Reps   []int  `json:"reps"`
+	Done   bool   `json:"done"`
+	// Error is why the guest did not finish this block (crash, hang);
+	// the samples it saved before are kept and -resume runs the rest.
+	Error   string  `json:"error,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
+	BootS   float64 `json:"boot_s,omitempty"` // to the guest's /init
+}
+
+// Kernel is one kernel variant of a VM run.
+type Kernel struct {
+	Variant string `json:"variant"`
+	Version string `json:"version"`
+	// ConfigHash is the SHA-256 of the kernel's final .config (first 16
+	// hex digits); BuildKey the cache key of its build inputs.
+	ConfigHash string            `json:"config_hash"`
+	BuildKey   string            `json:"build_key,omitempty"`
+	Cmdline    []string          `json:"cmdline,omitempty"`
+	Sysctls    map[string]string `json:"sysctls,omitempty"`
+	// Options are the final values of the configuration options some
+	// variant asks for on top of the common base ("n" when unset), so the
+	// report can list the options that differ between the kernels.
+	Options map[string]string `json:"options,omitempty"`
+}
+
+// Guest is where a sample taken in a VM guest ran: on every such sample,
+// so a sample carries its kernel wherever it is copied.
+type Guest struct {
+	Kernel        string `json:"kernel"` // variant: stock, hardened, ...
+	KernelVersion string `json:"kernel_version"`
+	ConfigHash    string `json:"config_hash"`
+	Arch          string `json:"arch"`
+	Accel         string `json:"accel"`
+	CPUs          int    `json:"cpus"`
+	MemoryMiB     int    `json:"memory_mib"`
+	Boot          int    `json:"boot"` // the Block it came from
+}
+
 // Machine describes where the samples were taken.
 type Machine struct {
 	Hostname  string `json:"hostname"`
@@ -96,14 +162,17 @@ type Machine struct {
 	GoVersion string `json:"go"`
 }
 
-// Cell is one point of the matrix in one environment.
+// Cell is one point of the matrix in one environment (and, in a VM run,
+// on one kernel: samples of two kernels are never one cell).
 type Cell struct {
 	Key      string            `json:"key"`
-	Point    string            `json:"point"` // the key without the environment
+	Point    string            `json:"point"` // the key without the environment and kernel
 	Workload string            `json:"workload"`
 	Env      string            `json:"env"`
+	Kernel   string            `json:"kernel,omitempty"` // variant, in a VM run
 	Params   map[string]string `json:"params"`
-	Unit     string            `json:"unit"` // of Sample.Value
+	Unit     string            `json:"unit"`           // of Sample.Value
+	Axis     string            `json:"axis,omitempty"` // the parameter plots put on x
 	Samples  []Sample          `json:"samples"`
 	// Stopped says, for an adaptive cell that did not reach the precision
 	// goal, why not (budget spent at which half-width).
@@ -116,7 +185,8 @@ type Cell struct {
 // Sample is one repetition.
 type Sample struct {
 	Rep     int                `json:"rep"`
-	Value   float64            `json:"value"` // the cell's headline metric
+	Guest   *Guest             `json:"guest,omitempty"` // set when taken in a VM guest
+	Value   float64            `json:"value"`           // the cell's headline metric
 	Metrics map[string]float64 `json:"metrics,omitempty"`
 	Series  []TimePoint        `json:"series,omitempty"` // e.g. throughput per interval
 	Raw     []json.RawMessage  `json:"raw,omitempty"`    // workload output as printed
@@ -195,6 +265,15 @@ func Paired(a, b *Cell) (x, y []float64) {
 	return x, y
 }
 
+// KernelKey is the key of the cell of cellKey (a point in an environment)
+// on kernel variant k.
+func KernelKey(cellKey, k string) string {
+	if k == "" {
+		return cellKey
+	}
+	return cellKey + " kernel=" + k
+}
+
 // HasRep reports whether repetition rep is recorded.
 func (c Cell) HasRep(rep int) bool {
 	return slices.ContainsFunc(c.Samples, func(s Sample) bool { return s.Rep == rep })
@@ -265,7 +344,7 @@ func Merge(files ...*File) (*File, error) {
 		return nil, fmt.Errorf("merge: no results files")
 	}
 	out := &File{Version: Version, Config: files[0].Config, Created: time.Now().UTC(), Machine: files[0].Machine,
-		Runtimes: map[string]string{}, Skipped: map[string]string{}}
+		Runtimes: map[string]string{}, Skipped: map[string]string{}, VM: files[0].VM}
 	for _, f := range files {
 		if f.Config != out.Config {
 			return nil, fmt.Errorf("merge: config %q and %q differ", out.Config, f.Config)
@@ -300,6 +379,15 @@ func Merge(files ...*File) (*File, error) {
 		}
 		if out.Conditions == nil {
 			out.Conditions = f.Conditions
+		}
+		for k, v := range f.Kernels {
+			if out.Kernels == nil {
+				out.Kernels = map[string]Kernel{}
+			}
+			if old, ok := out.Kernels[k]; ok && old.ConfigHash != v.ConfigHash {
+				return nil, fmt.Errorf("merge: kernel %s has config %s in one file and %s in another: not the same kernel", k, old.ConfigHash, v.ConfigHash)
+			}
+			out.Kernels[k] = v
 		}
 		for _, c := range f.Cells {
 			dst := out.Cell(c.Key)

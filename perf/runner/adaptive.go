@@ -13,6 +13,7 @@ import (
 	"github.com/nsbench/nsbench/perf/env"
 	"github.com/nsbench/nsbench/perf/results"
 	"github.com/nsbench/nsbench/perf/stats"
+	"github.com/nsbench/nsbench/perf/workload"
 )
 
 // matrixRun runs the matrix in rounds. Round r runs repetition r of every
@@ -24,7 +25,7 @@ import (
 type matrixRun struct {
 	o      Options
 	f      *results.File
-	ws     *workspace
+	deps   workload.Deps
 	envs   []env.Env // the ones still running: a failed one leaves
 	points []Point
 	start  time.Time
@@ -172,6 +173,9 @@ func (r *matrixRun) cellOf(p Point, envName string) *results.Cell {
 func (r *matrixRun) cell(p Point, envName string) *results.Cell {
 	c := r.f.Cell(p.CellKey(envName))
 	c.Point, c.Workload, c.Env, c.Params = p.Key(), p.Workload, envName, p.Params
+	if w := r.o.Config.Workload(p.Workload); w != nil {
+		c.Unit, c.Axis = w.Unit(), w.Axis()
+	}
 	return c
 }
 
@@ -187,7 +191,7 @@ func (r *matrixRun) sample(ctx context.Context, e env.Env, p Point, rep int) err
 	o := r.o
 	if len(c.Samples) == 0 {
 		for range o.Config.Warmups {
-			_, _, err := runSample(ctx, o, r.ws, e, p)
+			_, err := runPoint(ctx, o.Config, r.deps, e, p)
 			if errors.Is(err, env.ErrUnsupported) {
 				break // the sample below records the skip
 			}
@@ -202,7 +206,7 @@ func (r *matrixRun) sample(ctx context.Context, e env.Env, p Point, rep int) err
 		inj.TakeStopped()
 	}
 	a := takeSnapshot(e)
-	s, unit, err := runSample(ctx, o, r.ws, e, p)
+	s, err := runPoint(ctx, o.Config, r.deps, e, p)
 	b := takeSnapshot(e)
 	if errors.Is(err, env.ErrUnsupported) {
 		r.f.Skipped[skipKey(e, p)] = err.Error()
@@ -227,7 +231,6 @@ func (r *matrixRun) sample(ctx context.Context, e env.Env, p Point, rep int) err
 		// per job, as the cpu sample's value is the jobs' average wall time
 		s.Metrics["injected_stop_s"] = inj.TakeStopped().Seconds() / jobs
 	}
-	c.Unit = unit
 	c.Samples = append(c.Samples, s)
 	return r.f.Save(o.Out)
 }
@@ -239,9 +242,9 @@ func (r *matrixRun) fail(ctx context.Context, e env.Env, c *results.Cell, rep in
 		return fmt.Errorf("%s rep %d: %w", c.Key, rep, err)
 	}
 	fl := results.Failure{Cell: c.Key, Rep: rep, Time: time.Now().UTC(), Error: err.Error()}
-	var oe *outputError
+	var oe *workload.OutputError
 	if errors.As(err, &oe) {
-		fl.Output = string(oe.out)
+		fl.Output = string(oe.Output)
 		if len(fl.Output) > 64<<10 {
 			fl.Output = fl.Output[:32<<10] + "\n… (output shortened) …\n" + fl.Output[len(fl.Output)-32<<10:]
 		}

@@ -4,64 +4,52 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/nsbench/nsbench/perf/env"
 	"github.com/nsbench/nsbench/perf/results"
+	"github.com/nsbench/nsbench/perf/workload"
 )
 
-// calibrate sizes the CPU workloads that ask for a target duration: one
-// native job (one thread) is run at the configured size, the size scaled
-// by target/measured, and run again to check; twice more if it is still
-// off by more than 15 %. The sizes are kept in the results file, so a
-// resumed run keeps them. It returns the config with the sizes set.
-func calibrate(ctx context.Context, o Options, f *results.File, nat env.Env) (Config, error) {
-	cfg := o.Config
+// calibrate sizes the workloads that ask for a target duration
+// (workload.Sizer with a target): one native job (one thread) is run at the
+// configured size, the size scaled by target/measured, and run again to
+// check; twice more if it is still off by more than 15 %. The sizes are
+// kept in the results file, so a resumed run (and every kernel of a VM
+// run, whose guests get the file) keeps them. It returns the config with
+// the sizes set.
+func calibrate(ctx context.Context, cfg Config, deps workload.Deps, f *results.File, nat env.Env) (Config, error) {
 	if f.Calibration == nil {
 		f.Calibration = map[string]results.Calibration{}
 	}
-	if c := cfg.CPU; c != nil && c.TargetS > 0 {
-		cal, ok := f.Calibration["cpu"]
+	out := cfg
+	out.Workloads = slices.Clone(cfg.Workloads)
+	for i, w := range out.Workloads {
+		sz, ok := w.(workload.Sizer)
+		if !ok {
+			continue
+		}
+		param, n, target := sz.Size()
+		if target <= 0 {
+			continue
+		}
+		cal, ok := f.Calibration[w.Name()]
 		if !ok {
 			var err error
-			cal, err = fit(ctx, "particles", c.Particles, c.TargetS, func(n int) (float64, error) {
-				cc := *c
-				cc.Particles = n
-				o := o
-				o.Config.CPU = &cc
-				s, err := runCPU(ctx, o, nat, Point{"cpu", map[string]string{"jobs": "1"}})
-				return s.Value, err
+			cal, err = fit(ctx, param, n, target, func(n int) (float64, error) {
+				c := cfg
+				c.Workloads = []workload.Workload{sz.Resized(n)}
+				s, err := runPoint(ctx, c, deps, nat, Point{w.Name(), sz.CalibrationPoint()})
+				return sz.Seconds(s), err
 			})
 			if err != nil {
-				return cfg, fmt.Errorf("calibrate cpu: %w", err)
+				return cfg, fmt.Errorf("calibrate %s: %w", w.Name(), err)
 			}
-			f.Calibration["cpu"] = cal
+			f.Calibration[w.Name()] = cal
 		}
-		cc := *c
-		cc.Particles = cal.Value
-		cfg.CPU = &cc
+		out.Workloads[i] = sz.Resized(cal.Value)
 	}
-	if c := cfg.Sysbench; c != nil && c.TargetS > 0 {
-		cal, ok := f.Calibration["sysbench"]
-		if !ok {
-			var err error
-			cal, err = fit(ctx, "events", c.Events, c.TargetS, func(n int) (float64, error) {
-				cc := *c
-				cc.Events = n
-				o := o
-				o.Config.Sysbench = &cc
-				s, err := runSysbench(ctx, o, nat, Point{"sysbench", map[string]string{"threads": "1"}})
-				return s.Metrics["total_s"], err
-			})
-			if err != nil {
-				return cfg, fmt.Errorf("calibrate sysbench: %w", err)
-			}
-			f.Calibration["sysbench"] = cal
-		}
-		cc := *c
-		cc.Events = cal.Value
-		cfg.Sysbench = &cc
-	}
-	return cfg, nil
+	return out, nil
 }
 
 // fit finds the size n at which measure(n) is about target seconds, for a

@@ -5,24 +5,34 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nsbench/nsbench/perf/workload"
+	"github.com/nsbench/nsbench/perf/workload/cpu"
+	"github.com/nsbench/nsbench/perf/workload/fs"
+	inet "github.com/nsbench/nsbench/perf/workload/net"
 )
 
-// Config is a matrix, as in perf/configs/*.json.
+// Config is a matrix, as in perf/configs/*.json: the run's settings, and
+// one section per workload, keyed by the workload's name ("cpu",
+// "sysbench", "fs", "net"), each decoded by its workload.
 type Config struct {
-	Name        string          `json:"name"`
-	Repetitions int             `json:"repetitions"`
-	Envs        []string        `json:"envs"`
-	Seed        uint64          `json:"seed"`
-	CPU         *CPUConfig      `json:"cpu,omitempty"`
-	Sysbench    *SysbenchConfig `json:"sysbench,omitempty"`
-	FS          *FSConfig       `json:"fs,omitempty"`
-	Net         *NetConfig      `json:"net,omitempty"`
+	Name        string   `json:"name"`
+	Repetitions int      `json:"repetitions"`
+	Envs        []string `json:"envs"`
+	Seed        uint64   `json:"seed"`
+	// Kernels, Arch and VM make the kernel a dimension of the run: the
+	// matrix runs in VM guests booted with each kernel variant (cmd/nsbench
+	// boots them; the runner in the guest ignores these fields).
+	Kernels []string  `json:"kernels,omitempty"`
+	Arch    string    `json:"arch,omitempty"`
+	VM      *VMConfig `json:"vm,omitempty"`
 	// Precision makes repetitions adaptive: Repetitions is then the
 	// minimum, and rounds go on until every cell's ratio to native is that
 	// precise or the budget is spent.
@@ -36,6 +46,8 @@ type Config struct {
 	// Quiet waits, before each round, up to MaxWaitS seconds for the other
 	// processes' CPU use to fall under MaxBusy (fraction of all CPUs).
 	Quiet *QuietConfig `json:"quiet,omitempty"`
+	// Workloads are the sections present, sorted by name.
+	Workloads []workload.Workload `json:"-"`
 }
 
 // PrecisionConfig is the precision goal and its budget.
@@ -54,73 +66,159 @@ type QuietConfig struct {
 	MaxWaitS float64 `json:"max_wait_s"`
 }
 
-// CPUConfig is the concurrency sweep of the simulation.
-type CPUConfig struct {
-	Concurrency []int `json:"concurrency"` // jobs at once; empty: 1…2×cores
-	Particles   int   `json:"particles"`
-	MemMiB      int   `json:"mem_mib"`
-	// TargetS calibrates Particles so one native job takes about this long
-	// (Particles is then only the first guess); 0: Particles as given.
-	TargetS float64 `json:"target_s,omitempty"`
+// VMConfig sets the guests' machine: the same for every kernel of a run.
+type VMConfig struct {
+	CPUs      int `json:"cpus,omitempty"`       // default: 2 on x86_64, 4 on arm64 (the Pi 4)
+	MemoryMiB int `json:"memory_mib,omitempty"` // default 2048
+	// DiskMiB is the size of the guest's virtio scratch disk (ext4), where
+	// fio's rootfs and bind files live; default 2048.
+	DiskMiB int `json:"disk_mib,omitempty"`
+	// BlockReps is how many repetitions one boot runs (default 1): kernels
+	// alternate between blocks, so drift spreads over all of them.
+	BlockReps int `json:"block_reps,omitempty"`
 }
 
-// SysbenchConfig is the `sysbench cpu` sweep: the external CPU workload,
-// a fixed number of events (prime sieves up to max_prime) over N threads.
-type SysbenchConfig struct {
-	Threads  []int `json:"threads"` // empty: 1…2×cores
-	MaxPrime int   `json:"max_prime"`
-	Events   int   `json:"events"`
-	// TargetS calibrates Events so one native thread takes about this long.
-	TargetS float64 `json:"target_s,omitempty"`
+// knownWorkloads lists every workload a config may name: adding a
+// workload adds its line here.
+func knownWorkloads() []workload.Workload {
+	return []workload.Workload{&cpu.Sim{}, &cpu.Sysbench{}, &fs.Fio{}, &inet.Iperf{}}
 }
 
-// FSConfig is the fio sweep.
-type FSConfig struct {
-	RW        []string `json:"rw"`
-	BS        []string `json:"bs"`
-	Engines   []string `json:"engines"`
-	NumJobs   []int    `json:"numjobs"`
-	IODepth   []int    `json:"iodepth"`
-	Locations []string `json:"locations"` // rootfs, bind, tmpfs
-	Size      string   `json:"size"`
-	RuntimeS  int      `json:"runtime_s"`
-	Direct    bool     `json:"direct"`
-	// RampS: seconds fio runs before it starts counting (ramp_time).
-	RampS int `json:"ramp_s,omitempty"`
+// configFields are the config's own keys; every other key names a workload.
+func configFields() []string {
+	return []string{"name", "repetitions", "envs", "seed", "kernels", "arch", "vm", "precision", "warmups", "cpus", "quiet"}
 }
 
-// NetConfig is the iperf3 sweep.
-type NetConfig struct {
-	Protocols []string `json:"protocols"` // tcp, udp
-	Parallel  []int    `json:"parallel"`
-	Lengths   []string `json:"lengths"` // "" = iperf3's default
-	DurationS int      `json:"duration_s"`
-	// OmitS: seconds iperf3 leaves out at the start (-O: TCP slow start).
-	OmitS      int    `json:"omit_s,omitempty"`
-	UDPBitrate string `json:"udp_bitrate"`
-	// Topologies: host (server on the host's loopback, client sharing the
-	// host's network namespace), bridge (server and client in two
-	// containers on the nsnet bridge), mixed (server on the host at the
-	// bridge's address, client in a container on the bridge). Empty: host.
-	Topologies []string `json:"topologies,omitempty"`
+// UnmarshalJSON decodes the run's fields and each workload's section,
+// refusing unknown keys and unknown fields inside a section.
+func (c *Config) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	base := map[string]json.RawMessage{}
+	*c = Config{}
+	var known []string
+	for _, w := range knownWorkloads() {
+		known = append(known, w.Name())
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if slices.Contains(configFields(), k) {
+			base[k] = raw[k]
+			continue
+		}
+		i := slices.Index(known, k)
+		if i < 0 {
+			return fmt.Errorf("unknown key %q: want one of %s or a workload (%s)", k, strings.Join(configFields(), ", "), strings.Join(known, ", "))
+		}
+		w := knownWorkloads()[i]
+		if err := strictDecode(raw[k], w); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		c.Workloads = append(c.Workloads, w)
+	}
+	b, err := json.Marshal(base)
+	if err != nil {
+		return err
+	}
+	type plain Config // without the methods: no recursion
+	var p plain
+	if err := strictDecode(b, &p); err != nil {
+		return err
+	}
+	p.Workloads = c.Workloads
+	*c = Config(p)
+	return nil
 }
 
-// LoadConfig reads and checks a config file.
-func LoadConfig(path string) (Config, error) {
+// MarshalJSON writes the config back in the file's shape: what a VM guest
+// gets, after any -set overrides.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config
+	b, err := json.Marshal(plain(c))
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, w := range c.Workloads {
+		wb, err := json.Marshal(w)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s section: %w", w.Name(), err)
+		}
+		m[w.Name()] = wb
+	}
+	return json.Marshal(m)
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// LoadConfig reads and checks a config file; sets are overrides of single
+// fields by dotted path ("repetitions=2", "fs.runtime_s=5",
+// "vm.cpus=4", `kernels=["stock"]`), applied before the check.
+func LoadConfig(path string, sets ...string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("read config %s: %w", path, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
+	if len(sets) > 0 {
+		if data, err = applySets(data, sets); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := json.Unmarshal(data, &c); err != nil {
 		return Config{}, fmt.Errorf("parse config %s: %w", path, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// applySets sets each "a.b.c=value" in the JSON document; value is JSON
+// (a number, true, ["x"], {"k":1}) or else taken as a string.
+func applySets(data []byte, sets []string) ([]byte, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	for _, s := range sets {
+		path, val, ok := strings.Cut(s, "=")
+		if !ok || path == "" {
+			return nil, fmt.Errorf("-set %q: want path=value, e.g. fs.runtime_s=5", s)
+		}
+		var v any
+		if err := json.Unmarshal([]byte(val), &v); err != nil {
+			v = val
+		}
+		keys := strings.Split(path, ".")
+		m := doc
+		for i, k := range keys[:len(keys)-1] {
+			next, ok := m[k].(map[string]any)
+			if !ok {
+				if m[k] != nil {
+					return nil, fmt.Errorf("-set %q: %s is not an object", s, strings.Join(keys[:i+1], "."))
+				}
+				next = map[string]any{}
+				m[k] = next
+			}
+			m = next
+		}
+		m[keys[len(keys)-1]] = v
+	}
+	return json.Marshal(doc)
 }
 
 // Validate checks the fields the runner relies on.
@@ -131,20 +229,19 @@ func (c Config) Validate() error {
 	if !slices.Contains(c.Envs, "native") {
 		return fmt.Errorf("envs must include native: every difference is against it")
 	}
-	if c.CPU != nil && (c.CPU.Particles < 1 || c.CPU.MemMiB < 0) {
-		return fmt.Errorf("cpu: particles must be >= 1 and mem_mib >= 0")
+	if len(c.Workloads) == 0 {
+		return fmt.Errorf("no workload: give at least one section of %s", strings.Join(workloadNames(), ", "))
 	}
-	if c.Sysbench != nil && (c.Sysbench.MaxPrime < 1 || c.Sysbench.Events < 1) {
-		return fmt.Errorf("sysbench: max_prime and events must be >= 1")
+	for _, w := range c.Workloads {
+		if err := w.Validate(); err != nil {
+			return err
+		}
 	}
-	if c.FS != nil && (c.FS.RuntimeS < 1 || c.FS.Size == "") {
-		return fmt.Errorf("fs: runtime_s >= 1 and size are required")
+	if c.Arch != "" && c.Arch != "x86_64" && c.Arch != "arm64" {
+		return fmt.Errorf("arch %q: want x86_64 or arm64", c.Arch)
 	}
-	if c.Net != nil && (c.Net.DurationS < 1 || c.Net.OmitS < 0) {
-		return fmt.Errorf("net: duration_s must be >= 1 and omit_s >= 0")
-	}
-	if c.CPU != nil && c.CPU.TargetS < 0 || c.Sysbench != nil && c.Sysbench.TargetS < 0 || c.FS != nil && c.FS.RampS < 0 {
-		return fmt.Errorf("target_s and ramp_s must be >= 0")
+	if v := c.VM; v != nil && (v.CPUs < 0 || v.MemoryMiB < 0 || v.DiskMiB < 0 || v.BlockReps < 0) {
+		return fmt.Errorf("vm: cpus, memory_mib, disk_mib and block_reps must be >= 0")
 	}
 	if c.Warmups < 0 {
 		return fmt.Errorf("warmups must be >= 0")
@@ -157,8 +254,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("precision: repetitions (the minimum) must be >= 2, max_repetitions >= repetitions and max_minutes > 0")
 		}
 		for _, w := range p.Workloads {
-			if !slices.Contains([]string{"cpu", "sysbench", "fs", "net"}, w) {
-				return fmt.Errorf("precision.workloads: %q: want cpu, sysbench, fs or net", w)
+			if !slices.Contains(workloadNames(), w) {
+				return fmt.Errorf("precision.workloads: %q: want one of %s", w, strings.Join(workloadNames(), ", "))
 			}
 		}
 	}
@@ -168,14 +265,34 @@ func (c Config) Validate() error {
 	if c.CPUs != "" && strings.Trim(c.CPUs, "0123456789,-") != "" {
 		return fmt.Errorf("cpus %q: want a cpuset list such as 1 or 0-1", c.CPUs)
 	}
-	if c.Net != nil {
-		for _, t := range c.Net.Topologies {
-			if !slices.Contains([]string{"host", "bridge", "mixed"}, t) {
-				return fmt.Errorf("net: topology %q: want host, bridge or mixed", t)
-			}
+	return nil
+}
+
+func workloadNames() []string {
+	var out []string
+	for _, w := range knownWorkloads() {
+		out = append(out, w.Name())
+	}
+	return out
+}
+
+// Workload returns the config's workload of that name, or nil.
+func (c Config) Workload(name string) workload.Workload {
+	for _, w := range c.Workloads {
+		if w.Name() == name {
+			return w
 		}
 	}
 	return nil
+}
+
+// Tools lists the external tools of the config's workloads.
+func (c Config) Tools() []workload.Tool {
+	var out []workload.Tool
+	for _, w := range c.Workloads {
+		out = append(out, w.Tools()...)
+	}
+	return out
 }
 
 // Point is a point of the matrix: one parameter set of one workload, run in
@@ -187,19 +304,7 @@ type Point struct {
 }
 
 // Key names the point: workload and sorted parameters.
-func (p Point) Key() string {
-	keys := make([]string, 0, len(p.Params))
-	for k := range p.Params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	b.WriteString(p.Workload)
-	for _, k := range keys {
-		fmt.Fprintf(&b, " %s=%s", k, p.Params[k])
-	}
-	return b.String()
-}
+func (p Point) Key() string { return workload.Params(p.Params).Key(p.Workload) }
 
 // CellKey names the point in one environment.
 func (p Point) CellKey(env string) string { return p.Key() + " env=" + env }
@@ -208,67 +313,9 @@ func (p Point) CellKey(env string) string { return p.Key() + " env=" + env }
 // order (sharding depends on it).
 func (c Config) Points(cores int) []Point {
 	var ps []Point
-	if c.CPU != nil {
-		conc := c.CPU.Concurrency
-		if len(conc) == 0 {
-			for i := 1; i <= 2*cores; i++ {
-				conc = append(conc, i)
-			}
-		}
-		for _, n := range conc {
-			ps = append(ps, Point{"cpu", map[string]string{"jobs": strconv.Itoa(n)}})
-		}
-	}
-	if sb := c.Sysbench; sb != nil {
-		threads := sb.Threads
-		if len(threads) == 0 {
-			for i := 1; i <= 2*cores; i++ {
-				threads = append(threads, i)
-			}
-		}
-		for _, n := range threads {
-			ps = append(ps, Point{"sysbench", map[string]string{"threads": strconv.Itoa(n)}})
-		}
-	}
-	if f := c.FS; f != nil {
-		for _, rw := range f.RW {
-			for _, bs := range f.BS {
-				for _, eng := range f.Engines {
-					for _, nj := range f.NumJobs {
-						for _, qd := range f.IODepth {
-							if eng == "sync" && qd > 1 {
-								continue // a sync engine has one I/O in flight whatever iodepth says
-							}
-							for _, loc := range f.Locations {
-								ps = append(ps, Point{"fs", map[string]string{"rw": rw, "bs": bs, "engine": eng,
-									"numjobs": strconv.Itoa(nj), "iodepth": strconv.Itoa(qd), "on": loc}})
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	if n := c.Net; n != nil {
-		topos := n.Topologies
-		if len(topos) == 0 {
-			topos = []string{""} // host, as before topologies existed
-		}
-		for _, proto := range n.Protocols {
-			for _, par := range n.Parallel {
-				for _, l := range n.Lengths {
-					for _, topo := range topos {
-						p := Point{"net", map[string]string{"proto": proto, "parallel": strconv.Itoa(par)}}
-						if l != "" {
-							p.Params["len"] = l
-						}
-						if topo != "" {
-							p.Params["topo"] = topo
-						}
-						ps = append(ps, p)
-					}
-				}
-			}
+	for _, w := range c.Workloads {
+		for _, p := range w.Points(cores) {
+			ps = append(ps, Point{w.Name(), p})
 		}
 	}
 	slices.SortStableFunc(ps, func(a, b Point) int { return strings.Compare(a.Key(), b.Key()) })

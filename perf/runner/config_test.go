@@ -1,12 +1,15 @@
 package runner
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/perf/workload/fs"
 )
 
 func TestShardsPartitionTheMatrix(t *testing.T) {
@@ -68,15 +71,21 @@ func TestParseShard(t *testing.T) {
 
 func TestBadConfig(t *testing.T) {
 	dir := t.TempDir()
-	for name, body := range map[string]string{
-		"no native": `{"name":"x","repetitions":1,"envs":["runc"]}`,
-		"unknown":   `{"name":"x","repetitions":1,"envs":["native"],"gpu":{}}`,
-		"no reps":   `{"name":"x","envs":["native"]}`,
+	const cpu = `"cpu":{"particles":1}`
+	for name, tc := range map[string]struct{ body, want string }{
+		"no native":        {`{"name":"x","repetitions":1,"envs":["runc"],` + cpu + `}`, "envs must include native"},
+		"unknown workload": {`{"name":"x","repetitions":1,"envs":["native"],"gpu":{}}`, `unknown key "gpu"`},
+		"unknown field":    {`{"name":"x","repetitions":1,"envs":["native"],"cpu":{"particles":1,"cores":2}}`, `cpu: json: unknown field "cores"`},
+		"bad section":      {`{"name":"x","repetitions":1,"envs":["native"],"fs":{"runtime_s":1}}`, "fs: runtime_s >= 1 and size are required"},
+		"no reps":          {`{"name":"x","envs":["native"],` + cpu + `}`, "repetitions >= 1"},
+		"no workload":      {`{"name":"x","repetitions":1,"envs":["native"]}`, "no workload"},
+		"bad arch":         {`{"name":"x","repetitions":1,"envs":["native"],"arch":"riscv",` + cpu + `}`, `arch "riscv"`},
+		"bad vm field":     {`{"name":"x","repetitions":1,"envs":["native"],"vm":{"cpu":2},` + cpu + `}`, `unknown field "cpu"`},
 	} {
 		p := filepath.Join(dir, "c.json")
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+		require.NoError(t, os.WriteFile(p, []byte(tc.body), 0o644))
 		_, err := LoadConfig(p)
-		assert.Error(t, err, name)
+		assert.ErrorContains(t, err, tc.want, name)
 	}
 }
 
@@ -95,4 +104,38 @@ func TestRotate(t *testing.T) {
 	}
 	assert.Equal(t, []string{"native", "nsrun", "runc"}, envs, "the caller's order is kept")
 	assert.Empty(t, rotate([]string(nil), 1))
+}
+
+// A config marshals back to its file's shape (what a VM guest gets), and
+// -set overrides reach the workloads' sections.
+func TestConfigRoundTripAndSets(t *testing.T) {
+	path := filepath.Join("..", "configs", "quick.json")
+	cfg, err := LoadConfig(path)
+	require.NoError(t, err)
+	data, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	var back Config
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, cfg, back)
+
+	set, err := LoadConfig(path, "repetitions=2", "fs.runtime_s=7", `kernels=["stock","hardened"]`, "vm.cpus=4", "arch=arm64", "name=q2")
+	require.NoError(t, err)
+	assert.Equal(t, 2, set.Repetitions)
+	assert.Equal(t, "q2", set.Name)
+	assert.Equal(t, []string{"stock", "hardened"}, set.Kernels)
+	assert.Equal(t, "arm64", set.Arch)
+	require.NotNil(t, set.VM)
+	assert.Equal(t, 4, set.VM.CPUs)
+	assert.Equal(t, 7, set.Workload("fs").(*fs.Fio).RuntimeS)
+	assert.Equal(t, 1, cfg.Workload("fs").(*fs.Fio).RuntimeS, "the first load is untouched")
+
+	for _, bad := range []struct{ set, want string }{
+		{"repetitions", "want path=value"},
+		{"name.x=1", "name is not an object"},
+		{"fs.nosuch=1", `unknown field "nosuch"`},
+		{"repetitions=0", "repetitions >= 1"},
+	} {
+		_, err := LoadConfig(path, bad.set)
+		assert.ErrorContains(t, err, bad.want, bad.set)
+	}
 }

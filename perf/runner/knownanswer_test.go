@@ -9,9 +9,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/perf/results"
 	"github.com/nsbench/nsbench/perf/stats"
+	"github.com/nsbench/nsbench/perf/workload"
+	"github.com/nsbench/nsbench/perf/workload/cpu"
 )
 
 // knownAnswer runs the CPU workload natively, in a plain copy of native and
@@ -24,10 +25,8 @@ import (
 func knownAnswer(t testing.TB, cfg Config, work float64) *results.File {
 	ctx := context.Background()
 	dir := t.TempDir()
-	bin, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", dir, "")
-	require.NoError(t, err)
 	require.NoError(t, cfg.Validate())
-	f, err := Run(ctx, Options{Config: cfg, Out: filepath.Join(dir, "ka.json"), CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+	f, err := Run(ctx, Options{Config: cfg, Out: filepath.Join(dir, "ka.json"), Bins: bins, StateDir: filepath.Join(dir, "state")})
 	require.NoError(t, err)
 	require.NotNil(t, f.Calibration["cpu"])
 	loaded := cfg.Envs[2]
@@ -60,7 +59,7 @@ func TestKnownAnswer(t *testing.T) {
 	}
 	cfg := Config{Name: "known-answer", Repetitions: 5, Seed: 1, Warmups: 1,
 		Envs:      []string{"native", "native:copy", "native:work=0.1"},
-		CPU:       &CPUConfig{Concurrency: []int{1}, Particles: 200, MemMiB: 1, TargetS: 0.3},
+		Workloads: []workload.Workload{&cpu.Sim{Concurrency: []int{1}, Particles: 200, MemMiB: 1, TargetS: 0.3}},
 		Precision: &PrecisionConfig{HalfWidth: 0.03, MaxRepetitions: 40, MaxMinutes: 3}}
 	f := knownAnswer(t, cfg, 0.1)
 	for _, c := range f.Cells {
@@ -81,7 +80,7 @@ func BenchmarkKnownAnswer(b *testing.B) {
 	for range b.N {
 		cfg := Config{Name: "known-answer", Repetitions: 5, Seed: 1, Warmups: 1,
 			Envs:      []string{"native", "native:copy", "native:work=0.05"},
-			CPU:       &CPUConfig{Concurrency: []int{1, 2}, Particles: 2000, MemMiB: 64, TargetS: 2},
+			Workloads: []workload.Workload{&cpu.Sim{Concurrency: []int{1, 2}, Particles: 2000, MemMiB: 64, TargetS: 2}},
 			Precision: &PrecisionConfig{HalfWidth: 0.02, MaxRepetitions: 60, MaxMinutes: 30}}
 		f := knownAnswer(b, cfg, 0.05)
 		b.ReportMetric(f.Precision.ElapsedS, "s/run")

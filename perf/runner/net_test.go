@@ -1,12 +1,8 @@
 package runner
 
 import (
-	"github.com/nsbench/nsbench/internal/engine"
-	"github.com/nsbench/nsbench/internal/testutil"
-
 	"context"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,54 +12,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/engine"
+	"github.com/nsbench/nsbench/internal/testutil"
+	"github.com/nsbench/nsbench/perf/workload"
+	inet "github.com/nsbench/nsbench/perf/workload/net"
 )
-
-func TestRefused(t *testing.T) {
-	for _, tc := range []struct {
-		name, out string
-		want      bool
-	}{
-		{"refused", `{"start":{},"intervals":[],"end":{},"error":"unable to connect to server: Connection refused"}`, true},
-		{"no route yet", `{"error":"unable to connect to server: No route to host"}`, true},
-		{"other error", `{"error":"unable to send control message: Bad file descriptor"}`, false},
-		{"a result", `{"start":{},"intervals":[{}],"end":{}}`, false},
-		{"not json", `iperf3: error`, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, refused([]byte(tc.out)))
-		})
-	}
-}
-
-func TestNetTopologiesInPoints(t *testing.T) {
-	cfg := Config{Name: "n", Repetitions: 1, Envs: []string{"native"},
-		Net: &NetConfig{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
-			Topologies: []string{"host", "bridge", "mixed"}}}
-	require.NoError(t, cfg.Validate())
-	var keys []string
-	for _, p := range cfg.Points(2) {
-		keys = append(keys, p.Key())
-	}
-	assert.Equal(t, []string{"net parallel=1 proto=tcp topo=bridge", "net parallel=1 proto=tcp topo=host",
-		"net parallel=1 proto=tcp topo=mixed"}, keys)
-	cfg.Net.Topologies = []string{"overlay"}
-	assert.ErrorContains(t, cfg.Validate(), `topology "overlay"`)
-}
-
-func TestFreeSubnet(t *testing.T) {
-	p, err := freeSubnet()
-	require.NoError(t, err)
-	assert.True(t, netip.MustParsePrefix("10.209.128.0/17").Overlaps(p), p)
-	assert.Equal(t, 24, p.Bits())
-	addrs, err := net.InterfaceAddrs()
-	require.NoError(t, err)
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			ip, _ := netip.AddrFromSlice(ipn.IP.To4())
-			assert.False(t, p.Contains(ip), "%s is in use here (%s)", p, a)
-		}
-	}
-}
 
 // A real run of every topology in runc (and docker and podman when
 // installed): two containers on the run's own bridge, host server with a
@@ -91,10 +45,10 @@ func TestRunNetTopologies(t *testing.T) {
 	before, err := net.Interfaces()
 	require.NoError(t, err)
 	state := t.TempDir()
-	cfg := Config{Name: "n", Repetitions: 1, Envs: envs,
-		Net: &NetConfig{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
-			Topologies: []string{"host", "bridge", "mixed"}}}
-	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "n.json"), StateDir: state})
+	cfg := Config{Name: "n", Repetitions: 1, Envs: envs, Workloads: []workload.Workload{
+		&inet.Iperf{Protocols: []string{"tcp"}, Parallel: []int{1}, Lengths: []string{""}, DurationS: 1,
+			Topologies: []string{"host", "bridge", "mixed"}}}}
+	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "n.json"), StateDir: state, Bins: bins})
 	require.NoError(t, err)
 	assert.Empty(t, f.Skipped)
 	require.Len(t, f.Cells, 3*len(envs))

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -11,7 +12,17 @@ import (
 
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/perf/results"
+	"github.com/nsbench/nsbench/perf/workload"
+	"github.com/nsbench/nsbench/perf/workload/cpu"
 )
+
+// bins are the programs runs need, resolved once (NSBENCH_CPU, NSBENCH_NSRUN,
+// NSBENCH_NSNET, else built from this tree).
+var bins Binaries
+
+func TestMain(m *testing.M) {
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsbench-cpu": &bins.CPU, "nsrun": &bins.NSRun, "nsnet": &bins.NSNet}))
+}
 
 // A real native run of a tiny CPU matrix, in two shards, merged, and resumed.
 func TestRunShardsMergeResume(t *testing.T) {
@@ -25,15 +36,13 @@ func TestRunShardsMergeResume(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err)
 	t.Setenv("PATH", filepath.Dir(goBin))
-	bin, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", dir, "")
-	require.NoError(t, err)
 	cfg := Config{Name: "t", Repetitions: 2, Seed: 1, Envs: []string{"native", "docker"},
-		CPU: &CPUConfig{Concurrency: []int{1, 2, 3}, Particles: 50, MemMiB: 1}}
+		Workloads: []workload.Workload{&cpu.Sim{Concurrency: []int{1, 2, 3}, Particles: 50, MemMiB: 1}}}
 	require.NoError(t, cfg.Validate())
 
 	var shards []*results.File
 	for i := 1; i <= 2; i++ {
-		f, err := Run(ctx, Options{Config: cfg, Out: filepath.Join(dir, "s.json"), Shard: Shard{i, 2}, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+		f, err := Run(ctx, Options{Config: cfg, Out: filepath.Join(dir, "s.json"), Shard: Shard{i, 2}, Bins: bins, StateDir: filepath.Join(dir, "state")})
 		require.NoError(t, err)
 		shards = append(shards, f)
 	}
@@ -60,11 +69,11 @@ func TestRunShardsMergeResume(t *testing.T) {
 	out := filepath.Join(dir, "r.json")
 	one := cfg
 	one.Repetitions = 1
-	_, err = Run(ctx, Options{Config: one, Out: out, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+	_, err = Run(ctx, Options{Config: one, Out: out, Bins: bins, StateDir: filepath.Join(dir, "state")})
 	require.NoError(t, err)
 	before, err := results.Load(out)
 	require.NoError(t, err)
-	f, err := Run(ctx, Options{Config: cfg, Out: out, Resume: true, CPUBin: bin, StateDir: filepath.Join(dir, "state")})
+	f, err := Run(ctx, Options{Config: cfg, Out: out, Resume: true, Bins: bins, StateDir: filepath.Join(dir, "state")})
 	require.NoError(t, err)
 	for i, c := range f.Cells {
 		require.Len(t, c.Samples, 2)
@@ -78,7 +87,7 @@ func TestRunSysbench(t *testing.T) {
 		t.Skip("sysbench not installed (apt-get install sysbench)")
 	}
 	cfg := Config{Name: "sb", Repetitions: 1, Envs: []string{"native"},
-		Sysbench: &SysbenchConfig{Threads: []int{1, 2}, MaxPrime: 2000, Events: 200}}
+		Workloads: []workload.Workload{&cpu.Sysbench{Threads: []int{1, 2}, MaxPrime: 2000, Events: 200}}}
 	require.NoError(t, cfg.Validate())
 	f, err := Run(context.Background(), Options{Config: cfg, Out: filepath.Join(t.TempDir(), "sb.json"), StateDir: t.TempDir()})
 	require.NoError(t, err)

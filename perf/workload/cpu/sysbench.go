@@ -8,18 +8,18 @@ import (
 	"strings"
 )
 
-// Sysbench is one `sysbench cpu` run: the second, external CPU workload
+// SysbenchRun is one `sysbench cpu` run: the second, external CPU workload
 // (prime sieving up to MaxPrime), a fixed amount of work (Events) spread
 // over Threads so a run takes as long as the machine needs, like the
 // simulation.
-type Sysbench struct {
+type SysbenchRun struct {
 	Threads  int `json:"threads"`
 	MaxPrime int `json:"max_prime"`
 	Events   int `json:"events"`
 }
 
 // Validate reports the first bad field.
-func (s Sysbench) Validate() error {
+func (s SysbenchRun) Validate() error {
 	if s.Threads < 1 || s.MaxPrime < 1 || s.Events < 1 {
 		return fmt.Errorf("sysbench cpu: threads %d, max_prime %d and events %d must be >= 1", s.Threads, s.MaxPrime, s.Events)
 	}
@@ -28,7 +28,7 @@ func (s Sysbench) Validate() error {
 
 // Args is sysbench's command line (without the binary). --time=0 lifts the
 // default 10 s limit so the event count alone ends the run.
-func (s Sysbench) Args() []string {
+func (s SysbenchRun) Args() []string {
 	return []string{"cpu", "--cpu-max-prime=" + strconv.Itoa(s.MaxPrime), "--threads=" + strconv.Itoa(s.Threads),
 		"--time=0", "--events=" + strconv.Itoa(s.Events), "run"}
 }

@@ -41,8 +41,8 @@ func TestParseSysbenchBad(t *testing.T) {
 }
 
 func TestSysbenchArgs(t *testing.T) {
-	s := Sysbench{Threads: 2, MaxPrime: 10000, Events: 4000}
+	s := SysbenchRun{Threads: 2, MaxPrime: 10000, Events: 4000}
 	require.NoError(t, s.Validate())
 	assert.Equal(t, []string{"cpu", "--cpu-max-prime=10000", "--threads=2", "--time=0", "--events=4000", "run"}, s.Args())
-	assert.Error(t, Sysbench{Threads: 0, MaxPrime: 1, Events: 1}.Validate())
+	assert.Error(t, SysbenchRun{Threads: 0, MaxPrime: 1, Events: 1}.Validate())
 }

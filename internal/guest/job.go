@@ -1,8 +1,4 @@
-// Package images builds the compressed initramfs an nsbench VM guest boots:
-// busybox, the guest init, the suite's static binaries and test binaries.
-// The archive is reproducible (sorted entries, fixed times and owners), so
-// the same inputs give the same bytes, and it is cached by content hash.
-package images
+package guest
 
 // Job is what the guest init reads from the share: the tests to run and
 // the kernel variant's sysctls.
@@ -26,4 +22,12 @@ const (
 	ShareMount = "/share"
 	JobFile    = "job.json"
 	DoneFile   = "done"
+)
+
+// Paths of the kernel modules in the image and of their load order (a
+// distribution kernel has 9p, virtio and the network devices as modules,
+// and there is no modprobe in the guest).
+const (
+	ModuleDir  = "/lib/modules/nsbench"
+	ModuleList = "/etc/nsbench/modules"
 )

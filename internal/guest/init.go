@@ -1,4 +1,4 @@
-package images
+package guest
 
 import (
 	"encoding/json"
@@ -16,10 +16,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// GuestInit is PID 1 of the guest. It never returns: it powers the guest
+// Init is PID 1 of the guest. It never returns: it powers the guest
 // off, after writing every result to the share (lockdown on the hardened
 // kernel blocks isa-debug-exit, so results go back through the share).
-func GuestInit(console io.Writer) {
+func Init(console io.Writer) {
 	err := guestInit(console)
 	if err != nil {
 		fmt.Fprintf(console, "nsinit: %v\n", err)
@@ -192,16 +192,16 @@ func switchRoot() error {
 // resolved (dependencies first): a distribution kernel has 9p, virtio and
 // the network devices as modules and there is no modprobe in the guest.
 func loadModules(console io.Writer) error {
-	list, err := os.ReadFile(GuestModuleList)
+	list, err := os.ReadFile(ModuleList)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", GuestModuleList, err)
+		return fmt.Errorf("read %s: %w", ModuleList, err)
 	}
 	names := strings.Fields(string(list))
 	for _, name := range names {
-		p := filepath.Join(GuestModuleDir, name+".ko")
+		p := filepath.Join(ModuleDir, name+".ko")
 		f, err := os.Open(p)
 		if err != nil {
 			return fmt.Errorf("load module: %w", err)
