@@ -130,9 +130,9 @@ func TestSlurmArray(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	require.NoError(t, os.Chmod(dir, 0o755)) // the job's output files are written by slurmstepd
-	nsbench, err := gobuild.Static(ctx, "./cmd/nsbench", filepath.Join(dir, "bin"), "")
+	nsbench, err := gobuild.Build(ctx, "nsbench", filepath.Join(dir, "bin"), "")
 	require.NoError(t, err)
-	cpuBin, err := gobuild.Static(ctx, "./cmd/nsbench-cpu", filepath.Join(dir, "bin"), "")
+	cpuBin, err := gobuild.Build(ctx, "nsbench-cpu", filepath.Join(dir, "bin"), "")
 	require.NoError(t, err)
 
 	key := make([]byte, 1024)
