@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsbench/nsbench/conformance/expected"
+	"github.com/nsbench/nsbench/conformance/matrix"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/kfeatures"
 	"github.com/nsbench/nsbench/internal/oci"
@@ -22,11 +24,20 @@ import (
 )
 
 // env is built once: the probe binary and the runtime under test. envErr
-// says why there is none (every test then skips with it).
+// says why there is none (every test then skips with it). results is the
+// run TestInvariants fills in and TestMain writes out as JSON, and known
+// the runtime version's expected outcomes.
 var (
 	suiteEnv *Env
 	envErr   error
+	results  *matrix.Run
+	known    *expected.File
 )
+
+// EnvResults names the file the suite writes its results to, as JSON
+// (make conformance: results/conformance-<runtime>.json; a VM guest: the
+// share). Unset, only go test's output tells.
+const EnvResults = "NSBENCH_CONFORMANCE_OUT"
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "nsbench-conformance-")
@@ -45,11 +56,19 @@ func TestMain(m *testing.M) {
 		if f != nil {
 			kernel = f.Release
 		}
-		// Read by cmd/nsconformance for the matrix header.
-		fmt.Printf("nsbench-conformance runtime=%s version=%q kernel=%s euid=%d\n", suiteEnv.Runtime.Name, v, kernel, os.Geteuid())
+		results = &matrix.Run{Runtime: suiteEnv.Runtime.Name, Version: v, Kernel: kernel, Euid: os.Geteuid()}
+		if known, err = expected.For(results.Runtime, v); err != nil {
+			suiteEnv, envErr = nil, err
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
+	if out := os.Getenv(EnvResults); out != "" && results != nil {
+		if err := results.Write(out); err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 
@@ -103,16 +122,29 @@ func gate(t *testing.T) *Env {
 	return suiteEnv
 }
 
-func report(t *testing.T, r Result) {
+// report records an invariant's outcome and judges it against the
+// runtime version's expected outcomes: a failure conformance/expected
+// lists is logged as the known finding it is, anything that differs from
+// the file (and any failure of nsrun) fails the test.
+func report(t *testing.T, name string, r Result) {
 	t.Helper()
-	switch r.Outcome {
-	case Pass:
+	mode := expected.Mode(results.Euid)
+	finding, diff := known.Judge(results.Runtime, results.Version, name, string(r.Outcome), mode)
+	res := matrix.Result{Invariant: name, Outcome: string(r.Outcome), Detail: r.Detail}
+	if finding != nil {
+		res.Known = finding.Advisory
+	}
+	results.Results = append(results.Results, res)
+	switch {
+	case diff != "":
+		t.Errorf("%s\n%s", diff, r.Detail)
+	case finding != nil:
+		t.Logf("known finding of %s %s (%s): %s", results.Runtime, expected.Version(results.Version), finding.Advisory, r.Detail)
+	case r.Outcome == Pass:
 		t.Log(r.Detail)
-	case Fail:
-		t.Error(r.Detail)
-	case Policy:
+	case r.Outcome == Policy:
 		t.Skip("policy: " + r.Detail)
-	default:
+	case r.Outcome == Skip:
 		t.Skip(r.Detail)
 	}
 }
@@ -124,7 +156,7 @@ func TestInvariants(t *testing.T) {
 		t.Run(inv.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			report(t, inv.Check(ctx, e))
+			report(t, inv.Name, inv.Check(ctx, e))
 		})
 	}
 }

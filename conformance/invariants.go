@@ -17,10 +17,10 @@ type Invariant struct {
 	Check func(ctx context.Context, e *Env) Result
 }
 
-// expected is the isolation the suite asks of every runtime: the default
+// defaultSpec is the isolation the suite asks of every runtime: the default
 // bundle's. Checks compare against this, not against whatever config a
 // (possibly broken) bundle carried.
-func expected() *specs.Spec { return spec.Default(os.Geteuid() != 0) }
+func defaultSpec() *specs.Spec { return spec.Default(os.Geteuid() != 0) }
 
 // Invariants is the suite, in matrix order.
 func Invariants() []Invariant {

@@ -19,7 +19,7 @@ func checkCaps(ctx context.Context, e *Env) Result {
 	if err != nil {
 		return fail("%v", err)
 	}
-	c := expected().Process.Capabilities
+	c := defaultSpec().Process.Capabilities
 	want := map[string][2]uint64{
 		"effective": {r.CapEff, capMask(c.Effective)},
 		"permitted": {r.CapPrm, capMask(c.Permitted)},

@@ -17,7 +17,7 @@ func checkUserNS(ctx context.Context, e *Env) Result {
 	if os.Geteuid() == 0 {
 		// Root runs use no user namespace by default; the rootless run of
 		// the suite checks the maps.
-		exp := expected()
+		exp := defaultSpec()
 		hasUser := slices.ContainsFunc(exp.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace })
 		if !hasUser {
 			return skip("the root configuration has no user namespace; run the suite unprivileged to check id maps")

@@ -1,13 +1,11 @@
 package vmtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -110,7 +108,8 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	}
 	job := guest.Job{Sysctls: k.Sysctls, Tests: []guest.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
-		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet},
+		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet,
+			"NSBENCH_CONFORMANCE_OUT=" + filepath.Join(images.ShareMount, conformanceResults)},
 	}}}
 	checks := variantChecks(o.Variant)
 	job.Tests = append(job.Tests, checks...)
@@ -124,19 +123,17 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	out := res.Outputs["conformance"]
-	fmt.Fprint(w, out)
-	// The guest printed plain `go test -v`; test2json turns it into the
-	// events the matrix reads, as on the host.
-	conv := exec.CommandContext(ctx, "go", "tool", "test2json", "-p", "conformance")
-	conv.Stdin = bytes.NewReader([]byte(out))
-	events, err := conv.Output()
-	if err == nil {
-		if run, err := matrix.Parse(bytes.NewReader(events)); err == nil {
-			run.Runtime = o.Runtime + "@" + o.Variant + "/" + o.Arch
-			fmt.Fprintln(w)
-			matrix.Table(w, []*matrix.Run{run})
-		}
+	fmt.Fprint(w, res.Outputs["conformance"])
+	// The suite wrote its results as JSON onto the share; the matrix is
+	// built from that, as on the host.
+	run, rerr := matrix.Load(filepath.Join(o.OutDir, "share", conformanceResults))
+	if rerr == nil {
+		run.Label = o.Runtime + "@" + o.Variant + "/" + o.Arch
+		fmt.Fprintln(w)
+		_, rerr = matrix.Table(w, []*matrix.Run{run})
+	}
+	if rerr != nil {
+		fmt.Fprintf(w, "\nno conformance matrix: %v\n", rerr)
 	}
 	code := res.ExitCodes["conformance"]
 	for _, c := range checks {
@@ -202,6 +199,9 @@ func (s RunSummary) write(path string) error {
 	}
 	return nil
 }
+
+// conformanceResults is the suite's results file on the share.
+const conformanceResults = "conformance.json"
 
 // variantChecks are guest jobs showing that what a variant is about is
 // really in its kernel: the aufs kernel must list aufs and mount a union

@@ -1,24 +1,34 @@
-// Package matrix turns the conformance suite's `go test -json` output into
-// a results file per runtime and prints invariant × runtime tables.
+// Package matrix is the conformance suite's results as data: the run the
+// suite writes as JSON (a file on the host, the share in a VM guest), and
+// the invariant × runtime tables built from those files, with each
+// reference runtime's known findings named and any difference from
+// conformance/expected called out.
 package matrix
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
+	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/nsbench/nsbench/conformance/expected"
+	"github.com/nsbench/nsbench/internal/atomicfile"
 )
 
 // Run is one run of the suite against one runtime on one kernel.
 type Run struct {
-	Runtime string   `json:"runtime"`
-	Version string   `json:"version"`
-	Kernel  string   `json:"kernel"`
-	Euid    string   `json:"euid"`
+	// Runtime is the runtime binary's name (nsrun, runc, crun).
+	Runtime string `json:"runtime"`
+	// Version is the first line of its --version.
+	Version string `json:"version"`
+	Kernel  string `json:"kernel"`
+	Euid    int    `json:"euid"`
+	// Label, when set, heads the run's column instead of Runtime (a VM
+	// cell: nsrun@hardened/arm64).
+	Label   string   `json:"label,omitempty"`
 	Results []Result `json:"results"`
 }
 
@@ -27,80 +37,80 @@ type Result struct {
 	Invariant string `json:"invariant"`
 	Outcome   string `json:"outcome"`
 	Detail    string `json:"detail,omitempty"`
+	// Known is the advisory of a failure conformance/expected lists for
+	// this runtime version.
+	Known string `json:"known,omitempty"`
 }
 
-type event struct {
-	Action, Test, Output string
+// Load reads a run the suite wrote.
+func Load(path string) (*Run, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read conformance results: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode conformance results %s: %w", path, err)
+	}
+	if len(r.Results) == 0 {
+		return nil, fmt.Errorf("%s holds no results: the suite did not get to run an invariant (see its output)", path)
+	}
+	return &r, nil
 }
 
-var header = regexp.MustCompile(`nsbench-conformance runtime=(\S+) version=("(?:[^"\\]|\\.)*"|\S+) kernel=(\S*) euid=(\S+)`)
-
-// Parse reads `go test -json` events of the conformance package.
-func Parse(r io.Reader) (*Run, error) {
-	run := &Run{}
-	detail := map[string]string{}
-	outcome := map[string]string{}
-	var order []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1024*1024), 16*1024*1024)
-	for sc.Scan() {
-		var ev event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			continue // go test -json interleaves plain build output
-		}
-		if m := header.FindStringSubmatch(ev.Output); m != nil {
-			run.Runtime, run.Kernel, run.Euid = m[1], m[3], m[4]
-			run.Version = strings.Trim(m[2], `"`)
-		}
-		name, ok := strings.CutPrefix(ev.Test, "TestInvariants/")
-		if !ok {
-			continue
-		}
-		switch ev.Action {
-		case "run":
-			order = append(order, name)
-		case "output":
-			line := strings.TrimSpace(ev.Output)
-			// t.Log lines read "file.go:NN: detail"; keep the detail.
-			if i := strings.Index(line, ".go:"); i > 0 {
-				if j := strings.Index(line[i+4:], ": "); j >= 0 {
-					detail[name] = line[i+4+j+2:]
-				}
-			}
-		case "pass", "fail", "skip":
-			outcome[name] = ev.Action
-		}
+// Write stores the run as JSON at path, atomically.
+func (r *Run) Write(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode conformance results: %w", err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read go test -json output: %w", err)
-	}
-	if len(order) == 0 {
-		return nil, fmt.Errorf("no TestInvariants results in the input (did the suite run? look at its output)")
-	}
-	for _, name := range order {
-		o, d := outcome[name], detail[name]
-		if o == "skip" && strings.HasPrefix(d, "policy: ") {
-			o, d = "policy", strings.TrimPrefix(d, "policy: ")
-		}
-		if o == "" {
-			o = "fail" // started, never finished: a crash or timeout
-		}
-		run.Results = append(run.Results, Result{Invariant: name, Outcome: o, Detail: d})
-	}
-	return run, nil
+	return atomicfile.Write(path, append(data, '\n'), 0o644)
 }
 
-// Table prints runs side by side: one row per invariant, one column per run.
-func Table(w io.Writer, runs []*Run) {
+// Mode is root or rootless.
+func (r *Run) Mode() string { return expected.Mode(r.Euid) }
+
+func (r *Run) name() string {
+	if r.Label != "" {
+		return r.Label
+	}
+	return r.Runtime
+}
+
+// Check compares the run with conformance/expected: the known findings it
+// shows, and every difference (an unexpected failure, a known one that no
+// longer fails, any failure of nsrun).
+func (r *Run) Check() (known []string, diffs []string, err error) {
+	exp, err := expected.For(r.Runtime, r.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := expected.Version(r.Version)
+	for _, res := range r.Results {
+		k, diff := exp.Judge(r.Runtime, r.Version, res.Invariant, res.Outcome, r.Mode())
+		if k != nil {
+			known = append(known, fmt.Sprintf("%s %s (%s): vulnerable to %s (%s)", r.Runtime, v, r.Mode(), res.Invariant, k.Advisory))
+		}
+		if diff != "" {
+			diffs = append(diffs, fmt.Sprintf("%s: %s", r.name(), diff))
+		}
+	}
+	return known, diffs, nil
+}
+
+// Table prints runs side by side, one row per invariant and one column per
+// run, then the known findings and the differences from conformance/expected.
+// It returns whether any run differs.
+func Table(w io.Writer, runs []*Run) (bool, error) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprint(tw, "invariant")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "\t%s", r.Runtime)
+		fmt.Fprintf(tw, "\t%s", r.name())
 	}
 	fmt.Fprintln(tw)
 	fmt.Fprint(tw, "")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "\t(%s)", versionNumber(r.Version))
+		fmt.Fprintf(tw, "\t(%s, %s)", versionNumber(r.Version), r.Mode())
 	}
 	fmt.Fprintln(tw)
 	var names []string
@@ -113,10 +123,18 @@ func Table(w io.Writer, runs []*Run) {
 			}
 		}
 	}
+	var known, diffs []string
+	for _, r := range runs {
+		k, d, err := r.Check()
+		if err != nil {
+			return false, err
+		}
+		known, diffs = append(known, k...), append(diffs, d...)
+	}
 	for _, n := range names {
 		fmt.Fprint(tw, n)
 		for _, r := range runs {
-			fmt.Fprintf(tw, "\t%s", outcomeOf(r, n))
+			fmt.Fprintf(tw, "\t%s", cell(r, n))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -131,22 +149,40 @@ func Table(w io.Writer, runs []*Run) {
 	}
 	sort.Strings(ks)
 	fmt.Fprintf(w, "kernel: %s\n", strings.Join(ks, ", "))
+	if len(known) > 0 {
+		fmt.Fprintln(w, "known findings (conformance/expected):")
+		for _, k := range known {
+			fmt.Fprintln(w, "  "+k)
+		}
+	}
+	if len(diffs) > 0 {
+		fmt.Fprintln(w, "DIFFERENT FROM THE EXPECTED OUTCOMES:")
+		for _, d := range diffs {
+			fmt.Fprintln(w, "  "+d)
+		}
+	}
+	return len(diffs) > 0, nil
 }
 
-func outcomeOf(r *Run, name string) string {
+// cell is a run's outcome of invariant n: a known failure reads
+// "vulnerable", an invariant the run does not have "-".
+func cell(r *Run, n string) string {
+	exp, _ := expected.For(r.Runtime, r.Version)
 	for _, res := range r.Results {
-		if res.Invariant == name {
-			return res.Outcome
+		if res.Invariant != n {
+			continue
 		}
+		if res.Outcome == "fail" && exp.Known(n, r.Mode()) != nil {
+			return "vulnerable"
+		}
+		return res.Outcome
 	}
 	return "-"
 }
 
 func versionNumber(v string) string {
-	for _, f := range strings.Fields(v) {
-		if len(f) > 0 && f[0] >= '0' && f[0] <= '9' {
-			return f
-		}
+	if n := expected.Version(v); n != "" {
+		return n
 	}
 	return v
 }
