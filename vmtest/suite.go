@@ -109,7 +109,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	job := guest.Job{Sysctls: k.Sysctls, Tests: []guest.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
 		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet,
-			"NSBENCH_CONFORMANCE_OUT=" + filepath.Join(images.ShareMount, conformanceResults)},
+			"NSBENCH_CONFORMANCE_OUT=" + filepath.Join(guest.ShareMount, conformanceResults)},
 	}}}
 	checks := variantChecks(o.Variant)
 	job.Tests = append(job.Tests, checks...)

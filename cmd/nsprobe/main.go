@@ -3,6 +3,8 @@
 // into every bundle it makes.
 //
 //	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--mount-inside DIR --mounted FILE] [--wait-for FILE]
+//	        [--mask-check P1,P2] [--proc DIR] ...
+//	nsprobe --hook-report FILE   (as an OCI hook)
 //
 // Since Go 1.25 the runtime reads the cgroup CPU limit at start and keeps
 // the cgroup files open to follow changes; the probe would then report its
@@ -17,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nsbench/nsbench/conformance/probe"
@@ -36,8 +39,21 @@ func main() {
 	flag.StringVar(&o.SetUTS, "set-uts", "", "a name to set as hostname and domainname from inside")
 	flag.StringVar(&o.OpenDev, "open-dev", "", "a device node to try opening for reading (device access control)")
 	ids := flag.Bool("ids", false, "print only this process's uid and euid, as JSON")
+	maskCheck := flag.String("mask-check", "", "comma-separated masked paths to describe (type, and whether they open for writing)")
+	flag.StringVar(&o.Proc, "proc", "/proc", "where procfs is mounted inside, to read the process's own status from")
+	hookReport := flag.String("hook-report", "", "run as an OCI hook: read the state on stdin, write what the hook sees to this file")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()
+	if *maskCheck != "" {
+		o.MaskCheck = strings.Split(*maskCheck, ",")
+	}
+	if *hookReport != "" {
+		if err := probe.Hook(os.Stdin, *hookReport); err != nil {
+			fmt.Fprintln(os.Stderr, "nsprobe:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *ids {
 		if err := json.NewEncoder(os.Stdout).Encode(probe.OwnIDs()); err != nil {
 			os.Exit(1)

@@ -75,6 +75,18 @@ type Report struct {
 	// OpenDev is the error of opening the -open-dev device node for
 	// reading (empty: it opened).
 	OpenDev string `json:"openDev,omitempty"`
+	// Cwd is what getcwd says ("(unreachable)/..." when the cwd lies
+	// outside the root).
+	Cwd string `json:"cwd"`
+	// ProcFS says whether /proc is a procfs root (see ProcFS).
+	ProcFS string `json:"procfs"`
+	// LSM is the process's LSM label (/proc/self/attr/current), or the
+	// error reading it: none on a host without an LSM that labels.
+	LSM string `json:"lsm"`
+	// CgroupMounts are the cgroup filesystems inside, with their options.
+	CgroupMounts []string `json:"cgroupMounts,omitempty"`
+	// Masks describe the -mask-check paths.
+	Masks []MaskReport `json:"masks,omitempty"`
 }
 
 // IDs are a process's real and effective user ids, or why they are unknown.
@@ -110,6 +122,18 @@ type Options struct {
 	SetUTS string
 	// OpenDev is a device node to open for reading.
 	OpenDev string
+	// MaskCheck are masked paths to describe (MaskReport).
+	MaskCheck []string
+	// Proc is where procfs is mounted inside (default /proc): the
+	// probe's capability sets are read from there.
+	Proc string
+}
+
+func (o Options) procOrDefault() string {
+	if o.Proc == "" {
+		return "/proc"
+	}
+	return o.Proc
 }
 
 // Collect looks around. It never fails: what it cannot read stays empty.
@@ -126,28 +150,8 @@ func Collect(o Options) *Report {
 	r.UIDMap = squash(read("/proc/self/uid_map"))
 	r.GIDMap = squash(read("/proc/self/gid_map"))
 	r.Setgroup = strings.TrimSpace(read("/proc/self/setgroups"))
-	for _, line := range strings.Split(read("/proc/self/status"), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		n, _ := strconv.ParseUint(v, 16, 64)
-		switch k {
-		case "CapEff":
-			r.CapEff = n
-		case "CapPrm":
-			r.CapPrm = n
-		case "CapBnd":
-			r.CapBnd = n
-		case "CapInh":
-			r.CapInh = n
-		case "CapAmb":
-			r.CapAmb = n
-		case "NoNewPrivs":
-			r.NoNewPrivs = v == "1"
-		}
-	}
+	st := status(o.procOrDefault())
+	r.CapEff, r.CapPrm, r.CapBnd, r.CapInh, r.CapAmb, r.NoNewPrivs = st.CapEff, st.CapPrm, st.CapBnd, st.CapInh, st.CapAmb, st.NoNewPrivs
 	r.NetNS, _ = os.Readlink("/proc/self/ns/net")
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -164,6 +168,9 @@ func Collect(o Options) *Report {
 			r.Cgroup = append(r.Cgroup, l)
 		}
 	}
+	// getcwd(2) itself, not $PWD: it says "(unreachable)" for a cwd
+	// outside the root.
+	r.Cwd, _ = unix.Getwd()
 	r.Root, r.RootParent, r.Proc1Root = devIno("/"), devIno("/.."), devIno("/proc/1/root")
 	r.WalkOut = walkOut(r.Root, r.FDs)
 	r.Mknod = errText(unix.Mknod("/dev/probe-mknod", unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))))
@@ -186,6 +193,16 @@ func Collect(o Options) *Report {
 		_, err := unix.SysvShmGet(o.ShmKey, 0, 0)
 		r.ShmLookup = errText(err)
 	}
+	r.ProcFS = ProcFS("/proc")
+	if data, err := os.ReadFile(filepath.Join(o.procOrDefault(), "self/attr/current")); err != nil {
+		r.LSM = "error: " + errText(err)
+	} else {
+		r.LSM = strings.TrimRight(string(data), "\x00\n")
+	}
+	r.CgroupMounts = CgroupMounts()
+	r.Masks = Masks(o.MaskCheck)
+	// A successful escape changes the process's root: the looks above
+	// must come before it.
 	r.Chroot = chrootEscape()
 	// kcore needs CAP_SYS_RAWIO anyway; timer_list is readable by root
 	// unless masked, so it shows whether masking happened.
