@@ -52,12 +52,28 @@ type BadBundle struct {
 // BadBundles runs f as one subtest per file of testdata/bundles/bad.
 func BadBundles(t *testing.T, f func(t *testing.T, b *BadBundle)) {
 	t.Helper()
-	Glob(t, filepath.Join("bundles", "bad", "*.json"), func(t *testing.T, path string) {
-		b, err := ParseBadBundle(ReadFile(t, path))
-		mustf(t, err, "fixture %s", path)
-		b.Name = strings.TrimSuffix(filepath.Base(path), ".json")
-		f(t, b)
-	})
+	for _, b := range LoadBadBundles(t) {
+		t.Run(b.Name, func(t *testing.T) { f(t, b) })
+	}
+}
+
+// LoadBadBundles reads every file of testdata/bundles/bad (fuzz targets
+// seed their corpus from them).
+func LoadBadBundles(t testing.TB) []*BadBundle {
+	t.Helper()
+	paths, err := filepath.Glob(Testdata(t, "bundles", "bad", "*.json"))
+	mustf(t, err, "glob bad bundles")
+	if len(paths) == 0 {
+		t.Fatalf("no fixture in testdata/bundles/bad")
+	}
+	var out []*BadBundle
+	for _, p := range paths {
+		b, err := ParseBadBundle(ReadFile(t, p))
+		mustf(t, err, "fixture %s", p)
+		b.Name = strings.TrimSuffix(filepath.Base(p), ".json")
+		out = append(out, b)
+	}
+	return out
 }
 
 // ParseBadBundle reads one fixture, refusing unknown fields and stages.

@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +21,15 @@ func Load(bundleDir string) (*specs.Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read bundle config %s: %w (make one with `nsrun spec`)", path, err)
 	}
+	return Parse(path, data)
+}
+
+// Parse decodes the text of a config.json; path names it in errors. One
+// JSON object and nothing after it: text after the object (a second
+// object pasted in, a stray brace) would otherwise be ignored.
+func Parse(path string, data []byte) (*specs.Spec, error) {
 	var s specs.Spec
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&s); err != nil {
 		var se *json.SyntaxError
 		var te *json.UnmarshalTypeError
@@ -31,6 +40,9 @@ func Load(bundleDir string) (*specs.Spec, error) {
 			return nil, fmt.Errorf("parse %s: line %d: field %s: %w", path, lineOf(data, te.Offset), te.Field, err)
 		}
 		return nil, fmt.Errorf("parse %s: %w", path, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("parse %s: line %d: text after the configuration's JSON object (one object per config.json)", path, lineOf(data, dec.InputOffset()))
 	}
 	return &s, nil
 }
