@@ -2,10 +2,11 @@ package runtime
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/nsbench/nsbench/runtime/procfs"
 )
 
 // applySysctls writes linux.sysctl through the container's /proc/sys, after
@@ -20,7 +21,10 @@ func applySysctls(sysctl map[string]string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		p := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(p, []byte(sysctl[k]), 0); err != nil {
+		// Verified to land on the container's procfs, beneath /proc with
+		// no symlink or mount on the way: an image's /proc cannot redirect
+		// the runtime's write to a file of its choosing.
+		if err := procfs.WriteFile(p, []byte(sysctl[k])); err != nil {
 			return fmt.Errorf("set linux.sysctl %s=%q: write %s: %w", k, sysctl[k], p, err)
 		}
 	}

@@ -270,3 +270,34 @@ func TestRbindReadOnlyIsRecursive(t *testing.T) {
 	require.NoError(t, unix.Unmount(sub, unix.MNT_DETACH))
 	assert.Empty(t, e.leftovers(id))
 }
+
+// TestSysctlNotRedirected: the runtime writes linux.sysctl through the
+// container's /proc. With no procfs on /proc, an image's /proc/sys/... can
+// be a symlink to a host file reachable inside (a volume): the write must
+// be refused, not land there (runc's CVE-2025-52881, CVE-2019-19921).
+func TestSysctlNotRedirected(t *testing.T) {
+	e := newEnv(t)
+	vol := filepath.Join(e.tmp, "volume")
+	require.NoError(t, os.Mkdir(vol, 0o777))
+	target := filepath.Join(vol, "target")
+	require.NoError(t, os.WriteFile(target, []byte("bait\n"), 0o666))
+	b := e.newBundle("true")
+	for i, m := range b.Spec.Mounts {
+		if m.Destination == "/proc" {
+			b.Spec.Mounts[i].Destination = "/proc2"
+		}
+	}
+	b.Spec.Linux.MaskedPaths, b.Spec.Linux.ReadonlyPaths = nil, nil
+	b.Spec.Mounts = append(b.Spec.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}})
+	b.Spec.Linux.Sysctl = map[string]string{"kernel.domainname": "nsbench-redirected"}
+	require.NoError(t, b.Save())
+	replaceWithSymlink(t, b, "proc/sys/kernel/domainname", "/vol/target")
+	id := randomID("sysctl")
+	_, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	data, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "bait\n", string(data), "the runtime's sysctl write landed in a host file")
+	assert.NotZero(t, code, "a sysctl with no procfs on /proc must be refused")
+	assert.Contains(t, stderr, "not procfs")
+	assert.Empty(t, e.leftovers(id))
+}

@@ -39,14 +39,16 @@ func TestWriteFile(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, WriteFile("/proc/self/oom_score_adj", []byte(strings.TrimSpace(string(cur)))))
 
-	fake := filepath.Join(t.TempDir(), "oom_score_adj")
-	require.NoError(t, os.WriteFile(fake, []byte("0\n"), 0o644))
-	assert.ErrorContains(t, WriteFile(fake, []byte("500")), "not on procfs")
-	data, err := os.ReadFile(fake)
+	for _, bad := range []string{filepath.Join(t.TempDir(), "oom_score_adj"), "/proc", "/etc/hostname"} {
+		assert.ErrorContains(t, WriteFile(bad, []byte("500")), "not a file under /proc", bad)
+	}
+	// A symlink under /proc is not followed: /proc/self/cwd leads out of
+	// procfs to wherever the test runs.
+	dir := t.TempDir()
+	t.Chdir(dir)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x"), []byte("0\n"), 0o644))
+	assert.Error(t, WriteFile("/proc/self/cwd/x", []byte("500")))
+	data, err := os.ReadFile(filepath.Join(dir, "x"))
 	require.NoError(t, err)
-	assert.Equal(t, "0\n", string(data), "nothing written to a file that is not procfs")
-
-	link := filepath.Join(t.TempDir(), "link")
-	require.NoError(t, os.Symlink("/proc/self/oom_score_adj", link))
-	assert.Error(t, WriteFile(link, []byte(strings.TrimSpace(string(cur)))), "a symlink is not followed")
+	assert.Equal(t, "0\n", string(data), "nothing written through the symlink")
 }
