@@ -34,7 +34,7 @@ conformance-all: deps-test nsconformance
 conformance-rootless: deps-test test-users nsconformance
 	@if [ "$$(id -u)" != 0 ]; then echo "conformance-rootless: run as root (it switches to nsbench-user); unprivileged, run: go test ./conformance/"; exit 0; fi
 	@mkdir -p results
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/nsrun ./cmd/nsrun
+	$(NSRUN_STATIC) -o $(BIN)/nsrun ./cmd/nsrun
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/nsprobe ./cmd/nsprobe
 	$(GO) test -c -o $(BIN)/conformance.test ./conformance/
 	chmod 755 $(BIN) $(BIN)/nsrun $(BIN)/nsprobe $(BIN)/conformance.test

@@ -6,16 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/procfs"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
@@ -70,6 +69,9 @@ type CreateOptions struct {
 	ID, Bundle string
 	// PreserveFDs passes descriptors 3 .. 3+PreserveFDs-1 to the container.
 	PreserveFDs int
+	// ConsoleSocket, for process.terminal, is a connected unix socket: the
+	// init sends the pty master over it (SCM_RIGHTS), as runc does.
+	ConsoleSocket *os.File
 	// Stdio the container inherits; nil means this process's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -79,19 +81,11 @@ type CreateOptions struct {
 type Process struct {
 	ID  string
 	Pid int
-	cmd *exec.Cmd
+	sp  *spawned
 }
 
-// Wait waits for the container's init to exit and returns its wait status.
-func (p *Process) Wait() (syscall.WaitStatus, error) {
-	err := p.cmd.Wait()
-	ws, _ := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		err = nil
-	}
-	return ws, err
-}
+// Wait waits for the process to exit and returns its wait status.
+func (p *Process) Wait() (syscall.WaitStatus, error) { return p.sp.wait() }
 
 // undo is a stack of clean-up steps run when create fails half-way.
 type undo []func()
@@ -121,6 +115,12 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		return nil, err
 	}
 	r.normalize(s)
+	switch {
+	case s.Process.Terminal && o.ConsoleSocket == nil:
+		return nil, errors.New("config.json: process.terminal is true: pass --console-socket (a unix socket that receives the pty master), or run it in the foreground with `nsrun run`")
+	case !s.Process.Terminal && o.ConsoleSocket != nil:
+		return nil, errors.New("--console-socket given but config.json's process.terminal is false: set it to true or drop the socket")
+	}
 	if s.Linux.Seccomp != nil {
 		// Refusing would turn away most engine-made bundles; the container
 		// runs, and the caller is told it has no filter.
@@ -188,7 +188,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		testPause("cgroup-created")
 	}
 
-	fifoPath := filepath.Join(st.Dir(o.ID), "exec.fifo")
+	fifoPath := filepath.Join(st.Dir(o.ID), fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return nil, fmt.Errorf("create %s: %w", fifoPath, err)
 	}
@@ -199,11 +199,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
 	}
 	defer fifo.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	parentSock, childSock, err := socketpair()
 	if err != nil {
-		return nil, fmt.Errorf("socketpair for the container's init: %w", err)
+		return nil, err
 	}
-	parentSock, childSock := os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child")
 	defer parentSock.Close()
 	defer childSock.Close()
 
@@ -214,9 +213,19 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		return nil, err
 	}
 	defer exe.Close()
-	cmd, err := initCommand(s, o, childSock, fifo, exe, rootless)
-	if err != nil {
-		return nil, err
+	so := &spawnOptions{
+		ID: o.ID, Namespaces: s.Linux.Namespaces, UIDMappings: s.Linux.UIDMappings, GIDMappings: s.Linux.GIDMappings,
+		Rootless: rootless, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Sock: childSock, Exe: exe, CgroupFD: -1,
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		so.Extra = append(so.Extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	fifoFD := 3 + len(so.Extra)
+	so.Extra = append(so.Extra, fifo)
+	consoleFD := -1
+	if o.ConsoleSocket != nil {
+		consoleFD = 3 + len(so.Extra)
+		so.Extra = append(so.Extra, o.ConsoleSocket)
 	}
 	// On cgroup v2 the init is cloned straight into its cgroup. Elsewhere
 	// it is moved in after the clone: on v1 that first cgroup.procs write
@@ -229,21 +238,28 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		}
 		if fd >= 0 {
 			defer unix.Close(fd)
-			cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+			so.CgroupFD = fd
 			bornInCgroup = true
 		}
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container init (%s, sealed nsrun): %w", cmd.Path, err)
+	// The init's errors surface on the socket; a hung init must not hang
+	// create.
+	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
+	defer stop()
+	sp, err := spawn(so, parentSock)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("create %s: %w", o.ID, ctx.Err())
+		}
+		return nil, fmt.Errorf("create %s: %w", o.ID, err)
 	}
 	childSock.Close()
-	pid := cmd.Process.Pid
-	cleanup.push(func() {
-		_ = unix.Kill(pid, unix.SIGKILL)
-		_ = cmd.Wait()
-	})
+	pid := sp.Pid
+	cleanup.push(sp.kill)
 	rec.Pid = pid
-	rec.InitStartTime, _ = startTime(pid)
+	if ps, err := procfs.ReadStat(pid); err == nil {
+		rec.InitStartTime = ps.StartTime
+	}
 	if err := st.Save(rec); err != nil {
 		return nil, err
 	}
@@ -254,12 +270,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	}
 	testPause("init-started")
 
-	// The init's errors surface here; a hung init must not hang create.
-	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
-	defer stop()
-	c := newConn(parentSock)
+	c := sp.conn
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
-		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Spec: s, HostPid: pid, CgroupV2: layout.Mode() == cgroups.ModeV2, FirstFD: 3 + o.PreserveFDs,
+		State: rec.State, Rootfs: rootfs, Spec: s, CgroupV2: layout.Mode() == cgroups.ModeV2,
+		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ConsoleFD: consoleFD,
 	}}); err != nil {
 		return nil, err
 	}
@@ -269,7 +283,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("create %s: %w", o.ID, ctx.Err())
 			}
-			return nil, fmt.Errorf("create %s: the container's init exited before it was ready: %s", o.ID, exitReason(cmd, pid))
+			return nil, fmt.Errorf("create %s: the container's init exited before it was ready: %s", o.ID, sp.exitReason())
 		}
 		switch m.Type {
 		case msgError:
@@ -294,11 +308,21 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			if err := st.Save(rec); err != nil {
 				return nil, err
 			}
-			return &Process{ID: o.ID, Pid: pid, cmd: cmd}, nil
+			return &Process{ID: o.ID, Pid: pid, sp: sp}, nil
 		default:
 			return nil, fmt.Errorf("create %s: unexpected %q message from the container's init", o.ID, m.Type)
 		}
 	}
+}
+
+// socketpair returns the two ends of the sync socket, close-on-exec (the
+// child's end is passed on explicitly).
+func socketpair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair for the container's init: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child"), nil
 }
 
 // cgroup returns the container's cgroup manager, or nil for a rootless
@@ -323,132 +347,14 @@ func wantsLimits(r *specs.LinuxResources) bool {
 		r.CPU != nil && (r.CPU.Quota != nil || r.CPU.Shares != nil || r.CPU.Cpus != "" || r.CPU.Mems != "")
 }
 
-var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET, specs.MountNamespace: unix.CLONE_NEWNS,
-	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
-}
-
-// initCommand starts the container's init from exe, the sealed executable,
-// through its /proc/self/fd path in the child: exec through the magic link
-// needs no search permission on the binary's directories, which a remapped
-// root (host uid 200000, say) may lack for /root/...
-func initCommand(s *specs.Spec, o CreateOptions, sock, fifo, exe *os.File, rootless bool) (*exec.Cmd, error) {
-	cmd := &exec.Cmd{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
-	for i := 0; i < o.PreserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	syncFD := 3 + len(cmd.ExtraFiles)
-	cmd.ExtraFiles = append(cmd.ExtraFiles, sock, fifo, exe)
-	exeFD := strconv.Itoa(syncFD + 2)
-	cmd.Path = "/proc/self/fd/" + exeFD
-	// The id in argv names the init in ps until it execs the program.
-	cmd.Args = []string{"nsrun", "init", o.ID}
-	cmd.Env = []string{"_NSRUN_SYNC_FD=" + strconv.Itoa(syncFD), "_NSRUN_FIFO_FD=" + strconv.Itoa(syncFD+1), "_NSRUN_EXE_FD=" + exeFD}
-	attr := &syscall.SysProcAttr{Setsid: true}
-	for _, ns := range s.Linux.Namespaces {
-		// A new cgroup namespace is unshared by the init once it sits in
-		// its cgroup, so that cgroup becomes the namespace's root.
-		if ns.Path == "" && ns.Type != specs.CgroupNamespace {
-			attr.Cloneflags |= cloneFlags[ns.Type]
-		}
-	}
-	if attr.Cloneflags&unix.CLONE_NEWUSER != 0 {
-		for _, m := range s.Linux.UIDMappings {
-			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		for _, m := range s.Linux.GIDMappings {
-			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		// An unprivileged user may write a gid map only with setgroups
-		// denied; root keeps setgroups so additionalGids work.
-		attr.GidMappingsEnableSetgroups = !rootless
-		// Become root of the new namespace. Without this the init keeps its
-		// host uid, which a map that leaves it out (root mapping a range
-		// such as 0 -> 200000) shows as nobody: no capabilities inside.
-		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless}
-		if rootless {
-			if err := checkRootlessMaps(s); err != nil {
-				return nil, err
-			}
-		}
-	} else if rootless {
-		return nil, errors.New("config.json: linux.namespaces: an unprivileged user needs a user namespace ({\"type\": \"user\"}); make the bundle with `nsrun spec --rootless`")
-	}
-	cmd.SysProcAttr = attr
-	return cmd, nil
-}
-
-// checkRootlessMaps: without newuidmap an unprivileged process may map only
-// its own ids, one each.
-func checkRootlessMaps(s *specs.Spec) error {
-	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
-	for _, m := range s.Linux.UIDMappings {
-		if m.HostID != uid || m.Size != 1 || len(s.Linux.UIDMappings) != 1 {
-			return fmt.Errorf("config.json: linux.uidMappings: rootless nsrun maps only your own uid %d (size 1); got hostID %d size %d", uid, m.HostID, m.Size)
-		}
-	}
-	for _, m := range s.Linux.GIDMappings {
-		if m.HostID != gid || m.Size != 1 || len(s.Linux.GIDMappings) != 1 {
-			return fmt.Errorf("config.json: linux.gidMappings: rootless nsrun maps only your own gid %d (size 1); got hostID %d size %d", gid, m.HostID, m.Size)
-		}
-	}
-	return nil
-}
-
-func orStd(f, def *os.File) *os.File {
-	if f != nil {
-		return f
-	}
-	return def
-}
-
-func exitReason(cmd *exec.Cmd, pid int) string {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			return "exit status 0"
-		}
-		return err.Error()
-	case <-time.After(2 * time.Second):
-		return fmt.Sprintf("pid %d closed its channel but did not exit", pid)
-	}
-}
-
-// startTime reads field 22 of /proc/PID/stat: when the process started, in
-// clock ticks since boot. With the pid it names one process for good.
-func startTime(pid int) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it are fixed.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f))
-	}
-	if f[0] == "Z" || f[0] == "X" {
-		return 0, fmt.Errorf("pid %d is a zombie", pid)
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
 // alive reports whether the container's init still runs (not a zombie, and
 // not a new process that reused its pid).
 func alive(rec *state.Container) bool {
 	if rec.Pid <= 0 {
 		return false
 	}
-	t, err := startTime(rec.Pid)
-	return err == nil && (rec.InitStartTime == 0 || t == rec.InitStartTime)
+	ps, err := procfs.ReadStat(rec.Pid)
+	return err == nil && !ps.Zombie() && (rec.InitStartTime == 0 || ps.StartTime == rec.InitStartTime)
 }
 
 // status computes the container's OCI status from its record and the
@@ -464,7 +370,7 @@ func (r *Runtime) status(rec *state.Container) specs.ContainerState {
 	if frozen(rec) {
 		return statusPaused
 	}
-	if _, err := os.Stat(filepath.Join(r.store().Dir(rec.ID), "exec.fifo")); err == nil {
+	if _, err := os.Stat(filepath.Join(r.store().Dir(rec.ID), fifoName)); err == nil {
 		return specs.StateCreated
 	}
 	return specs.StateRunning
@@ -495,7 +401,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if s := r.status(rec); s != specs.StateCreated {
 		return fmt.Errorf("start %s: container is %s, not created", id, s)
 	}
-	fifoPath := filepath.Join(st.Dir(id), "exec.fifo")
+	fifoPath := filepath.Join(st.Dir(id), fifoName)
 	// Non-blocking: with no reader (the init died) this fails at once
 	// instead of hanging.
 	f, err := os.OpenFile(fifoPath, os.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)

@@ -14,55 +14,74 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/runtime/capabilities"
+	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/hooks"
 	"github.com/nsbench/nsbench/runtime/inroot"
 	"github.com/nsbench/nsbench/runtime/procfs"
+	"github.com/nsbench/nsbench/runtime/nsenter"
 	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
-// Init is the container's first process: nsrun re-executed as "nsrun init"
-// inside the new namespaces. It must run on the main OS thread, locked
-// (cmd/nsrun locks it in an init function): namespace joins, credentials
-// and capabilities below are per-thread, and execve keeps only the calling
-// thread. It returns only on failure, after reporting it to `create`.
+// Init is the process nsrun starts as "nsrun init": a container's first
+// process, or an exec'd one. Namespaces it joins by path were joined by the
+// C constructor of runtime/nsenter before the Go runtime started. It must
+// run on the main OS thread, locked (cmd/nsrun locks it in an init
+// function): credentials and capabilities below are per-thread, and execve
+// keeps only the calling thread. It returns only on failure, after
+// reporting it to the parent.
 func Init() error {
 	goruntime.LockOSThread()
-	syncFD, err1 := strconv.Atoi(os.Getenv("_NSRUN_SYNC_FD"))
-	fifoFD, err2 := strconv.Atoi(os.Getenv("_NSRUN_FIFO_FD"))
-	if err1 != nil || err2 != nil {
-		return errors.New("nsrun init is started by `nsrun create`, not by hand")
+	syncFD, err := strconv.Atoi(os.Getenv(nsenter.EnvSyncFD))
+	if err != nil {
+		return errors.New("nsrun init is started by `nsrun create` and `nsrun exec`, not by hand")
 	}
-	// Neither may reach the user's program.
+	// It must not reach the user's program.
 	unix.CloseOnExec(syncFD)
-	unix.CloseOnExec(fifoFD)
-	// The sealed executable this init was started from (see initCommand):
+	// The sealed executable this init was started from (see spawn):
 	// needed only for that exec, and no hook or program may inherit it.
-	if fd, err := strconv.Atoi(os.Getenv("_NSRUN_EXE_FD")); err == nil {
+	if fd, err := strconv.Atoi(os.Getenv(envExeFD)); err == nil {
 		unix.Close(fd)
 	}
 	// Until its execve, nothing in the container may open this process's
 	// /proc files (its exe, its descriptors): hooks and the program run
 	// with the container's credentials, as this process will, and
 	// non-dumpable is what keeps them out. execve makes the program
-	// dumpable again.
+	// dumpable again. (An exec'd process or one joining a pid namespace
+	// was made non-dumpable before the Go runtime started: nsenter.)
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("nsrun init: prctl PR_SET_DUMPABLE: %w", err)
 	}
 	sock := os.NewFile(uintptr(syncFD), "init-sync")
 	c := newConn(sock)
 	m, err := c.recv()
-	if err != nil || m.Type != msgConfig || m.Config == nil {
-		return fmt.Errorf("nsrun init: read config from create: %v", err)
+	if err != nil {
+		return fmt.Errorf("nsrun init: read config from the parent: %v", err)
 	}
-	cfg := m.Config
+	switch {
+	case m.Type == msgConfig && m.Config != nil:
+		err = initContainer(c, sock, m.Config)
+	case m.Type == msgExec && m.Exec != nil:
+		err = initExec(m.Exec)
+	default:
+		err = fmt.Errorf("nsrun init: unexpected first message %q from the parent", m.Type)
+	}
+	_ = c.send(message{Type: msgError, Error: err.Error()})
+	return err
+}
+
+// initContainer builds the container, reports ready, waits for `start` on
+// the exec fifo and executes the program.
+func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
+	unix.CloseOnExec(cfg.FifoFD)
+	if cfg.ConsoleFD >= 0 {
+		unix.CloseOnExec(cfg.ConsoleFD)
+	}
 	if err := setup(c, cfg); err != nil {
-		_ = c.send(message{Type: msgError, Error: err.Error()})
 		return err
 	}
 	path, err := lookPath(cfg.Spec.Process)
 	if err != nil {
-		_ = c.send(message{Type: msgError, Error: err.Error()})
 		return err
 	}
 	if err := c.send(message{Type: msgReady}); err != nil {
@@ -73,7 +92,7 @@ func Init() error {
 	// Block until `start` writes to the fifo.
 	buf := make([]byte, 1)
 	for {
-		_, err := unix.Read(fifoFD, buf)
+		_, err := unix.Read(cfg.FifoFD, buf)
 		if err == unix.EINTR {
 			continue
 		}
@@ -82,20 +101,61 @@ func Init() error {
 		}
 		break
 	}
-	unix.Close(fifoFD)
-	return execProcess(cfg, path)
+	unix.Close(cfg.FifoFD)
+	return execProcess(cfg.Spec.Process, path, cfg.FirstFD, func() error { return startContainerHooks(cfg) })
+}
+
+// initExec runs an exec'd process: it is in the container's namespaces and
+// cgroup already; what is left is its own terminal, limits, directory and
+// credentials.
+func initExec(cfg *execConfig) error {
+	p := cfg.Process
+	if cfg.ConsoleFD >= 0 {
+		unix.CloseOnExec(cfg.ConsoleFD)
+		if err := setupTerminal(cfg.ConsoleFD, false); err != nil {
+			return err
+		}
+	}
+	if err := setRlimits(p.Rlimits); err != nil {
+		return err
+	}
+	if err := chdirInRoot(p.Cwd); err != nil {
+		return err
+	}
+	path, err := lookPath(p)
+	if err != nil {
+		return err
+	}
+	return execProcess(p, path, cfg.FirstFD, nil)
+}
+
+// setupTerminal opens a pty in the container, sends its master over the
+// console socket and makes the slave this process's controlling terminal
+// and stdio; for a container's init (bindConsole) the slave is also bound
+// onto /dev/console, as runc does.
+func setupTerminal(consoleFD int, bindConsole bool) error {
+	sock := os.NewFile(uintptr(consoleFD), "console-socket")
+	defer sock.Close()
+	master, slave, slavePath, err := console.OpenPty("/dev/ptmx")
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer slave.Close()
+	if bindConsole {
+		if err := rootfs.BindConsole(slavePath); err != nil {
+			return err
+		}
+	}
+	if err := console.SendMaster(sock, master); err != nil {
+		return err
+	}
+	return console.SetControlling(slave)
 }
 
 // setup builds the container up to the point where only execve is left.
 func setup(c *conn, cfg *initConfig) error {
 	s := cfg.Spec
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Path != "" {
-			if err := join(ns); err != nil {
-				return err
-			}
-		}
-	}
 	if s.Process.OOMScoreAdj != nil {
 		// Before pivot_root: /proc here is still the host's, known mounted.
 		if err := procfs.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj))); err != nil {
@@ -113,25 +173,32 @@ func setup(c *conn, cfg *initConfig) error {
 		return fmt.Errorf("create aborted: %s", m.Error)
 	}
 	// create has moved us into the container's cgroup by now.
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.CgroupNamespace && ns.Path == "" {
-			if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-				return fmt.Errorf("unshare cgroup namespace: %w", err)
-			}
+	if hasNewNS(s.Linux.Namespaces, specs.CgroupNamespace) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return fmt.Errorf("unshare cgroup namespace: %w", err)
 		}
 	}
-	userns := hasNewNS(s, specs.UserNamespace)
+	// A new user namespace, or a joined one the init is root of: either
+	// way mounts are made as in a user namespace (no mknod, bind /dev
+	// nodes from the host).
+	userns := hasNS(s.Linux.Namespaces, specs.UserNamespace)
 	if err := rootfs.Prepare(&rootfs.Options{Spec: s, Rootfs: cfg.Rootfs, UserNS: userns, CgroupV2: cfg.CgroupV2}); err != nil {
 		return err
 	}
 	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
-		st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
-		if err := hooks.Run(context.Background(), "createContainer", s.Hooks.CreateContainer, st); err != nil {
+		st := cfg.State
+		st.Status = specs.StateCreating
+		if err := hooks.Run(context.Background(), "createContainer", s.Hooks.CreateContainer, &st); err != nil {
 			return err
 		}
 	}
 	if err := rootfs.Pivot(cfg.Rootfs); err != nil {
 		return err
+	}
+	if s.Process.Terminal {
+		if err := setupTerminal(cfg.ConsoleFD, true); err != nil {
+			return err
+		}
 	}
 	if err := applySysctls(s.Linux.Sysctl); err != nil {
 		return err
@@ -139,7 +206,8 @@ func setup(c *conn, cfg *initConfig) error {
 	if err := rootfs.Finish(s); err != nil {
 		return err
 	}
-	if hasNewNS(s, specs.UTSNamespace) {
+	// Only a namespace of its own: a joined one is its owner's to name.
+	if hasNewNS(s.Linux.Namespaces, specs.UTSNamespace) {
 		if s.Hostname != "" {
 			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
 				return fmt.Errorf("set hostname %q: %w", s.Hostname, err)
@@ -151,11 +219,8 @@ func setup(c *conn, cfg *initConfig) error {
 			}
 		}
 	}
-	for _, rl := range s.Process.Rlimits {
-		res, _ := spec.Rlimit(rl.Type)
-		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
-			return fmt.Errorf("set %s to %d/%d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
-		}
+	if err := setRlimits(s.Process.Rlimits); err != nil {
+		return err
 	}
 	return chdirInRoot(s.Process.Cwd)
 }
@@ -180,33 +245,15 @@ func chdirInRoot(cwd string) error {
 	return nil
 }
 
-func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
+func setRlimits(rls []specs.POSIXRlimit) error {
+	for _, rl := range rls {
+		res, ok := spec.Rlimit(rl.Type)
+		if !ok {
+			return fmt.Errorf("process.rlimits: unknown type %q", rl.Type)
 		}
-	}
-	return false
-}
-
-var setnsFlags = map[specs.LinuxNamespaceType]int{
-	specs.NetworkNamespace: unix.CLONE_NEWNET, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
-}
-
-// join enters an existing namespace on this (locked) thread.
-func join(ns specs.LinuxNamespace) error {
-	flag, ok := setnsFlags[ns.Type]
-	if !ok {
-		return fmt.Errorf("join %s namespace %s: not supported", ns.Type, ns.Path)
-	}
-	fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %s namespace %s: %w", ns.Type, ns.Path, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.Setns(fd, flag); err != nil {
-		return fmt.Errorf("join %s namespace %s: %w", ns.Type, ns.Path, err)
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}); err != nil {
+			return fmt.Errorf("set %s to %d/%d: %w (raising a hard limit needs CAP_SYS_RESOURCE)", rl.Type, rl.Soft, rl.Hard, err)
+		}
 	}
 	return nil
 }
@@ -259,12 +306,11 @@ func executable(path string) error {
 	return nil
 }
 
-// execProcess sets the user, capabilities and no_new_privs, runs the
-// startContainer hooks with exactly those, closes every descriptor the
-// container must not see and replaces itself with the user's program.
-func execProcess(cfg *initConfig, path string) error {
-	s := cfg.Spec
-	p := s.Process
+// execProcess sets the user, capabilities and no_new_privs, runs
+// beforeExec (a container's startContainer hooks) with exactly those,
+// closes every descriptor the program must not see and replaces itself
+// with it.
+func execProcess(p *specs.Process, path string, firstFD int, beforeExec func() error) error {
 	caps, err := capabilities.Parse(p.Capabilities)
 	if err != nil {
 		return err
@@ -296,13 +342,15 @@ func execProcess(cfg *initConfig, path string) error {
 	// startContainer hooks come with the image (their paths resolve in the
 	// container), so they run as the container's process will: its user,
 	// capabilities and no_new_privs, as runc runs them.
-	if err := startContainerHooks(cfg); err != nil {
-		return err
+	if beforeExec != nil {
+		if err := beforeExec(); err != nil {
+			return err
+		}
 	}
 	// Everything from FirstFD up closes on exec: only stdio and the
 	// preserved descriptors reach the program.
-	if err := unix.CloseRange(uint(cfg.FirstFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		if err := closeFrom(cfg.FirstFD); err != nil {
+	if err := unix.CloseRange(uint(firstFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		if err := closeFrom(firstFD); err != nil {
 			return err
 		}
 	}
@@ -324,8 +372,9 @@ func startContainerHooks(cfg *initConfig) error {
 			return fmt.Errorf("hooks.startContainer[%d].path %s in the container: %w", i, h.Path, err)
 		}
 	}
-	st := &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateRunning, Pid: cfg.HostPid, Bundle: cfg.Bundle, Annotations: s.Annotations}
-	return hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, st)
+	st := cfg.State
+	st.Status = specs.StateRunning
+	return hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, &st)
 }
 
 // closeFrom marks descriptors >= first close-on-exec where close_range is

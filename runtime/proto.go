@@ -6,53 +6,102 @@ import (
 	"io"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/runtime/nsenter"
 )
 
-// The messages between `create` and the container's init, in order:
+// The contract between nsrun and the process it starts as `nsrun init`,
+// all in this file (the C constructor's part is in runtime/nsenter).
+//
+// The init finds its socket to the parent through the environment variable
+// nsenter.EnvSyncFD and its sealed executable through envExeFD; every other
+// descriptor number travels in the config.
+// When the init must join namespaces by path (or is an exec), the parent
+// first sends an nsenter.Request and the constructor answers with
+// nsenter.MsgIDMap (new user namespace: parent writes the maps and answers
+// nsenter.Ack) and nsenter.MsgPid (the process that goes on).
+//
+// Then, for create:
 //
 //	parent -> init   msgConfig      what to build
 //	init   -> parent msgNamespaces  namespaces exist: run createRuntime hooks
 //	parent -> init   msgContinue
 //	init   -> parent msgReady       rootfs pivoted, blocked before execve
 //
+// and for exec:
+//
+//	parent -> init   msgExec        the process to run
+//	(the socket closes on a successful execve)
+//
 // and msgError from init at any point instead.
 const (
 	msgConfig     = "config"
+	msgExec       = "exec"
 	msgNamespaces = "namespaces"
 	msgContinue   = "continue"
 	msgReady      = "ready"
-	msgError      = "error"
+	msgError      = nsenter.MsgError
+	msgIDMap      = nsenter.MsgIDMap
+	msgPid        = nsenter.MsgPid
 )
+
+// envExeFD names the descriptor of the sealed executable the init was
+// started from; the init closes it first thing.
+const envExeFD = "_NSRUN_EXE_FD"
+
+// fifoName is the exec fifo in the container's state directory: `create`
+// makes it, the init blocks reading it, `start` writes it and removes it,
+// and its existence means "created".
+const fifoName = "exec.fifo"
 
 type message struct {
 	Type string `json:"type"`
 	// Error text, already naming the operation and path.
 	Error string `json:"error,omitempty"`
+	// Pid, with msgPid.
+	Pid int `json:"pid,omitempty"`
 	// Config, with msgConfig.
 	Config *initConfig `json:"config,omitempty"`
+	// Exec, with msgExec.
+	Exec *execConfig `json:"exec,omitempty"`
 }
 
 // initConfig is what the init needs to build the container.
 type initConfig struct {
-	ID      string      `json:"id"`
-	Bundle  string      `json:"bundle"`
-	Rootfs  string      `json:"rootfs"`
-	Spec    *specs.Spec `json:"spec"`
-	HostPid int         `json:"hostPid"`
+	// State is the container's OCI state as create recorded it (host pid
+	// of the init included): the hooks the init runs get it.
+	State  specs.State `json:"state"`
+	Rootfs string      `json:"rootfs"`
+	Spec   *specs.Spec `json:"spec"`
 	// CgroupV2 tells how to honour a "cgroup" mount.
 	CgroupV2 bool `json:"cgroupV2"`
 	// FirstFD is the first descriptor not to pass on (3 + preserved fds).
 	FirstFD int `json:"firstFD"`
+	// FifoFD is the exec fifo, opened read-write by create.
+	FifoFD int `json:"fifoFD"`
+	// ConsoleFD is the console socket for process.terminal, or -1.
+	ConsoleFD int `json:"consoleFD"`
+}
+
+// execConfig is what an exec'd process needs once it is in the
+// container's namespaces and cgroup.
+type execConfig struct {
+	Process *specs.Process `json:"process"`
+	// FirstFD is the first descriptor not to pass on (3 + preserved fds).
+	FirstFD int `json:"firstFD"`
+	// ConsoleFD is the console socket for process.terminal, or -1.
+	ConsoleFD int `json:"consoleFD"`
 }
 
 // conn speaks newline-delimited JSON messages over the socketpair.
 type conn struct {
+	rw  io.ReadWriter
 	enc *json.Encoder
 	dec *json.Decoder
 }
 
 func newConn(rw io.ReadWriter) *conn {
-	return &conn{enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
+	return &conn{rw: rw, enc: json.NewEncoder(rw), dec: json.NewDecoder(rw)}
 }
 
 func (c *conn) send(m message) error {
@@ -66,4 +115,13 @@ func (c *conn) recv() (message, error) {
 	var m message
 	err := c.dec.Decode(&m)
 	return m, err
+}
+
+// sendRaw writes bytes outside the JSON stream: the nsenter request and
+// its acknowledgements, which the C constructor reads before any JSON.
+func (c *conn) sendRaw(b []byte) error {
+	if _, err := c.rw.Write(b); err != nil {
+		return fmt.Errorf("send nsenter request to the container's init: %w", err)
+	}
+	return nil
 }

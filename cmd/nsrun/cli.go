@@ -19,6 +19,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/runtime"
+	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -29,12 +30,16 @@ const usage = `usage: nsrun [--root DIR] [--log FILE] [--log-format text|json] C
 
 commands:
   spec [--rootless] [--bundle B]                  write a default config.json
-  create --bundle B [--pid-file F] [--preserve-fds N] ID
+  create --bundle B [--pid-file F] [--preserve-fds N] [--console-socket S] ID
   start ID                                        run the created container's process
   state ID                                        print the OCI state as JSON
   kill [--all] ID [SIGNAL]                        send SIGNAL (default TERM)
   delete [--force] ID
-  run --bundle B [--detach] [--timeout D] [--pid-file F] [--preserve-fds N] ID
+  run --bundle B [--detach] [--timeout D] [--pid-file F] [--preserve-fds N] [--console-socket S] ID
+  exec [--process F | ...] [--detach] [--pid-file F] [--tty] [--console-socket S]
+       [--cwd D] [--env K=V] [--user U[:G]] [--additional-gids G] [--cap C]
+       [--no-new-privs] [--preserve-fds N] ID [COMMAND [ARG...]]
+                                                  run a new process in the container
   list                                            list containers
   ps [--format table|json] ID [PS-OPTIONS]        the container's processes
   pause ID | resume ID                            freeze and thaw every process
@@ -113,6 +118,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		stop() // run forwards SIGINT/SIGTERM to the container instead
 		return cmdRun(rt, cargs, stderr, log)
+	case "exec":
+		stop() // exec forwards signals to the process instead
+		return cmdExec(rt, cargs, stderr, log)
 	case "list":
 		err = cmdList(rt, stdout)
 	case "ps":
@@ -203,8 +211,8 @@ func cmdSpec(args []string, stderr io.Writer) error {
 }
 
 type createFlags struct {
-	bundle, pidFile string
-	preserveFDs     int
+	bundle, pidFile, consoleSocket string
+	preserveFDs                    int
 }
 
 func (c *createFlags) register(fs *flag.FlagSet) {
@@ -212,9 +220,13 @@ func (c *createFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.bundle, "b", ".", "bundle directory")
 	fs.StringVar(&c.pidFile, "pid-file", "", "write the container's init pid here")
 	fs.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass descriptors 3..3+N-1 to the container")
+	fs.StringVar(&c.consoleSocket, "console-socket", "", "unix socket that receives the pty master of process.terminal")
 }
 
-func createOne(ctx context.Context, rt *runtime.Runtime, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet)) (*runtime.Process, *createFlags, error) {
+// createOne parses create's flags (and extra's) and creates the container.
+// terminal, when not nil, may set up a console socket once the bundle's
+// process.terminal is known.
+func createOne(ctx context.Context, rt *runtime.Runtime, name string, args []string, stderr io.Writer, extra func(*flag.FlagSet), terminal func(bool, *runtime.CreateOptions) error) (*runtime.Process, *createFlags, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var cf createFlags
@@ -232,7 +244,26 @@ func createOne(ctx context.Context, rt *runtime.Runtime, name string, args []str
 	if cf.preserveFDs < 0 {
 		return nil, nil, fmt.Errorf("%s: --preserve-fds %d: must be 0 or more", name, cf.preserveFDs)
 	}
-	p, err := rt.Create(ctx, runtime.CreateOptions{ID: pos[0], Bundle: cf.bundle, PreserveFDs: cf.preserveFDs})
+	o := runtime.CreateOptions{ID: pos[0], Bundle: cf.bundle, PreserveFDs: cf.preserveFDs}
+	if cf.consoleSocket != "" {
+		if o.ConsoleSocket, err = console.Dial(cf.consoleSocket); err != nil {
+			return nil, nil, err
+		}
+		defer o.ConsoleSocket.Close()
+	}
+	if terminal != nil {
+		s, err := spec.Load(cf.bundle)
+		if err == nil && s.Process != nil {
+			if err := terminal(s.Process.Terminal, &o); err != nil {
+				return nil, nil, err
+			}
+			if o.ConsoleSocket != nil && cf.consoleSocket == "" {
+				defer o.ConsoleSocket.Close()
+			}
+		}
+		// A config that does not load fails in Create, with its reason.
+	}
+	p, err := rt.Create(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -253,7 +284,7 @@ func writePidFile(path string, pid int) error {
 }
 
 func cmdCreate(ctx context.Context, rt *runtime.Runtime, args []string, stderr io.Writer) error {
-	_, _, err := createOne(ctx, rt, "create", args, stderr, nil)
+	_, _, err := createOne(ctx, rt, "create", args, stderr, nil, nil)
 	return err
 }
 
@@ -318,11 +349,27 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
+	var proxy *os.File
 	p, _, err := createOne(context.Background(), rt, "run", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&detach, "detach", false, "return once the container runs")
 		fs.BoolVar(&detach, "d", false, "return once the container runs")
 		fs.DurationVar(&timeout, "timeout", 0, "kill the container when it runs longer (e.g. 30s)")
+	}, func(terminal bool, o *runtime.CreateOptions) error {
+		// In the foreground without a console socket nsrun holds the
+		// terminal itself, as runc does.
+		if !terminal || o.ConsoleSocket != nil {
+			return nil
+		}
+		if detach {
+			return errors.New("run: process.terminal with --detach needs --console-socket: nothing would hold the terminal")
+		}
+		var err error
+		proxy, o.ConsoleSocket, err = consolePair()
+		return err
 	})
+	if proxy != nil {
+		defer proxy.Close()
+	}
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			log.Error(err)
@@ -337,6 +384,28 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 	if detach {
 		return 0
 	}
+	if proxy != nil {
+		defer startProxy(proxy)()
+	}
+	var expire <-chan time.Time
+	if timeout > 0 {
+		expire = time.After(timeout)
+	}
+	code := waitForwarding(p, sigs, func(sig unix.Signal) { _ = rt.Kill(p.ID, sig, false) }, expire, func() {
+		log.Error(fmt.Errorf("container %s ran longer than --timeout %s: killing it", p.ID, timeout))
+		_ = rt.Kill(p.ID, unix.SIGKILL, true)
+	})
+	if err := rt.Delete(context.Background(), p.ID, true); err != nil {
+		log.Error(err)
+	}
+	return code
+}
+
+// waitForwarding waits for p, forwarding the signals nsrun gets with
+// forward, and returns runc's exit code for it: its exit status, or 128+N
+// when signal N killed it. When expire fires, onExpire runs (and a kill
+// by SIGKILL then counts as 137).
+func waitForwarding(p *runtime.Process, sigs <-chan os.Signal, forward func(unix.Signal), expire <-chan time.Time, onExpire func()) int {
 	done := make(chan struct{})
 	var ws unix.WaitStatus
 	go func() {
@@ -344,10 +413,6 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 		ws = unix.WaitStatus(w)
 		close(done)
 	}()
-	var expire <-chan time.Time
-	if timeout > 0 {
-		expire = time.After(timeout)
-	}
 	timedOut := false
 loop:
 	for {
@@ -356,20 +421,17 @@ loop:
 			break loop
 		case s := <-sigs:
 			sig, ok := s.(unix.Signal)
-			// SIGCHLD is ours; SIGURG is the Go runtime's preemption signal.
-			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG {
+			// SIGCHLD is ours; SIGURG is the Go runtime's preemption
+			// signal; SIGWINCH is the terminal proxy's.
+			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGWINCH {
 				continue
 			}
-			_ = rt.Kill(p.ID, sig, false)
+			forward(sig)
 		case <-expire:
 			timedOut = true
-			log.Error(fmt.Errorf("container %s ran longer than --timeout %s: killing it", p.ID, timeout))
-			_ = rt.Kill(p.ID, unix.SIGKILL, true)
+			onExpire()
 			expire = nil
 		}
-	}
-	if err := rt.Delete(context.Background(), p.ID, true); err != nil {
-		log.Error(err)
 	}
 	switch {
 	case ws.Exited():

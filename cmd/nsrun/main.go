@@ -2,9 +2,10 @@
 //
 //	nsrun [--root DIR] [--log FILE] [--log-format text|json] COMMAND ...
 //	nsrun spec [--rootless] [--bundle B]
-//	nsrun create --bundle B [--pid-file F] [--preserve-fds N] ID
+//	nsrun create --bundle B [--pid-file F] [--preserve-fds N] [--console-socket S] ID
 //	nsrun start ID | state ID | kill [--all] ID [SIGNAL] | delete [--force] ID
-//	nsrun run --bundle B [--detach] [--timeout D] [--pid-file F] ID
+//	nsrun run --bundle B [--detach] [--timeout D] [--pid-file F] [--console-socket S] ID
+//	nsrun exec [--process F] [--tty] [--detach] [...] ID [COMMAND [ARG...]]
 //	nsrun pause ID | resume ID | update [-r FILE|-] [--memory N ...] ID
 //	nsrun list | ps [--format json] ID | features | --version
 package main

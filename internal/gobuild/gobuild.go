@@ -44,7 +44,7 @@ type Command struct {
 // Commands lists the programs Build knows.
 func Commands() []Command {
 	return []Command{
-		{Name: "nsrun", Pkg: "./cmd/nsrun", Env: "NSBENCH_NSRUN"},
+		{Name: "nsrun", Pkg: "./cmd/nsrun", Env: "NSBENCH_NSRUN", CGO: true},
 		{Name: "nsnet", Pkg: "./cmd/nsnet", Env: "NSBENCH_NSNET"},
 		{Name: "nsprobe", Pkg: "./cmd/nsprobe", Env: "NSBENCH_PROBE"},
 		{Name: "nsbench-cpu", Pkg: "./cmd/nsbench-cpu", Env: "NSBENCH_CPU"},
@@ -180,7 +180,13 @@ func build(ctx context.Context, c Command, outDir, arch string) (string, error) 
 		ldflags += " -linkmode external -extldflags -static"
 	}
 	out := filepath.Join(outDir, c.Name)
-	if err := goRun(ctx, env, "build", "-trimpath", "-ldflags="+ldflags, "-o", out, c.Pkg); err != nil {
+	args := []string{"build", "-trimpath", "-ldflags=" + ldflags}
+	if c.CGO {
+		// Go's resolver and user lookups: glibc's would need its shared
+		// NSS libraries at run time even in a static binary.
+		args = append(args, "-tags=netgo,osusergo")
+	}
+	if err := goRun(ctx, env, append(args, "-o", out, c.Pkg)...); err != nil {
 		return "", err
 	}
 	return out, nil

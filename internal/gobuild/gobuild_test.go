@@ -123,3 +123,25 @@ func TestResolveOrder(t *testing.T) {
 	_, err = Resolve(ctx, "nsbench-cpu", "/etc/passwd", nil, dir, "")
 	assert.ErrorContains(t, err, "not an executable file")
 }
+
+// TestNsrunIsCgoAndStatic: nsrun carries a C constructor (runtime/nsenter)
+// and still links statically, for both guest archs.
+func TestNsrunIsCgoAndStatic(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds binaries: skipped in -short mode")
+	}
+	c, err := Lookup("nsrun")
+	require.NoError(t, err)
+	require.True(t, c.CGO, "nsrun needs cgo for runtime/nsenter")
+	dir := t.TempDir()
+	for arch, machine := range map[string]elf.Machine{"x86_64": elf.EM_X86_64, "arm64": elf.EM_AARCH64} {
+		t.Run(arch, func(t *testing.T) {
+			bin, err := Build(context.Background(), "nsrun", filepath.Join(dir, arch), arch)
+			if errors.Is(err, ErrNoCrossCC) {
+				t.Skip(err)
+			}
+			require.NoError(t, err)
+			requireStatic(t, bin, machine)
+		})
+	}
+}

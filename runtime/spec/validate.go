@@ -58,9 +58,17 @@ func lineOf(data []byte, off int64) int {
 // ("linux.uidMappings[1]"), Msg what is wrong and how to fix it.
 type Error struct {
 	Field, Msg string
+	// Source names the file; empty means config.json.
+	Source string
 }
 
-func (e *Error) Error() string { return "config.json: " + e.Field + ": " + e.Msg }
+func (e *Error) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "config.json"
+	}
+	return src + ": " + e.Field + ": " + e.Msg
+}
 
 func bad(field, format string, args ...any) error {
 	return &Error{Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -252,9 +260,6 @@ func validateProcess(p *specs.Process) error {
 	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
 		errs = append(errs, bad("process.cwd", "%q must be an absolute path", p.Cwd))
 	}
-	if p.Terminal {
-		errs = append(errs, bad("process.terminal", "true is not supported by nsrun (no console socket); set it to false"))
-	}
 	for i, e := range p.Env {
 		if !strings.Contains(e, "=") {
 			errs = append(errs, bad(fmt.Sprintf("process.env[%d]", i), "%q is not NAME=value", e))
@@ -306,7 +311,8 @@ func validateLinux(s *specs.Spec) error {
 			errs = append(errs, bad(f, "namespace %q listed twice", ns.Type))
 		}
 		seen[ns.Type] = true
-		if ns.Type == specs.UserNamespace {
+		if ns.Type == specs.UserNamespace && ns.Path == "" {
+			// A joined user namespace has its maps already.
 			userns = true
 		}
 		if ns.Path != "" {
@@ -314,13 +320,8 @@ func validateLinux(s *specs.Spec) error {
 				errs = append(errs, bad(f+".path", "%q must be an absolute path (e.g. /proc/PID/ns/net)", ns.Path))
 				continue
 			}
-			switch ns.Type {
-			case specs.UserNamespace, specs.MountNamespace, specs.PIDNamespace, specs.TimeNamespace:
-				errs = append(errs, bad(f+".path", "joining an existing %s namespace is not supported by nsrun (a Go program can only join it before its runtime starts); leave path empty for a new one", ns.Type))
-			default:
-				if _, err := os.Stat(ns.Path); err != nil {
-					errs = append(errs, bad(f+".path", "%v", err))
-				}
+			if _, err := os.Stat(ns.Path); err != nil {
+				errs = append(errs, bad(f+".path", "%v", err))
 			}
 		}
 	}
@@ -331,7 +332,7 @@ func validateLinux(s *specs.Spec) error {
 		if len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0 {
 			errs = append(errs, bad("linux.uidMappings", "a user namespace needs uidMappings and gidMappings (map at least the container's root)"))
 		}
-	} else if len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0 {
+	} else if !seen[specs.UserNamespace] && (len(l.UIDMappings) > 0 || len(l.GIDMappings) > 0) {
 		errs = append(errs, bad("linux.uidMappings", "id mappings given without a user namespace: add {\"type\": \"user\"} to linux.namespaces or drop the mappings"))
 	}
 	errs = append(errs, validateMappings("linux.uidMappings", l.UIDMappings), validateMappings("linux.gidMappings", l.GIDMappings))

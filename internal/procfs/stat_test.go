@@ -1,0 +1,43 @@
+package procfs
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     *Stat
+		wantErr  bool
+	}{
+		{"plain", "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 100 1", &Stat{State: 'S', PPid: 1, StartTime: 12345}, false},
+		{"name with spaces and parens", "7 (a ) b) Z 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0", &Stat{State: 'Z', PPid: 3, StartTime: 99}, false},
+		{"truncated", "7 (x) S 1 2 3", nil, true},
+		{"no name", "7 x S 1", nil, true},
+		{"bad starttime", "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 x 100 1", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseStat(tc.in)
+			if tc.wantErr {
+				assert.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestReadStatSelf(t *testing.T) {
+	st, err := ReadStat(os.Getpid())
+	require.NoError(t, err)
+	assert.Equal(t, os.Getppid(), st.PPid)
+	assert.NotZero(t, st.StartTime)
+	assert.True(t, Alive(os.Getpid()))
+	assert.False(t, Alive(1<<30), "no such pid")
+}

@@ -1,0 +1,376 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime/nsenter"
+)
+
+// spawnOptions describe one `nsrun init` process: a container's init or
+// an exec'd process.
+type spawnOptions struct {
+	// ID names the container in the init's argv (ps shows it).
+	ID string
+	// Namespaces the process gets: new ones (no path) and joined ones.
+	// A new cgroup namespace is left to the init (it unshares it once in
+	// its cgroup).
+	Namespaces []specs.LinuxNamespace
+	// Maps of a new user namespace.
+	UIDMappings, GIDMappings []specs.LinuxIDMapping
+	Rootless                 bool
+	// Stdio; nil means this process's own.
+	Stdin, Stdout, Stderr *os.File
+	// Extra are passed as descriptors 3, 4, ... in this order; the sync
+	// socket follows them.
+	Extra []*os.File
+	// Sock is the init's end of the sync socketpair.
+	Sock *os.File
+	// Exe is the sealed nsrun executable the process starts from (see
+	// package exeseal), executed through its /proc/self/fd path in the
+	// child: that needs no search permission on the binary's directories,
+	// which a remapped root (host uid 200000, say) may lack for /root/...
+	Exe *os.File
+	// CgroupFD, when >= 0, is a cgroup v2 directory the process is cloned
+	// into.
+	CgroupFD int
+	// Exec: an exec'd process always goes through the constructor (it
+	// joins every namespace) and is made non-dumpable until its execve.
+	Exec bool
+}
+
+// spawned is a started `nsrun init` and the channel to it.
+type spawned struct {
+	// Pid is the process that goes on: the init, or for a pid namespace
+	// the child the constructor forked (nsrun's child too, CLONE_PARENT).
+	Pid int
+	cmd *exec.Cmd
+	// FirstExtraFD is the descriptor number of Extra[0] in the child.
+	FirstExtraFD int
+	conn         *conn
+}
+
+// needsNSEnter: joining a namespace by path goes through the C constructor
+// (a Go program cannot join a user or mount namespace once its threads
+// run), and so does creating new ones after such a join. Everything else
+// is one clone(2) from Go, the cheapest way to start an init.
+func needsNSEnter(o *spawnOptions) bool {
+	if o.Exec {
+		return true
+	}
+	for _, ns := range o.Namespaces {
+		if ns.Path != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// spawn starts `nsrun init`, in its namespaces, and returns once the
+// process that will run the container's program exists. parent is this
+// end of the sync socket.
+func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
+	useC := needsNSEnter(o)
+	if useC && !nsenter.Linked {
+		return nil, errors.New("this nsrun was built without cgo, so it lacks the C part that joins namespaces by path and enters containers for exec: build it with CGO_ENABLED=1 (make nsrun)")
+	}
+	if o.Rootless && !hasNS(o.Namespaces, specs.UserNamespace) {
+		return nil, errors.New("config.json: linux.namespaces: an unprivileged user needs a user namespace ({\"type\": \"user\"}); make the bundle with `nsrun spec --rootless`")
+	}
+	newUser := hasNewNS(o.Namespaces, specs.UserNamespace)
+	if newUser && o.Rootless {
+		if err := checkRootlessMaps(o.UIDMappings, o.GIDMappings); err != nil {
+			return nil, err
+		}
+	}
+	cmd := &exec.Cmd{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
+	cmd.ExtraFiles = append(append([]*os.File(nil), o.Extra...), o.Sock, o.Exe)
+	syncFD := 3 + len(o.Extra)
+	exeFD := strconv.Itoa(syncFD + 1)
+	cmd.Path = "/proc/self/fd/" + exeFD
+	// The id in argv names the init in ps until it execs the program.
+	cmd.Args = []string{"nsrun", "init", o.ID}
+	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD}
+	attr := &syscall.SysProcAttr{Setsid: true}
+	if o.CgroupFD >= 0 {
+		attr.UseCgroupFD, attr.CgroupFD = true, o.CgroupFD
+	}
+	var req *nsenter.Request
+	if useC {
+		cmd.Env = append(cmd.Env, nsenter.Env+"=1")
+		req = nsenterRequest(o)
+	} else {
+		for _, ns := range o.Namespaces {
+			if ns.Type != specs.CgroupNamespace {
+				attr.Cloneflags |= cloneFlags[ns.Type]
+			}
+		}
+		if newUser {
+			attr.UidMappings, attr.GidMappings = idMaps(o.UIDMappings), idMaps(o.GIDMappings)
+			// An unprivileged user may write a gid map only with setgroups
+			// denied; root keeps setgroups so additionalGids work.
+			attr.GidMappingsEnableSetgroups = !o.Rootless
+			// Become root of the new namespace. Without this the init keeps
+			// its host uid, which a map that leaves it out (root mapping a
+			// range such as 0 -> 200000) shows as nobody: no capabilities.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: o.Rootless}
+		}
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init (%s, sealed nsrun): %w", cmd.Path, err)
+	}
+	sp := &spawned{Pid: cmd.Process.Pid, cmd: cmd, FirstExtraFD: 3, conn: newConn(parent)}
+	if req == nil {
+		return sp, nil
+	}
+	if err := sp.nsenter(req, o); err != nil {
+		sp.kill()
+		return nil, err
+	}
+	return sp, nil
+}
+
+func nsenterRequest(o *spawnOptions) *nsenter.Request {
+	req := &nsenter.Request{NoDump: o.Exec}
+	for _, ns := range o.Namespaces {
+		switch {
+		case ns.Path != "":
+			req.Joins = append(req.Joins, nsenter.Join{Flag: int(cloneFlags[ns.Type]), Name: string(ns.Type), Path: ns.Path})
+		case ns.Type != specs.CgroupNamespace:
+			req.Unshare |= cloneFlags[ns.Type]
+		}
+		switch {
+		case ns.Type == specs.PIDNamespace:
+			// Joined or new, only children live in it.
+			req.Fork = true
+			// Until its execve the init holds host descriptors; processes
+			// already in a joined pid namespace must not trace it.
+			req.NoDump = req.NoDump || ns.Path != ""
+		case ns.Type == specs.TimeNamespace && ns.Path == "":
+			req.Fork = true // unshare(CLONE_NEWTIME) also holds only children
+		}
+	}
+	return req
+}
+
+// nsenter carries the request out with the constructor: maps for a new
+// user namespace, then the pid of the process that goes on.
+func (sp *spawned) nsenter(req *nsenter.Request, o *spawnOptions) error {
+	data, err := req.Encode()
+	if err != nil {
+		return err
+	}
+	if err := sp.conn.sendRaw(data); err != nil {
+		return err
+	}
+	for {
+		m, err := sp.conn.recv()
+		if err != nil {
+			return fmt.Errorf("the container's init exited while joining its namespaces: %s", exitReason(sp.cmd, sp.cmd.Process.Pid))
+		}
+		switch m.Type {
+		case msgError:
+			// The constructor's process exits after reporting.
+			_ = sp.cmd.Wait()
+			return errors.New(m.Error)
+		case msgIDMap:
+			if err := writeIDMaps(sp.cmd.Process.Pid, o.UIDMappings, o.GIDMappings, o.Rootless); err != nil {
+				return err
+			}
+			if err := sp.conn.sendRaw([]byte{nsenter.Ack}); err != nil {
+				return err
+			}
+		case msgPid:
+			if m.Pid <= 0 {
+				return fmt.Errorf("the container's init reported pid %d", m.Pid)
+			}
+			if m.Pid != sp.cmd.Process.Pid {
+				// The constructor forked and exits: reap it. Its child is
+				// ours (CLONE_PARENT).
+				if err := sp.cmd.Wait(); err != nil {
+					return fmt.Errorf("the container's init exited after forking into its pid namespace: %w", err)
+				}
+				sp.cmd = nil
+			}
+			sp.Pid = m.Pid
+			return nil
+		default:
+			return fmt.Errorf("unexpected %q message from the container's init while it joins its namespaces", m.Type)
+		}
+	}
+}
+
+// wait waits for the process that goes on and returns its wait status.
+func (sp *spawned) wait() (syscall.WaitStatus, error) {
+	var ps *os.ProcessState
+	var err error
+	if sp.cmd != nil {
+		err = sp.cmd.Wait()
+		ps = sp.cmd.ProcessState
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = nil
+		}
+	} else {
+		var p *os.Process
+		if p, err = os.FindProcess(sp.Pid); err == nil {
+			ps, err = p.Wait()
+		}
+	}
+	if ps == nil {
+		return 0, err
+	}
+	ws, _ := ps.Sys().(syscall.WaitStatus)
+	return ws, err
+}
+
+// kill ends the process and reaps it.
+func (sp *spawned) kill() {
+	_ = unix.Kill(sp.Pid, unix.SIGKILL)
+	if sp.cmd != nil && sp.cmd.Process.Pid != sp.Pid {
+		_ = sp.cmd.Process.Kill()
+		_ = sp.cmd.Wait()
+		sp.cmd = nil
+	}
+	_, _ = sp.wait()
+}
+
+// exitReason says why the process that goes on stopped talking.
+func (sp *spawned) exitReason() string {
+	if sp.cmd != nil {
+		return exitReason(sp.cmd, sp.Pid)
+	}
+	done := make(chan string, 1)
+	go func() {
+		ws, err := sp.wait()
+		if err != nil {
+			done <- err.Error()
+			return
+		}
+		done <- waitString(ws)
+	}()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(2 * time.Second):
+		return fmt.Sprintf("pid %d closed its channel but did not exit", sp.Pid)
+	}
+}
+
+func waitString(ws syscall.WaitStatus) string {
+	switch {
+	case ws.Exited():
+		return "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		return "signal: " + ws.Signal().String()
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+func exitReason(cmd *exec.Cmd, pid int) string {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return "exit status 0"
+		}
+		return err.Error()
+	case <-time.After(2 * time.Second):
+		return fmt.Sprintf("pid %d closed its channel but did not exit", pid)
+	}
+}
+
+var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET, specs.MountNamespace: unix.CLONE_NEWNS,
+	specs.IPCNamespace: unix.CLONE_NEWIPC, specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP, specs.TimeNamespace: unix.CLONE_NEWTIME,
+}
+
+// hasNS reports whether the config lists a namespace of type t, new or
+// joined: the container has its own (not the host's).
+func hasNS(nss []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	for _, ns := range nss {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNewNS reports whether the config asks for a new namespace of type t.
+func hasNewNS(nss []specs.LinuxNamespace, t specs.LinuxNamespaceType) bool {
+	for _, ns := range nss {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func idMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	return out
+}
+
+// writeIDMaps writes the maps of pid's new user namespace, as Go's
+// SysProcAttr does for a clone from Go.
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, rootless bool) error {
+	proc := "/proc/" + strconv.Itoa(pid) + "/"
+	if rootless {
+		if err := os.WriteFile(proc+"setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("write %ssetgroups: %w", proc, err)
+		}
+	}
+	for _, f := range []struct {
+		file string
+		ms   []specs.LinuxIDMapping
+	}{{"uid_map", uids}, {"gid_map", gids}} {
+		var b strings.Builder
+		for _, m := range f.ms {
+			fmt.Fprintf(&b, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		if err := os.WriteFile(proc+f.file, []byte(b.String()), 0); err != nil {
+			return fmt.Errorf("write %s%s: %w", proc, f.file, err)
+		}
+	}
+	return nil
+}
+
+// checkRootlessMaps: without newuidmap an unprivileged process may map only
+// its own ids, one each.
+func checkRootlessMaps(uids, gids []specs.LinuxIDMapping) error {
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	for _, m := range uids {
+		if m.HostID != uid || m.Size != 1 || len(uids) != 1 {
+			return fmt.Errorf("config.json: linux.uidMappings: rootless nsrun maps only your own uid %d (size 1); got hostID %d size %d", uid, m.HostID, m.Size)
+		}
+	}
+	for _, m := range gids {
+		if m.HostID != gid || m.Size != 1 || len(gids) != 1 {
+			return fmt.Errorf("config.json: linux.gidMappings: rootless nsrun maps only your own gid %d (size 1); got hostID %d size %d", gid, m.HostID, m.Size)
+		}
+	}
+	return nil
+}
+
+func orStd(f, def *os.File) *os.File {
+	if f != nil {
+		return f
+	}
+	return def
+}
