@@ -169,22 +169,25 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		brk  func(*specs.Spec)
+		exec []string // flags added to exec: a broken exec
 		want []string
 	}{
-		{"no pid namespace", func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, []string{"pid-host-view", "pid-lifecycle", "pid-ns", "pid-sibling", "pivot-root"}}, // orphans go to the host; /proc/1/root is the host's root
-		{"no network namespace", func(s *specs.Spec) { dropNS(s, specs.NetworkNamespace) }, []string{"net-hook", "net-ns"}},                                            // nsnet refuses the host's namespace
+		{"no pid namespace", func(s *specs.Spec) { dropNS(s, specs.PIDNamespace) }, nil, []string{"pid-host-view", "pid-lifecycle", "pid-ns", "pid-sibling", "pivot-root"}}, // orphans go to the host; /proc/1/root is the host's root
+		{"no network namespace", func(s *specs.Spec) { dropNS(s, specs.NetworkNamespace) }, nil, []string{"net-hook", "net-ns"}},                                            // nsnet refuses the host's namespace
 		{"extra capability", func(s *specs.Spec) {
 			c := s.Process.Capabilities
 			c.Bounding = append(c.Bounding, "CAP_SYS_PTRACE")
 			c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
 			c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
-		}, []string{"capabilities"}},
-		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, []string{"masked-paths"}},
-		{"root propagation shared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, []string{"propagation"}}, // the container's mounts reach the host
+		}, nil, []string{"capabilities"}},
+		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, nil, []string{"masked-paths"}},
+		{"root propagation shared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, nil, []string{"propagation"}}, // the container's mounts reach the host
 		{"every device allowed", func(s *specs.Spec) {
 			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
-		}, []string{"devices"}},
-		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, []string{"no-new-privs"}},
+		}, nil, []string{"devices"}},
+		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, nil, []string{"no-new-privs"}},
+		{"exec gains a capability", nil, []string{"--cap", "CAP_SYS_PTRACE"}, []string{"exec"}},
+		{"exec leaks a descriptor", nil, []string{"--preserve-fds", "1"}, []string{"exec"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// An invariant that cannot be tested here passes with its
@@ -198,6 +201,7 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			})
 			broken := *e
 			broken.Break = tc.brk
+			broken.ExecFlags = tc.exec
 			var failed []string
 			for _, inv := range Invariants() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -51,6 +51,9 @@ type Env struct {
 	Probe   string
 	Dir     string
 	Break   func(*specs.Spec)
+	// ExecFlags are added to every exec: the self-test's broken exec
+	// (an extra capability, a leaked descriptor).
+	ExecFlags []string
 	// NSNet is the nsnet hook binary; when empty, NoNSNet says why.
 	NSNet, NoNSNet string
 }

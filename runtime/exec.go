@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/runtime/cgroups"
+	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -87,7 +88,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 	if o.PreserveFDs < 0 {
 		return nil, fmt.Errorf("exec %s: --preserve-fds %d: must be 0 or more", o.ID, o.PreserveFDs)
 	}
-	_, rec, unlock, err := r.lockAndLoad(ctx, o.ID)
+	st, rec, unlock, err := r.lockAndLoad(ctx, o.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +129,14 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 			so.CgroupFD, bornInCgroup = fd, true
 		}
 	}
+	// Like an init, the process starts from a sealed copy of nsrun: until
+	// its execve its /proc/PID/exe is reachable from the container.
+	exe, _, err := exeseal.Open(st.Dir(o.ID))
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", o.ID, err)
+	}
+	defer exe.Close()
+	so.Exe = exe
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err

@@ -17,8 +17,8 @@ import (
 	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/hooks"
 	"github.com/nsbench/nsbench/runtime/inroot"
-	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/nsenter"
+	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/spec"
 )

@@ -168,8 +168,10 @@ func TestExecRefused(t *testing.T) {
 			_, stderr, code := e.nsrun(tc.args...)
 			assert.Equal(t, 1, code)
 			assert.Contains(t, stderr, tc.want)
-			pids, _, _ := e.nsrun("ps", id)
-			assert.Len(t, strings.Fields(pids), 1, "only the init in the container: %s", pids)
+			out, _, _ := e.nsrun("ps", "--format", "json", id)
+			var pids []int
+			require.NoError(t, json.Unmarshal([]byte(out), &pids), out)
+			assert.Len(t, pids, 1, "only the init in the container: %v", pids)
 		})
 	}
 	_, _, code := e.nsrun("kill", id, "KILL")

@@ -50,6 +50,9 @@ type Runtime struct {
 // because the container outlives the create command that hands them over.
 type IO struct {
 	Stdin, Stdout, Stderr *os.File
+	// Extra are passed to the runtime as descriptors 3, 4, ...: what a
+	// correct runtime does not hand on (without --preserve-fds).
+	Extra []*os.File
 }
 
 // CommandError is a runtime command that failed.
@@ -168,6 +171,7 @@ func (r *Runtime) run(ctx context.Context, stdio *IO, args ...string) ([]byte, e
 		}
 		defer null.Close()
 		cmd.Stdin, cmd.Stdout = orFile(stdio.Stdin, null), orFile(stdio.Stdout, null)
+		cmd.ExtraFiles = stdio.Extra
 		if stdio.Stderr != nil {
 			cmd.Stderr = stdio.Stderr
 		} else {
@@ -251,6 +255,14 @@ func (r *Runtime) State(ctx context.Context, id string) (*specs.State, error) {
 		return nil, fmt.Errorf("%s state %s: decode %q: %w", r.Name, id, out, err)
 	}
 	return &st, nil
+}
+
+// Exec runs command in container id with runc's exec flags (e.g.
+// "--detach", "--pid-file", F) and returns once the runtime does.
+func (r *Runtime) Exec(ctx context.Context, id string, flags []string, stdio IO, command ...string) error {
+	args := append(append([]string{"exec"}, flags...), id)
+	_, err := r.run(ctx, &stdio, append(args, command...)...)
+	return err
 }
 
 // Kill sends signal (a name such as "KILL" or "SIGTERM", or a number) to the
