@@ -33,6 +33,9 @@ type ExecOptions struct {
 	ConsoleSocket *os.File
 	// Stdio the process inherits; nil means this process's own.
 	Stdin, Stdout, Stderr *os.File
+	// IgnorePaused execs into a paused container too (the process starts
+	// frozen with it), as runc's --ignore-paused.
+	IgnorePaused bool
 }
 
 // DefaultExecProcess returns the process an exec without --process runs:
@@ -93,8 +96,11 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 		return nil, err
 	}
 	defer unlock()
-	switch s := r.status(rec); s {
-	case specs.StateCreated, specs.StateRunning:
+	switch s := r.status(rec); {
+	case s == specs.StateCreated || s == specs.StateRunning:
+	case s == statusPaused && o.IgnorePaused:
+	case s == statusPaused:
+		return nil, fmt.Errorf("exec %s: container is paused: resume it first, or pass --ignore-paused", o.ID)
 	default:
 		return nil, fmt.Errorf("exec %s: container is %s, not created or running", o.ID, s)
 	}

@@ -52,7 +52,7 @@ func (f *execFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.tty, "tty", false, "give the process a terminal")
 	fs.BoolVar(&f.tty, "t", false, "short for --tty")
 	fs.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs")
-	fs.BoolVar(&f.ignorePaused, "ignore-paused", false, "accepted for runc compatibility")
+	fs.BoolVar(&f.ignorePaused, "ignore-paused", false, "exec into a paused container too")
 	fs.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass descriptors 3..3+N-1 to the process")
 	fs.StringVar(&f.label, "process-label", "", "refused: nsrun applies no SELinux label")
 	fs.StringVar(&f.apparmor, "apparmor", "", "refused: nsrun applies no AppArmor profile")
@@ -94,7 +94,7 @@ func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) 
 	if err != nil {
 		return fail(err)
 	}
-	o := runtime.ExecOptions{ID: id, Process: p, Source: source, PreserveFDs: f.preserveFDs}
+	o := runtime.ExecOptions{ID: id, Process: p, Source: source, PreserveFDs: f.preserveFDs, IgnorePaused: f.ignorePaused}
 	var proxy *os.File // our end of an in-process console socket
 	switch {
 	case f.consoleSocket != "":

@@ -134,6 +134,17 @@ func TestExec(t *testing.T) {
 	require.Zero(t, code, stderr)
 	assert.Equal(t, "from-json\nyes\n", out)
 
+	if os.Geteuid() == 0 {
+		// Frozen, the new process could not get to its execve.
+		_, stderr, code = e.nsrun("pause", id)
+		require.Zero(t, code, stderr)
+		_, stderr, code = e.nsrun("exec", id, "true")
+		assert.Equal(t, 1, code)
+		assert.Contains(t, stderr, "container is paused")
+		_, stderr, code = e.nsrun("resume", id)
+		require.Zero(t, code, stderr)
+	}
+
 	_, stderr, code = e.nsrun("delete", "--force", id)
 	require.Zero(t, code, stderr)
 	assert.Empty(t, e.leftovers(id))
