@@ -416,3 +416,39 @@ func TestJoinUserAndMountNamespace(t *testing.T) {
 	assert.Equal(t, []string{"0", "0", "65536"}, f[2:])
 	assert.Empty(t, e.leftovers(id))
 }
+
+// TestRootlessExecAndPod: unprivileged, exec enters the container's user
+// namespace (and the rest), and a second container joins the first's user,
+// network and pid namespaces: an unprivileged caller must join the user
+// namespace before the namespaces it owns (runtime/nsenter's order).
+func TestRootlessExecAndPod(t *testing.T) {
+	e, uid := rootlessEnv(t)
+	first := e.newBundle("sleep", "60")
+	id1 := randomID("rlpod1")
+	pid1 := e.startContainer(first, id1)
+	ns1, _, _ := hostView(t, pid1)
+
+	out, stderr, code := e.nsrun("exec", id1, "sh", "-c", "id -u; cat /proc/self/uid_map")
+	require.Zero(t, code, stderr)
+	assert.Equal(t, []string{"0", "0", strconv.Itoa(uid), "1"}, strings.Fields(out))
+
+	second := e.newBundle("sh", "-c", "readlink /proc/self/ns/user; readlink /proc/self/ns/net; readlink /proc/self/ns/pid; cat /proc/1/cmdline")
+	for i, ns := range second.Spec.Linux.Namespaces {
+		switch ns.Type {
+		case specs.UserNamespace, specs.NetworkNamespace, specs.PIDNamespace:
+			second.Spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/%s", pid1, nsFileName(ns.Type))
+		}
+	}
+	require.NoError(t, second.Save())
+	id2 := randomID("rlpod2")
+	out, stderr, code = e.nsrun("run", "--bundle", second.Dir, id2)
+	require.Zero(t, code, stderr)
+	f := strings.Fields(strings.ReplaceAll(out, "\x00", " "))
+	require.Len(t, f, 5, out)
+	assert.Equal(t, []string{ns1["user"], ns1["net"], ns1["pid"]}, f[:3])
+	assert.Equal(t, []string{"sleep", "60"}, f[3:], "the first container's init is pid 1 here")
+	assert.Empty(t, e.leftovers(id2))
+	_, stderr, code = e.nsrun("delete", "--force", id1)
+	require.Zero(t, code, stderr)
+	assert.Empty(t, e.leftovers(id1))
+}

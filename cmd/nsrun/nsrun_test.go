@@ -360,6 +360,22 @@ func TestKilledCreate(t *testing.T) {
 
 // TestRootless runs a container as an unprivileged user.
 func TestRootless(t *testing.T) {
+	e, uid := rootlessEnv(t)
+	b := e.newBundle("sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups")
+	id := randomID("rootless")
+	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	f := strings.Fields(out)
+	require.Len(t, f, 5, out)
+	assert.Equal(t, "0", f[0], "root inside")
+	assert.Equal(t, []string{"0", strconv.Itoa(uid), "1"}, f[1:4], "mapped to the user outside")
+	assert.Equal(t, "deny", f[4])
+	assert.Empty(t, e.leftovers(id))
+}
+
+// rootlessEnv is an env whose nsrun runs as the nsbench-user account.
+func rootlessEnv(t *testing.T) (*env, int) {
+	t.Helper()
 	testutil.NeedRoot(t, "this test switches to the nsbench-user account (run the suite unprivileged for the plain rootless path)")
 	u, err := user.Lookup("nsbench-user")
 	if err != nil {
@@ -376,16 +392,7 @@ func TestRootless(t *testing.T) {
 	require.NoError(t, os.Mkdir(e.xdg, 0o700))
 	require.NoError(t, os.Chown(e.xdg, uid, gid))
 	e.root = filepath.Join(e.xdg, "nsrun")
-	b := e.newBundle("sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/setgroups")
-	id := randomID("rootless")
-	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
-	require.Zero(t, code, stderr)
-	f := strings.Fields(out)
-	require.Len(t, f, 5, out)
-	assert.Equal(t, "0", f[0], "root inside")
-	assert.Equal(t, []string{"0", strconv.Itoa(uid), "1"}, f[1:4], "mapped to the user outside")
-	assert.Equal(t, "deny", f[4])
-	assert.Empty(t, e.leftovers(id))
+	return e, uid
 }
 
 // TestJoinNamespaceByPath: a network namespace given by path is joined,
