@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/runtime/console"
 )
 
 // nsTypes are the /proc/PID/ns entries a container may have.
@@ -252,41 +253,49 @@ func (r *consoleReceiver) get(t *testing.T) *os.File {
 	return nil
 }
 
-// readUntil reads the pty master until want shows up. The reads are plain
-// blocking ones in a goroutine: the Go poller missed a pty master's
-// readiness here (an edge lost between the line discipline's work queue
-// and epoll), while read(2) sees the data.
-func readUntil(t *testing.T, master *os.File, want string) string {
-	t.Helper()
+// ttyReader reads a pty master in the background. The reads are plain
+// blocking ones: the Go poller missed a pty master's readiness here (an
+// edge lost between the line discipline's work queue and epoll), while
+// read(2) sees the data. One reader per master, so no read loses data to
+// another.
+type ttyReader struct {
+	chunks chan string
+	seen   strings.Builder
+}
+
+func newTTYReader(master *os.File) *ttyReader {
+	r := &ttyReader{chunks: make(chan string, 64)}
 	fd := int(master.Fd())
-	done := make(chan struct{})
-	defer close(done)
-	chunks := make(chan string)
 	go func() {
+		defer close(r.chunks)
 		buf := make([]byte, 256)
 		for {
 			n, err := unix.Read(fd, buf)
 			if err != nil || n == 0 {
-				return
+				return // EIO once every slave is closed
 			}
-			select {
-			case chunks <- string(buf[:n]):
-			case <-done:
-				return
-			}
+			r.chunks <- string(buf[:n])
 		}
 	}()
-	var got strings.Builder
+	return r
+}
+
+// until returns what was read once want shows up (the whole output so far).
+func (r *ttyReader) until(t *testing.T, want string) string {
+	t.Helper()
 	timeout := time.After(30 * time.Second)
-	for !strings.Contains(got.String(), want) {
+	for !strings.Contains(r.seen.String(), want) {
 		select {
-		case c := <-chunks:
-			got.WriteString(c)
+		case c, ok := <-r.chunks:
+			if !ok {
+				t.Fatalf("the terminal closed before %q; got %q", want, r.seen.String())
+			}
+			r.seen.WriteString(c)
 		case <-timeout:
-			t.Fatalf("read the terminal: no %q within 30s; got %q", want, got.String())
+			t.Fatalf("read the terminal: no %q within 30s; got %q", want, r.seen.String())
 		}
 	}
-	return got.String()
+	return r.seen.String()
 }
 
 // TestTerminal: process.terminal with --console-socket for run and exec:
@@ -305,7 +314,7 @@ func TestTerminal(t *testing.T) {
 	master := recv.get(t)
 	_, err := master.WriteString("hello\n")
 	require.NoError(t, err)
-	out := readUntil(t, master, "88:0\r\n88:0\r\n")
+	out := newTTYReader(master).until(t, "88:0\r\n88:0\r\n")
 	assert.Contains(t, out, "got:hello")
 	// /dev/console and the tty are the same device (major 0x88 = 136, pts 0).
 	assert.Contains(t, out, "/dev/pts/0\r\n88:0\r\n88:0\r\n")
@@ -314,7 +323,7 @@ func TestTerminal(t *testing.T) {
 	_, stderr, code = e.nsrun("exec", "--tty", "--detach", "--console-socket", execRecv.path, id, "sh", "-c", "tty; echo exec-done; sleep 60")
 	require.Zero(t, code, stderr)
 	m2 := execRecv.get(t)
-	out = readUntil(t, m2, "exec-done")
+	out = newTTYReader(m2).until(t, "exec-done")
 	assert.Contains(t, out, "/dev/pts/1")
 
 	// Without a socket and detach, create refuses: nothing would hold it.
@@ -451,4 +460,34 @@ func TestRootlessExecAndPod(t *testing.T) {
 	_, stderr, code = e.nsrun("delete", "--force", id1)
 	require.Zero(t, code, stderr)
 	assert.Empty(t, e.leftovers(id1))
+}
+
+// TestRunTerminalProxy: `run` in the foreground with process.terminal and
+// no console socket holds the pty itself, as runc does: the container's
+// terminal is copied to nsrun's own (here a pty the test holds), with its
+// window size.
+func TestRunTerminalProxy(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sh", "-c", "tty; stty size; read x; echo got:$x")
+	b.Spec.Process.Terminal = true
+	require.NoError(t, b.Save())
+	outer, outerSlave, _, err := console.OpenPty("/dev/ptmx")
+	require.NoError(t, err)
+	defer outer.Close()
+	require.NoError(t, unix.IoctlSetWinsize(int(outer.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}))
+	id := randomID("proxy")
+	cmd := exec.Command(nsrunBin, "--root", e.root, "run", "--bundle", b.Dir, id)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = outerSlave, outerSlave, outerSlave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	require.NoError(t, cmd.Start())
+	outerSlave.Close()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); e.nsrun("delete", "--force", id) })
+	tty := newTTYReader(outer)
+	out := tty.until(t, "33 111")
+	assert.Contains(t, out, "/dev/pts/0", "the container's own terminal")
+	_, err = outer.WriteString("typed\r")
+	require.NoError(t, err)
+	tty.until(t, "got:typed")
+	require.NoError(t, cmd.Wait(), "nsrun run exits with the container's status 0")
+	assert.Empty(t, e.leftovers(id))
 }
