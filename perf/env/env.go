@@ -40,6 +40,9 @@ type Job struct {
 	// Bridge, when set, attaches the container's own network namespace to
 	// an nsnet bridge (veth pair, fixed address) for the job's lifetime.
 	Bridge *Bridge
+	// OwnCgroup runs a native job in a CPU cgroup of its own, as runc and
+	// crun run each container (see ownCgroup); containers always have one.
+	OwnCgroup bool
 	// CPUs, when set, pins the job to this cpuset ("1", "0-1"): natively by
 	// its affinity (taskset), in a container by the runtime's or engine's
 	// cpuset cgroup, so native and containers are pinned alike.
@@ -113,7 +116,7 @@ func (Native) Run(ctx context.Context, job Job) ([]byte, error) {
 
 // runNative runs job as a child process; started, when set, is called
 // with the process once it runs and must return when done is closed.
-func runNative(ctx context.Context, name string, job Job, started func(p *os.Process, done <-chan struct{})) ([]byte, error) {
+func runNative(ctx context.Context, name string, job Job, started func(p *os.Process, done <-chan struct{})) (_ []byte, err error) {
 	if len(job.Args) == 0 {
 		return nil, fmt.Errorf("%s: empty command", name)
 	}
@@ -131,19 +134,40 @@ func runNative(ctx context.Context, name string, job Job, started func(p *os.Pro
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var cg *ownCgroup
+	if job.OwnCgroup {
+		var err error
+		if cg, err = newOwnCgroup(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		defer func() {
+			if rerr := cg.remove(); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", name, args[0], err)
+	}
+	if cg != nil {
+		// the first instructions of the program run before the move: a few
+		// milliseconds against jobs of seconds
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
 	}
 	done := make(chan struct{})
 	var watched sync.WaitGroup
 	if started != nil {
 		watched.Go(func() { started(cmd.Process, done) })
 	}
-	err := cmd.Wait()
+	werr := cmd.Wait()
 	close(done)
 	watched.Wait()
-	if err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s: run %s: %w: %s", name, strings.Join(args, " "), err, tail(stderr.String()))
+	if werr != nil {
+		return stdout.Bytes(), fmt.Errorf("%s: run %s: %w: %s", name, strings.Join(args, " "), werr, tail(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

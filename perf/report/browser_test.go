@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/perf/results"
 )
 
@@ -74,7 +75,7 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Skip("chromium not installed (apt-get install chromium)")
 	}
-	f, err := results.Load(filepath.Join("..", "testdata", "results-tiny.json"))
+	f, err := results.Load(testutil.Testdata(t, "results", "tiny.json"))
 	require.NoError(t, err)
 	tables, err := Build(f)
 	require.NoError(t, err)

@@ -40,8 +40,8 @@ type Cell struct {
 }
 
 // HigherIsBetter tells how to read a unit: events/s, IOPS and Gbit/s are
-// better higher, seconds lower.
-func HigherIsBetter(unit string) bool { return unit != "s" }
+// better higher, seconds (wall or CPU) lower.
+func HigherIsBetter(unit string) bool { return unit != "s" && unit != "CPU s" }
 
 // Build computes the tables.
 func Build(f *results.File) ([]Table, error) {

@@ -36,6 +36,10 @@ func Findings(tables []Table) []Finding {
 				worse := (pct > 0) != HigherIsBetter(t.Unit)
 				var what string
 				switch {
+				case t.Unit == "CPU s" && pct > 0:
+					what = "uses %.1f %% more CPU time than"
+				case t.Unit == "CPU s":
+					what = "uses %.1f %% less CPU time than"
 				case t.Unit == "s" && pct > 0:
 					what = "takes %.1f %% longer than"
 				case t.Unit == "s":
@@ -154,6 +158,9 @@ func RunConditions(f *results.File, tables []Table) Conditions {
 	if k := f.Conditions; k != nil {
 		if k.CPUs != "" {
 			c.Pinning = "every job pinned to CPUs " + k.CPUs + " (native by affinity, containers by cpuset)"
+		}
+		if k.NativeCgroup {
+			c.Pinning += "; native jobs each in a CPU cgroup of their own, as runc and crun run containers"
 		}
 		if k.Quiet > 0 {
 			c.Quiet = fmt.Sprintf("waited before each round for others' CPU use ≤ %.0f %%: %d rounds, %.0f s waited, %d started without it", k.Quiet*100, k.QuietRounds, k.QuietWaitS, k.QuietMissed)

@@ -83,8 +83,10 @@ type Precision struct {
 
 // Conditions are the noise-reducing options in force.
 type Conditions struct {
-	CPUs  string  `json:"cpus,omitempty"`  // every job pinned to this cpuset
-	Quiet float64 `json:"quiet,omitempty"` // busy fraction of other processes waited for before a round
+	CPUs string `json:"cpus,omitempty"` // every job pinned to this cpuset
+	// NativeCgroup: native jobs each ran in a CPU cgroup of their own.
+	NativeCgroup bool    `json:"native_cgroup,omitempty"`
+	Quiet        float64 `json:"quiet,omitempty"` // busy fraction of other processes waited for before a round
 	// QuietWaitS: time spent waiting for a quiet machine; QuietMissed:
 	// rounds that started after the longest wait without it.
 	QuietWaitS  float64 `json:"quiet_wait_s,omitempty"`

@@ -43,6 +43,10 @@ type Config struct {
 	// CPUs pins every job, native and in containers alike, to this cpuset
 	// ("1", "0-1"); empty: no pinning.
 	CPUs string `json:"cpus,omitempty"`
+	// NativeCgroup runs every native job in a CPU cgroup of its own, as
+	// runc and crun run each container, so that on a busy machine native
+	// jobs get the same share of the CPUs as containers (env.Job.OwnCgroup).
+	NativeCgroup bool `json:"native_cgroup,omitempty"`
 	// Quiet waits, before each round, up to MaxWaitS seconds for the other
 	// processes' CPU use to fall under MaxBusy (fraction of all CPUs).
 	Quiet *QuietConfig `json:"quiet,omitempty"`

@@ -93,7 +93,7 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 		envs = append(envs, e)
 	}
 	points := o.Shard.Select(cfg.Points(f.Machine.Cores))
-	deps := workload.Deps{Seed: cfg.Seed, CPUBin: o.Bins.CPU, Scratch: o.Scratch, CPUs: cfg.CPUs}
+	deps := workload.Deps{Seed: cfg.Seed, CPUBin: o.Bins.CPU, Scratch: o.Scratch, CPUs: cfg.CPUs, OwnCgroup: cfg.NativeCgroup}
 	if needsBridge(points, envs) {
 		nw, nerr := env.NewNetwork(ctx, o.StateDir, o.Bins.NSNet)
 		if nerr != nil {
@@ -107,8 +107,8 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 			}()
 		}
 	}
-	if cfg.CPUs != "" || cfg.Quiet != nil {
-		f.Conditions = &results.Conditions{CPUs: cfg.CPUs}
+	if cfg.CPUs != "" || cfg.Quiet != nil || cfg.NativeCgroup {
+		f.Conditions = &results.Conditions{CPUs: cfg.CPUs, NativeCgroup: cfg.NativeCgroup}
 		if cfg.Quiet != nil {
 			f.Conditions.Quiet = cfg.Quiet.MaxBusy
 		}

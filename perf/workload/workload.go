@@ -105,6 +105,9 @@ type Deps struct {
 	NetworkErr error
 	// CPUs pins every job to this cpuset ("1", "0-1"); empty: no pinning.
 	CPUs string
+	// OwnCgroup runs native jobs each in a CPU cgroup of their own
+	// (env.Job.OwnCgroup), as runc and crun run containers.
+	OwnCgroup bool
 }
 
 // ScaleWork is a job's size n in d.Env: n, or for a known-answer

@@ -156,7 +156,7 @@ func (f Fio) Run(ctx context.Context, d workload.Deps, p workload.Params) (resul
 		return results.Sample{}, err
 	}
 	defer os.RemoveAll(host)
-	out, err := d.Env.Run(ctx, env.Job{Args: append([]string{fio}, job.Args()...), Data: &env.Data{Kind: p["on"], Host: host}, CPUs: d.CPUs})
+	out, err := d.Env.Run(ctx, env.Job{Args: append([]string{fio}, job.Args()...), Data: &env.Data{Kind: p["on"], Host: host}, CPUs: d.CPUs, OwnCgroup: d.OwnCgroup})
 	if err != nil {
 		return results.Sample{}, workload.WithOutput(err, out)
 	}

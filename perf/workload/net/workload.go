@@ -129,16 +129,16 @@ func (n Iperf) Run(ctx context.Context, d workload.Deps, p workload.Params) (res
 	switch {
 	case topo == "" || topo == "host" || d.Env.Name() == "native":
 		t.Server = "127.0.0.1"
-		out, err = hostServer(ctx, ip3, d.Env, t, env.Job{HostNetwork: true, CPUs: d.CPUs})
+		out, err = hostServer(ctx, ip3, d.Env, t, env.Job{HostNetwork: true, CPUs: d.CPUs, OwnCgroup: d.OwnCgroup})
 	case topo != "bridge" && topo != "mixed":
 		return results.Sample{}, fmt.Errorf("net topology %q: want host, bridge or mixed", topo)
 	case d.Network == nil:
 		return results.Sample{}, fmt.Errorf("no nsnet bridge: %v (%w)", d.NetworkErr, env.ErrUnsupported)
 	case topo == "mixed":
 		t.Server = d.Network.Gateway().String()
-		out, err = hostServer(ctx, ip3, d.Env, t, env.Job{Bridge: d.Network.Attach(2), CPUs: d.CPUs})
+		out, err = hostServer(ctx, ip3, d.Env, t, env.Job{Bridge: d.Network.Attach(2), CPUs: d.CPUs, OwnCgroup: d.OwnCgroup})
 	default:
-		out, err = containerServer(ctx, ip3, d.Env, t, d.Network, d.CPUs)
+		out, err = containerServer(ctx, ip3, d.Env, t, d.Network, d.CPUs, d.OwnCgroup)
 	}
 	if err != nil {
 		return results.Sample{}, workload.WithOutput(err, out)
@@ -199,7 +199,7 @@ func hostServer(ctx context.Context, ip3 string, e env.Env, t Test, job env.Job)
 // client in another. The server's readiness cannot be seen from the host
 // without touching the one-off server (a probe connection would be its
 // test), so the client is retried while it is refused and the server runs.
-func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env.Network, cpus string) ([]byte, error) {
+func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env.Network, cpus string, own bool) ([]byte, error) {
 	t.Server = nw.Host(1).String()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -209,10 +209,10 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, ServerArgs(t.Server, t.Port)...), Bridge: nw.Attach(1), CPUs: cpus})
+		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, ServerArgs(t.Server, t.Port)...), Bridge: nw.Attach(1), CPUs: cpus, OwnCgroup: own})
 		done <- result{out, err}
 	}()
-	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: nw.Attach(2), CPUs: cpus}
+	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: nw.Attach(2), CPUs: cpus, OwnCgroup: own}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out, err := e.Run(ctx, client)
