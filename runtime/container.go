@@ -272,7 +272,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 
 	c := sp.conn
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
-		State: rec.State, Rootfs: rootfs, Spec: s, CgroupV2: layout.Mode() == cgroups.ModeV2,
+		State: rec.State, Rootfs: rootfs, Spec: s, CgroupV2: layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(layout, mgr),
 		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ConsoleFD: consoleFD,
 	}}); err != nil {
 		return nil, err

@@ -182,7 +182,7 @@ func setup(c *conn, cfg *initConfig) error {
 	// way mounts are made as in a user namespace (no mknod, bind /dev
 	// nodes from the host).
 	userns := hasNS(s.Linux.Namespaces, specs.UserNamespace)
-	if err := rootfs.Prepare(&rootfs.Options{Spec: s, Rootfs: cfg.Rootfs, UserNS: userns, CgroupV2: cfg.CgroupV2}); err != nil {
+	if err := rootfs.Prepare(&rootfs.Options{Spec: s, Rootfs: cfg.Rootfs, UserNS: userns, CgroupV2: cfg.CgroupV2, CgroupV1: cfg.CgroupV1}); err != nil {
 		return err
 	}
 	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsbench/nsbench/runtime/nsenter"
+	"github.com/nsbench/nsbench/runtime/rootfs"
 )
 
 // The contract between nsrun and the process it starts as `nsrun init`,
@@ -73,8 +74,9 @@ type initConfig struct {
 	State  specs.State `json:"state"`
 	Rootfs string      `json:"rootfs"`
 	Spec   *specs.Spec `json:"spec"`
-	// CgroupV2 tells how to honour a "cgroup" mount.
-	CgroupV2 bool `json:"cgroupV2"`
+	// CgroupV2 and CgroupV1 tell how to honour a "cgroup" mount.
+	CgroupV2 bool                   `json:"cgroupV2"`
+	CgroupV1 []rootfs.CgroupV1Mount `json:"cgroupV1,omitempty"`
 	// FirstFD is the first descriptor not to pass on (3 + preserved fds).
 	FirstFD int `json:"firstFD"`
 	// FifoFD is the exec fifo, opened read-write by create.

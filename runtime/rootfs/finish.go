@@ -54,12 +54,27 @@ func Pivot(rootfs string) error {
 // mount API (open_tree, move_mount, mount_setattr): nothing is looked up
 // through the container's /proc, which the image may have replaced.
 func Finish(s *specs.Spec) error {
+	// The root goes read-only first, as runc makes it: a masked file's
+	// bind of a /dev/null that lies on the root is read-only then too.
+	if s.Root != nil && s.Root.Readonly {
+		if err := remountBind("/", unix.MS_RDONLY); err != nil {
+			return fmt.Errorf("make root read-only: %w", err)
+		}
+	}
 	if l := s.Linux; l != nil {
 		root, err := inroot.Open("/")
 		if err != nil {
 			return err
 		}
 		defer root.Close()
+		// Read-only paths first, then masked ones, in runc's order: a
+		// masked path under a read-only one (/proc/sys/...) is mounted on
+		// top of it.
+		for _, p := range l.ReadonlyPaths {
+			if err := readonly(root, p); err != nil {
+				return err
+			}
+		}
 		m := masker{root: root}
 		defer m.close()
 		for _, p := range l.MaskedPaths {
@@ -67,20 +82,10 @@ func Finish(s *specs.Spec) error {
 				return err
 			}
 		}
-		for _, p := range l.ReadonlyPaths {
-			if err := readonly(root, p); err != nil {
-				return err
-			}
-		}
 		if isShared(l.RootfsPropagation) {
 			if err := unix.Mount("", "/", "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 				return fmt.Errorf("make / rshared: %w", err)
 			}
-		}
-	}
-	if s.Root != nil && s.Root.Readonly {
-		if err := remountBind("/", unix.MS_RDONLY); err != nil {
-			return fmt.Errorf("make root read-only: %w", err)
 		}
 	}
 	return nil
@@ -164,7 +169,9 @@ func (m *masker) mask(p string) error {
 }
 
 // emptyTmpfsOn mounts an empty tmpfs, read-only down to its superblock, on
-// the directory target.
+// the directory target. The mount is read-only and nothing else, as runc
+// mounts it: with no file in it, nosuid, nodev or noexec would guard
+// nothing, and the container sees the same mount options under both.
 func emptyTmpfsOn(target *os.File) error {
 	ctx, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
@@ -177,7 +184,7 @@ func emptyTmpfsOn(target *os.File) error {
 	if err := unix.FsconfigCreate(ctx); err != nil {
 		return fmt.Errorf("create tmpfs: %w", err)
 	}
-	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY)
 	if err != nil {
 		return fmt.Errorf("fsmount tmpfs: %w", err)
 	}

@@ -32,8 +32,11 @@ type Options struct {
 	// UserNS is set when the container has its own user namespace: device
 	// nodes are then bind-mounted from the host, since mknod is denied.
 	UserNS bool
-	// CgroupV2 is the host's cgroup2 mount, for a "cgroup" mount inside.
+	// CgroupV2 is set on a cgroup v2 host: a "cgroup" mount is cgroup2.
 	CgroupV2 bool
+	// CgroupV1 are the container's v1 hierarchies for a "cgroup" mount
+	// on a v1 or hybrid host.
+	CgroupV1 []CgroupV1Mount
 }
 
 func isShared(p string) bool { return p == "shared" || p == "rshared" }
@@ -162,15 +165,20 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 	typ := m.Type
 	if typ == "cgroup" {
 		if !o.CgroupV2 {
-			// A v1 host's hierarchies cannot be shown under one mount; an
-			// empty read-only tmpfs keeps the path from leaking the host's.
-			typ, data, flags = "tmpfs", "mode=755", flags|unix.MS_RDONLY
-		} else {
-			typ = "cgroup2"
+			return mountCgroupV1(o, root, m, flags, prop)
 		}
+		typ = "cgroup2"
 	}
 	if typ == "proc" || typ == "sysfs" {
 		if err := realDirectory(root, i, m); err != nil {
+			return err
+		}
+	}
+	data, copyUp := splitCopyUp(data)
+	var before *unix.Stat_t
+	if typ == "tmpfs" {
+		var err error
+		if before, err = statIn(root, m.Destination); err != nil {
 			return err
 		}
 	}
@@ -192,6 +200,10 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 		first &^= perMount
 	}
 	err = onHandle(dest, func(target string) error { return unix.Mount(src, target, typ, first, data) })
+	if err == nil && typ == "tmpfs" {
+		// dest still holds the directory the tmpfs now covers.
+		err = afterTmpfs(root, m.Destination, dest, before, copyUp)
+	}
 	dest.Close()
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
