@@ -1,0 +1,64 @@
+package compat
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/internal/testutil"
+)
+
+var nsrunBin string
+
+func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin})) }
+
+func TestLoadCases(t *testing.T) {
+	cases, err := LoadCases(testutil.Testdata(t, "compat", "bundles"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, cases)
+	_, err = LoadCases(t.TempDir())
+	assert.ErrorContains(t, err, "no compatibility cases")
+}
+
+// TestBundles runs every case through runc and nsrun: outcomes must be the
+// same unless the case says why nsrun differs, and then they must differ
+// (the README's compatibility table stays true both ways).
+func TestBundles(t *testing.T) {
+	testutil.NeedRoot(t, "the cases run rootful containers with cgroups")
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc is not installed (apt-get install runc): nothing to compare with")
+	}
+	cases, err := LoadCases(testutil.Testdata(t, "compat", "bundles"))
+	require.NoError(t, err)
+	work := t.TempDir()
+	b := &Bundles{BaseConfig: testutil.ReadFile(t, testutil.Testdata(t, "compat", "runc-1.1.5-spec.json")), WorkDir: work}
+	runc, err := oci.New("runc", t.TempDir())
+	require.NoError(t, err)
+	nsrun, err := oci.New(nsrunBin, t.TempDir())
+	require.NoError(t, err)
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) {
+			ctx := context.Background()
+			want, err := b.Run(ctx, runc, c)
+			require.NoError(t, err)
+			got, err := b.Run(ctx, nsrun, c)
+			require.NoError(t, err)
+			if c.Differs == "" {
+				assert.Equal(t, want.Exit, got.Exit, "exit status (runc: %s; nsrun: %s)", want.Error, got.Error)
+				if diff := cmp.Diff(want.Output, got.Output); diff != "" {
+					t.Errorf("nsrun's container sees something else than runc's (-runc +nsrun):\n%s", diff)
+				}
+				return
+			}
+			assert.False(t, Same(want, got), "the case says nsrun differs (%s), but both came out the same: drop \"differs\"", c.Differs)
+			t.Logf("differs on purpose: %s\nrunc: exit %d %s\nnsrun: exit %d %s", c.Differs, want.Exit, want.Error, got.Exit, got.Error)
+		})
+	}
+}
