@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -57,6 +56,9 @@ type Options struct {
 	DebCache string
 	// Mirror is the Debian mirror; empty means debpkg.DefaultMirror.
 	Mirror string
+	// Toolchain is "host" to compile with the host's gcc; empty means the
+	// pinned Debian 12 build root (BuildRoot), the same on every host.
+	Toolchain string
 	// AufsSrc is a checkout of the aufs-standalone branch for Src's
 	// version; the aufs variant needs it.
 	AufsSrc string
@@ -79,6 +81,9 @@ type Kernel struct {
 	Key        string            `json:"key"`
 	// Source is what the kernel was built from, with its checksum.
 	Source *Source `json:"source,omitempty"`
+	// Toolchain names the compiler: the build root's manifest hash (or
+	// "host") and gcc's version line.
+	Toolchain string `json:"toolchain,omitempty"`
 	// Modules are loaded by the guest init before its job, in order
 	// (the distro kernel has 9p, virtio and the rest as modules).
 	Modules []Module `json:"modules,omitempty"`
@@ -223,12 +228,14 @@ func (p *plan) key(srcID, aufs string) string {
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 
-// compilerID is the first line of the C compiler's --version, and whether
-// its plugin headers are installed (gcc-12-plugin-dev): without them Kconfig
-// silently drops every GCC plugin option.
-func compilerID(ctx context.Context, cross string) (string, bool, error) {
+// compilerID is the toolchain's ID and the first line of the C compiler's
+// --version, and whether its plugin headers are installed
+// (gcc-12-plugin-dev): without them Kconfig silently drops every GCC plugin
+// option.
+func compilerID(ctx context.Context, tc *Toolchain, cross string) (string, bool, error) {
 	gcc := cross + "gcc"
-	out, err := exec.CommandContext(ctx, gcc, "--version").Output()
+	env := toolEnv(tc)
+	out, err := tc.command(ctx, "", "", env, gcc, "--version").Output()
 	if err != nil {
 		pkg := "gcc"
 		if cross != "" {
@@ -237,13 +244,24 @@ func compilerID(ctx context.Context, cross string) (string, bool, error) {
 		return "", false, fmt.Errorf("%s --version: %w (apt-get install %s)", gcc, err, pkg)
 	}
 	id, _, _ := strings.Cut(string(out), "\n")
-	dir, err := exec.CommandContext(ctx, gcc, "-print-file-name=plugin").Output()
+	dir, err := tc.command(ctx, "", "", env, gcc, "-print-file-name=plugin").Output()
 	plugins := false
 	if err == nil {
-		_, serr := os.Stat(filepath.Join(strings.TrimSpace(string(dir)), "include", "plugin-version.h"))
+		_, serr := os.Stat(filepath.Join(tc.Root, strings.TrimSpace(string(dir)), "include", "plugin-version.h"))
 		plugins = serr == nil
 	}
-	return strings.TrimSpace(id), plugins, nil
+	return tc.ID + " " + strings.TrimSpace(id), plugins, nil
+}
+
+// toolEnv is the environment of the toolchain's commands: the host's for
+// the host's tools; for the build root only what a build needs, so that
+// nothing of the caller's environment reaches make on one host and not
+// on another.
+func toolEnv(tc *Toolchain) []string {
+	if tc.Root == "" {
+		return os.Environ()
+	}
+	return []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/tmp", "TZ=UTC"}
 }
 
 // Build returns the cached kernel for opts, building it first when the
@@ -269,11 +287,10 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	if opts.Variant == "aufs" && opts.AufsSrc == "" {
 		return nil, applyAufs(ctx, "", "", "", versionOfSource(opts.Src))
 	}
-	a := arches[opts.Arch]
-	compiler, plugins, err := compilerID(ctx, a.cross)
-	if err != nil {
-		return nil, err
+	if opts.Toolchain != "" && opts.Toolchain != "buildroot" && opts.Toolchain != "host" {
+		return nil, fmt.Errorf("unknown kernel toolchain %q: want buildroot (the pinned Debian 12 build root, the default) or host", opts.Toolchain)
 	}
+	a := arches[opts.Arch]
 	if err := os.MkdirAll(opts.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create kernel cache %s: %w", opts.CacheDir, err)
 	}
@@ -295,6 +312,20 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 	}
 	if src.SHA256 != "" && srcSum == "" {
 		fmt.Fprintf(log, "kernels: %s has SHA256 %s (set KERNEL_SRC_SHA256 to pin it)\n", srcPath, src.SHA256)
+	}
+	var tc *Toolchain
+	switch opts.Toolchain {
+	case "host":
+		tc = HostToolchain()
+	case "", "buildroot":
+		var err error
+		if tc, err = BuildRoot(ctx, debpkg.Bookworm(opts.Mirror), opts.CacheDir, log); err != nil {
+			return nil, err
+		}
+	}
+	compiler, plugins, err := compilerID(ctx, tc, a.cross)
+	if err != nil {
+		return nil, err
 	}
 	p, err := makePlan(opts.Variant, opts.Arch, compiler, plugins, src.Dir)
 	if err != nil {
@@ -320,7 +351,7 @@ func Build(ctx context.Context, opts Options) (*Kernel, error) {
 		return k, nil
 	}
 	fmt.Fprintf(log, "kernels: building %s/%s into %s\n", opts.Variant, opts.Arch, out)
-	k, err := build(ctx, opts, p, src, &Source{Name: srcName, SHA256: src.SHA256}, key, out, log)
+	k, err := build(ctx, opts, p, tc, src, &Source{Name: srcName, SHA256: src.SHA256}, key, out, log)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +371,7 @@ func versionOfSource(src string) string {
 	return "6.1"
 }
 
-func build(ctx context.Context, opts Options, p *plan, src *source, srcInfo *Source, key, out string, log io.Writer) (_ *Kernel, err error) {
+func build(ctx context.Context, opts Options, p *plan, tc *Toolchain, src *source, srcInfo *Source, key, out string, log io.Writer) (_ *Kernel, err error) {
 	a := arches[opts.Arch]
 	work := filepath.Join(opts.CacheDir, "work", key)
 	if err := os.RemoveAll(work); err != nil {
@@ -371,20 +402,20 @@ func build(ctx context.Context, opts Options, p *plan, src *source, srcInfo *Sou
 	}
 	// Reproducible kernels: everything that would otherwise leak the build
 	// machine or the clock into the image is pinned.
-	env := append(os.Environ(),
+	env := append(toolEnv(tc),
 		"KBUILD_BUILD_TIMESTAMP=1970-01-01 00:00:00 UTC",
 		"KBUILD_BUILD_USER=nsbench",
 		"KBUILD_BUILD_HOST=nsbench",
 		"KBUILD_BUILD_VERSION=1",
 	)
+	srcIn, objIn := tc.dirs(srcDir, objDir)
 	mk := func(targets ...string) error {
-		args := []string{"-C", srcDir, "O=" + objDir, "ARCH=" + a.kernelArch, "-j" + strconv.Itoa(opts.Jobs)}
+		args := []string{"-C", srcIn, "O=" + objIn, "ARCH=" + a.kernelArch, "-j" + strconv.Itoa(opts.Jobs)}
 		if a.cross != "" {
 			args = append(args, "CROSS_COMPILE="+a.cross)
 		}
 		// Niced: a kernel build must not starve the tests running beside it.
-		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", "10", "make"}, append(args, targets...)...)...)
-		cmd.Env = env
+		cmd := tc.command(ctx, srcDir, objDir, env, append([]string{"nice", "-n", "10", "make"}, append(args, targets...)...)...)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("make %s for %s/%s in %s: %w (log above)", strings.Join(targets, " "), p.variant, p.arch, objDir, err)
@@ -440,14 +471,14 @@ func build(ctx context.Context, opts Options, p *plan, src *source, srcInfo *Sou
 	if err := mk(target); err != nil {
 		return nil, err
 	}
-	relOut, err := exec.CommandContext(ctx, "make", "-s", "-C", srcDir, "O="+objDir, "ARCH="+a.kernelArch, "kernelrelease").Output()
+	relOut, err := tc.command(ctx, srcDir, objDir, env, "make", "-s", "-C", srcIn, "O="+objIn, "ARCH="+a.kernelArch, "kernelrelease").Output()
 	if err != nil {
 		return nil, fmt.Errorf("make kernelrelease in %s: %w", objDir, err)
 	}
 	k := &Kernel{
 		Image: filepath.Join(out, filepath.Base(a.image)), Version: strings.TrimSpace(string(relOut)),
 		Variant: p.variant, Arch: p.arch, Cmdline: p.cmdline, Sysctls: p.sysctls,
-		ConfigPath: filepath.Join(out, "config"), Key: key, Source: srcInfo,
+		ConfigPath: filepath.Join(out, "config"), Key: key, Source: srcInfo, Toolchain: p.compiler,
 	}
 	meta, err := json.MarshalIndent(k, "", "  ")
 	if err != nil {

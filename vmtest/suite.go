@@ -30,6 +30,9 @@ type SuiteOptions struct {
 	// compiled conformance suite (images.GuestConformance), built for Arch
 	// by the caller.
 	Programs map[string]string
+	// KernelToolchain is kernels.Options.Toolchain: "" for the pinned
+	// Debian 12 build root, "host" for the host's gcc.
+	KernelToolchain string
 	// OutDir receives console.log and the share (default
 	// results/vm/<variant>-<arch>, with -<runtime> for runc and crun).
 	OutDir  string
@@ -63,7 +66,7 @@ func kernelFor(ctx context.Context, o SuiteOptions) (*kernels.Kernel, error) {
 	if o.Variant == "distro" {
 		return kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
 	}
-	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, AufsSrc: o.AufsSrc, Log: o.Log})
+	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, AufsSrc: o.AufsSrc, Toolchain: o.KernelToolchain, Log: o.Log})
 }
 
 // RunConformance builds (or takes from the cache) the kernel and image,

@@ -5,7 +5,8 @@
 //	nsdeps list PURPOSE ...                                  print this host's package names
 //
 // The host release comes from /etc/os-release (debian-12, debian-13,
-// ubuntu-24.04), or NSBENCH_HOST_RELEASE.
+// ubuntu-24.04), or NSBENCH_HOST_RELEASE. It refuses an install that would
+// make apt remove installed packages unless NSBENCH_DEPS_ALLOW_REMOVE=1.
 package main
 
 import (
@@ -79,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := hostdeps.Ensure(ctx, hostdeps.Apt{}, *release, what, needs, unavail, os.Geteuid() == 0, stderr); err != nil {
+	if err := hostdeps.Ensure(ctx, hostdeps.Apt{}, *release, what, needs, unavail, os.Geteuid() == 0, os.Getenv("NSBENCH_DEPS_ALLOW_REMOVE") == "1", stderr); err != nil {
 		fmt.Fprintf(stderr, "deps (%s): %v\n", what, err)
 		return 1
 	}

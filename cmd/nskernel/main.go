@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	pin := kernels.DebianSource().Package
 	fs.StringVar(&o.Src, "src", os.Getenv("KERNEL_SRC"), "kernel tarball or tree (default Debian 12's "+pin.Name+" "+pin.Version+", fetched and checked)")
 	fs.StringVar(&o.SrcSHA256, "src-sha256", os.Getenv("KERNEL_SRC_SHA256"), "the --src tarball's pinned SHA256")
+	fs.StringVar(&o.Toolchain, "toolchain", os.Getenv("KERNEL_TOOLCHAIN"), "buildroot (default: Debian 12's gcc in a pinned build root) or host (this host's gcc)")
 	fs.StringVar(&o.Mirror, "mirror", os.Getenv("NSBENCH_DEBIAN_MIRROR"), "Debian mirror for the source, build root and packages (default "+debpkg.DefaultMirror+")")
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for the aufs variant")
 	fs.StringVar(&o.CacheDir, "cache", "", "cache directory (default "+kernels.DefaultCacheDir()+")")

@@ -34,6 +34,7 @@ func main() {
 	fs.StringVar(&o.Runtime, "runtime", envOr("VMTEST_RUNTIME", "nsrun"), "OCI runtime the suite drives in the guest: nsrun, runc or crun")
 	fs.BoolVar(&o.PerfSmoke, "perf-smoke", true, "also run a few seconds of fio and iperf3 in the guest")
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for --kernel aufs")
+	fs.StringVar(&o.KernelToolchain, "kernel-toolchain", os.Getenv("KERNEL_TOOLCHAIN"), "buildroot (default: the pinned Debian 12 build root) or host (this host's gcc)")
 	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
 	fs.DurationVar(&o.Timeout, "timeout", 20*time.Minute, "give up on the guest after this long")
 	fs.StringVar(&o.Accel.Force, "accel", os.Getenv("NSBENCH_ACCEL"), "kvm or tcg to force QEMU's accelerator (default: KVM if it is shown to run the guest, else TCG)")

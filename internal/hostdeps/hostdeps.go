@@ -221,31 +221,77 @@ type Apt struct {
 	Log io.Writer
 }
 
-// Installed reports which of names dpkg has installed.
+// Installed reports which of names dpkg has installed, by that name or
+// as a package another installed one provides: on GitHub's Ubuntu image
+// Docker's containerd.io provides runc, and installing Ubuntu's runc would
+// remove it and docker-ce.
 func (a Apt) Installed(ctx context.Context, names []string) (map[string]bool, error) {
 	out := map[string]bool{}
 	if len(names) == 0 {
 		return out, nil
 	}
-	// dpkg-query exits 1 when any name is unknown, and still prints the
-	// others: judge by what came back.
-	cmd := exec.CommandContext(ctx, "dpkg-query", append([]string{"-W", "-f=${Package} ${db:Status-Abbrev}\n"}, names...)...)
+	cmd := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Package}\t${db:Status-Abbrev}\t${Provides}\n")
 	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	stdout, err := cmd.Output()
-	if len(stdout) == 0 && err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			return nil, fmt.Errorf("dpkg-query: %w", err)
-		}
+	if err != nil {
+		return nil, fmt.Errorf("dpkg-query -W: %w", err)
 	}
-	for _, line := range strings.Split(string(stdout), "\n") {
-		f := strings.Fields(line)
-		// "ii" is installed; "rc" (removed, config left) and the rest are not.
-		if len(f) >= 2 && f[1] == "ii" {
-			name, _, _ := strings.Cut(f[0], ":")
-			out[name] = true
+	have := parseInstalled(stdout)
+	for _, n := range names {
+		if have[n] {
+			out[n] = true
 		}
 	}
 	return out, nil
+}
+
+// parseInstalled reads "name<TAB>status<TAB>provides" lines: the names of
+// installed ("ii") packages and of what they provide.
+func parseInstalled(out []byte) map[string]bool {
+	have := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.SplitN(line, "\t", 3)
+		// "ii" is installed; "rc" (removed, config left) and the rest are not.
+		if len(f) < 2 || strings.TrimSpace(f[1]) != "ii" {
+			continue
+		}
+		name, _, _ := strings.Cut(f[0], ":")
+		have[name] = true
+		if len(f) == 3 {
+			for _, p := range strings.Split(f[2], ",") {
+				if fs := strings.Fields(p); len(fs) > 0 {
+					have[fs[0]] = true
+				}
+			}
+		}
+	}
+	return have
+}
+
+// Removals returns the installed packages apt would remove to install
+// names (apt-get install --simulate), sorted.
+func (a Apt) Removals(ctx context.Context, names []string) ([]string, error) {
+	cmd := exec.CommandContext(ctx, "apt-get", append([]string{"install", "--simulate", "-q", "--no-install-recommends"}, names...)...)
+	cmd.Env = []string{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("apt-get install --simulate %s: %w: %s", strings.Join(names, " "), err, tail(stderr.String(), 10))
+	}
+	return parseRemovals(stdout), nil
+}
+
+// parseRemovals reads apt's simulation: "Remv name [version]" lines.
+func parseRemovals(out []byte) []string {
+	var rm []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Remv" {
+			rm = append(rm, f[1])
+		}
+	}
+	sort.Strings(rm)
+	return rm
 }
 
 // Candidates reports which of names apt can install (has a candidate
@@ -323,8 +369,10 @@ func tail(s string, n int) string {
 // when the release has no package for one of them (unavail) or apt has no
 // candidate for a missing one (after an apt-get update, as root). Not as
 // root, it prints the apt-get line to run instead and returns nil, so the
-// targets still run and the tests skip what they lack, saying why.
-func Ensure(ctx context.Context, a Apt, release, what string, needs []Need, unavail []Unavailable, root bool, w io.Writer) error {
+// targets still run and the tests skip what they lack, saying why. It
+// refuses to install what would make apt remove installed packages
+// unless allowRemove.
+func Ensure(ctx context.Context, a Apt, release, what string, needs []Need, unavail []Unavailable, root, allowRemove bool, w io.Writer) error {
 	if len(unavail) > 0 {
 		return &UnavailableError{Release: release, Packages: unavail}
 	}
@@ -376,6 +424,13 @@ func Ensure(ctx context.Context, a Apt, release, what string, needs []Need, unav
 	if !root {
 		fmt.Fprintf(w, "deps (%s): missing %s packages; run: sudo apt-get install -y --no-install-recommends %s\n", what, release, strings.Join(missNames, " "))
 		return nil
+	}
+	rm, err := a.Removals(ctx, missNames)
+	if err != nil {
+		return err
+	}
+	if len(rm) > 0 && !allowRemove {
+		return fmt.Errorf("installing %s would remove %s; nothing was installed: install them by hand if that is what you want, or set NSBENCH_DEPS_ALLOW_REMOVE=1 (a throw-away CI machine)", strings.Join(missNames, " "), strings.Join(rm, " "))
 	}
 	fmt.Fprintf(w, "deps (%s): installing %s\n", what, strings.Join(missNames, " "))
 	return a.Install(ctx, missNames)

@@ -149,17 +149,27 @@ func TestEnsureOnThisHost(t *testing.T) {
 	assert.Equal(t, map[string]bool{"dpkg": true}, have)
 
 	var w bytes.Buffer
-	require.NoError(t, Ensure(ctx, a, "this-host", "test", []Need{{"dpkg", []string{"test"}}}, nil, false, &w))
+	require.NoError(t, Ensure(ctx, a, "this-host", "test", []Need{{"dpkg", []string{"test"}}}, nil, false, false, &w))
 	assert.Empty(t, w.String(), "nothing missing: nothing to say")
 
 	// Not as root, so a missing apt index cannot make it run apt-get update.
-	err = Ensure(ctx, a, "this-host", "test", []Need{{"dpkg", []string{"test"}}, {"nsbench-no-such-package", []string{"test"}}}, nil, false, &w)
+	err = Ensure(ctx, a, "this-host", "test", []Need{{"dpkg", []string{"test"}}, {"nsbench-no-such-package", []string{"test"}}}, nil, false, false, &w)
 	var ue *UnavailableError
 	require.ErrorAs(t, err, &ue)
 	assert.Equal(t, "nsbench-no-such-package", ue.Packages[0].Package)
 	assert.True(t, strings.HasSuffix(err.Error(), "nothing was installed"), err.Error())
 
-	err = Ensure(ctx, a, "rel-b", "kernel", nil, []Unavailable{{Package: "plugin", Note: "use the build root", Purposes: []string{"kernel"}}}, true, &w)
+	err = Ensure(ctx, a, "rel-b", "kernel", nil, []Unavailable{{Package: "plugin", Note: "use the build root", Purposes: []string{"kernel"}}}, true, false, &w)
 	require.True(t, errors.As(err, &ue))
 	assert.Contains(t, err.Error(), "plugin (needed for kernel): use the build root")
+}
+
+func TestParseInstalled(t *testing.T) {
+	out := []byte("containerd.io\tii \tcontainerd, runc\ndocker-ce\tii \tdocker-engine\nrunc\trc \t\nlibc6:amd64\tii \t\n")
+	assert.Equal(t, map[string]bool{"containerd.io": true, "containerd": true, "runc": true, "docker-ce": true, "docker-engine": true, "libc6": true}, parseInstalled(out))
+}
+
+func TestParseRemovals(t *testing.T) {
+	out := []byte("Reading package lists...\nRemv docker-ce [5:27.5.1-1~ubuntu.24.04~noble]\nRemv containerd.io [1.7.25-1]\nInst runc (1.1.12-0ubuntu3 Ubuntu:24.04/noble-updates [amd64])\nConf runc (1.1.12-0ubuntu3)\n")
+	assert.Equal(t, []string{"containerd.io", "docker-ce"}, parseRemovals(out))
 }
