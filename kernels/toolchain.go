@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/flock"
 )
@@ -96,7 +97,8 @@ func BuildRoot(ctx context.Context, rel debpkg.Release, cacheDir string, log io.
 	}
 	key := buildRootKey(rel)
 	dir := filepath.Join(cacheDir, "buildroot", key)
-	manifestPath := dir + ".manifest"
+	// The manifest is inside the tree, so tree and manifest appear at once.
+	manifestPath := filepath.Join(dir, "nsbench.manifest")
 	if tc, err := loadBuildRoot(dir, manifestPath); err == nil {
 		return tc, nil
 	}
@@ -114,44 +116,34 @@ func BuildRoot(ctx context.Context, rel debpkg.Release, cacheDir string, log io.
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		return nil, fmt.Errorf("the kernel build root is made with mmdebstrap: %w (make deps-kernel)", err)
 	}
-	tmp := dir + ".tmp"
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Dir(dir), err)
-	}
-	if err := os.RemoveAll(tmp); err != nil {
-		return nil, fmt.Errorf("remove %s: %w", tmp, err)
-	}
 	include := BuildRootPackages()
 	pins := BuildRootPins()
 	for n, v := range pins {
 		include = append(include, n+"="+v)
 	}
 	sort.Strings(include)
-	args := []string{"--mode=root", "--variant=minbase", "--include=" + strings.Join(include, ","),
-		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-		"--aptopt=Acquire::Languages \"none\"",
-		"--customize-hook=mkdir -p \"$1" + buildRootSrc + "\" \"$1" + buildRootObj + "\"",
-		rel.Name(), tmp, "-"}
 	fmt.Fprintf(log, "kernels: making the Debian %s build root %s (mmdebstrap)\n", rel.Name(), dir)
-	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
-	cmd.Stdin = strings.NewReader(rel.SourcesList())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), io.MultiWriter(&out, log)
-	if err := cmd.Run(); err != nil {
-		_ = os.RemoveAll(tmp)
-		return nil, fmt.Errorf("mmdebstrap the kernel build root %s: %w (a pinned version gone from Debian? see kernels.BuildRootPins)\n%s", tmp, err, tailLines(out.String(), 15))
-	}
-	manifest, err := exec.CommandContext(ctx, "chroot", tmp, "dpkg-query", "-W", "-f=${Package}=${Version}\n").Output()
+	err = atomicfile.Dir(dir, func(tmp string) error {
+		args := []string{"--mode=root", "--variant=minbase", "--include=" + strings.Join(include, ","),
+			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
+			"--aptopt=Acquire::Languages \"none\"",
+			"--customize-hook=mkdir -p \"$1" + buildRootSrc + "\" \"$1" + buildRootObj + "\"",
+			rel.Name(), tmp, "-"}
+		cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
+		cmd.Stdin = strings.NewReader(rel.SourcesList())
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&out, log), io.MultiWriter(&out, log)
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("mmdebstrap the kernel build root %s: %w (a pinned version gone from Debian? see kernels.BuildRootPins)\n%s", dir, err, tailLines(out.String(), 15))
+		}
+		m, err := exec.CommandContext(ctx, "chroot", tmp, "dpkg-query", "-W", "-f=${Package}=${Version}\n").Output()
+		if err != nil {
+			return fmt.Errorf("list the build root's packages: %w", err)
+		}
+		return os.WriteFile(filepath.Join(tmp, "nsbench.manifest"), m, 0o644)
+	})
 	if err != nil {
-		_ = os.RemoveAll(tmp)
-		return nil, fmt.Errorf("list the build root's packages: %w", err)
-	}
-	if err := os.WriteFile(manifestPath, manifest, 0o644); err != nil {
-		_ = os.RemoveAll(tmp)
-		return nil, fmt.Errorf("write %s: %w", manifestPath, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return nil, fmt.Errorf("rename %s to %s: %w", tmp, dir, err)
+		return nil, err
 	}
 	return loadBuildRoot(dir, manifestPath)
 }

@@ -109,6 +109,15 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return 0, fmt.Errorf("create %s: %w", o.OutDir, err)
 	}
+	// The kernel the results came from, with its source's checksum and
+	// toolchain, beside them.
+	kj, err := json.MarshalIndent(k, "", "  ")
+	if err != nil {
+		return 0, fmt.Errorf("encode kernel metadata: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(o.OutDir, "kernel.json"), append(kj, '\n'), 0o644); err != nil {
+		return 0, err
+	}
 	job := guest.Job{Sysctls: k.Sysctls, Tests: []guest.Test{{
 		Name: "conformance", Path: images.GuestConformance, Args: []string{"-test.v", "-test.count=1"},
 		Env: []string{"NSBENCH_RUNTIME=" + rt, "NSBENCH_PROBE=" + images.GuestProbe, "NSBENCH_NSNET=" + images.GuestNsnet,

@@ -157,7 +157,10 @@ type Guest struct {
 
 // Machine describes where the samples were taken.
 type Machine struct {
-	Hostname  string `json:"hostname"`
+	Hostname string `json:"hostname"`
+	// OS is the host's distribution (os-release PRETTY_NAME): results of
+	// a Debian 12 and a Debian 13 host differ in runtime versions too.
+	OS        string `json:"os,omitempty"`
 	Kernel    string `json:"kernel"`
 	CPU       string `json:"cpu"`
 	Cores     int    `json:"cores"`
@@ -296,6 +299,13 @@ func (f *File) Cell(key string) *Cell {
 func DescribeMachine() Machine {
 	m := Machine{Cores: runtime.NumCPU(), GoVersion: runtime.Version()}
 	m.Hostname, _ = os.Hostname()
+	if b, err := os.ReadFile("/etc/os-release"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+				m.OS = strings.Trim(v, `"'`)
+			}
+		}
+	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
