@@ -90,7 +90,7 @@ func knownWorkloads() []workload.Workload {
 
 // configFields are the config's own keys; every other key names a workload.
 func configFields() []string {
-	return []string{"name", "repetitions", "envs", "seed", "kernels", "arch", "vm", "precision", "warmups", "cpus", "quiet"}
+	return []string{"name", "repetitions", "envs", "seed", "kernels", "arch", "vm", "precision", "warmups", "cpus", "native_cgroup", "quiet"}
 }
 
 // UnmarshalJSON decodes the run's fields and each workload's section,
