@@ -60,13 +60,13 @@ func GuestRuntime(name string) (string, error) {
 	return "", fmt.Errorf("unknown guest runtime %q: want nsrun, runc or crun", name)
 }
 
-// kernelFor builds (or takes from the cache) the variant's kernel; distro
-// is Debian's prebuilt one.
-func kernelFor(ctx context.Context, o SuiteOptions) (*kernels.Kernel, error) {
+// Kernel builds (or takes from the cache) the kernel o describes (variant,
+// arch, aufs source, toolchain); distro is Debian's prebuilt one.
+func Kernel(ctx context.Context, o kernels.Options) (*kernels.Kernel, error) {
 	if o.Variant == "distro" {
 		return kernels.Distro(ctx, kernels.DistroOptions{Arch: o.Arch, Log: o.Log})
 	}
-	return kernels.Build(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, AufsSrc: o.AufsSrc, Toolchain: o.KernelToolchain, Log: o.Log})
+	return kernels.Build(ctx, o)
 }
 
 // RunConformance builds (or takes from the cache) the kernel and image,
@@ -88,7 +88,7 @@ func RunConformance(ctx context.Context, o SuiteOptions, w io.Writer) (int, erro
 			o.OutDir += "-" + o.Runtime
 		}
 	}
-	k, err := kernelFor(ctx, o)
+	k, err := Kernel(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, AufsSrc: o.AufsSrc, Toolchain: o.KernelToolchain, Log: o.Log})
 	if err != nil {
 		return 0, err
 	}

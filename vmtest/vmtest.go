@@ -41,6 +41,10 @@ type Machine struct {
 	// QEMU overrides the emulator binary (default qemu-system-x86_64 or
 	// qemu-system-aarch64 from PATH).
 	QEMU string
+	// Disks are raw disk images given to the guest as virtio block devices
+	// (/dev/vda, /dev/vdb, ... in this order), opened with O_DIRECT on the
+	// host (cache=none), so the guest's direct I/O reaches the host's disk.
+	Disks []string
 }
 
 // Options of one run.
@@ -126,6 +130,11 @@ func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []st
 		"-kernel", m.Kernel, "-initrd", m.Initramfs, "-append", strings.Join(cmdline, " "),
 		"-virtfs", "local,path=" + optValue(share) + ",mount_tag=" + guest.ShareTag + ",security_model=none,id=" + guest.ShareTag,
 		"-qmp", "unix:" + optValue(qmpSock) + ",server=on,wait=off",
+	}
+	for i, d := range m.Disks {
+		id := "disk" + strconv.Itoa(i)
+		args = append(args, "-drive", "file="+optValue(d)+",if=none,id="+id+",format=raw,cache=none,aio=native",
+			"-device", "virtio-blk-pci,drive="+id)
 	}
 	return bin, args, nil
 }

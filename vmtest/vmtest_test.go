@@ -34,6 +34,9 @@ func TestQEMUArgs(t *testing.T) {
 			[]string{"-M virt", "-cpu cortex-a72", "-smp 4", "console=ttyAMA0", "nsbench.variant=hardened nsbench.arch=arm64 init_on_free=1"}},
 		{"board override", Machine{Arch: "arm64", Board: "raspi3b"}, "tcg", "qemu-system-aarch64", []string{"-M raspi3b"}},
 		{"cpu override", Machine{Arch: "x86_64", CPU: "host,-arch-capabilities"}, "kvm", "qemu-system-x86_64", []string{"-cpu host,-arch-capabilities"}},
+		{"disks are virtio, O_DIRECT on the host", Machine{Arch: "arm64", Disks: []string{"/d/a.img", "/d/b,c.img"}}, "tcg", "qemu-system-aarch64",
+			[]string{"-drive file=/d/a.img,if=none,id=disk0,format=raw,cache=none,aio=native -device virtio-blk-pci,drive=disk0",
+				"-drive file=/d/b,,c.img,if=none,id=disk1,format=raw,cache=none,aio=native -device virtio-blk-pci,drive=disk1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin, args, err := QEMUArgs(tc.m, "/share", "/log", "/sock", tc.accel)

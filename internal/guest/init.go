@@ -94,6 +94,19 @@ func guestInit(console io.Writer) error {
 			fmt.Fprintf(console, "nsinit: sysctl %s=%s: %v\n", k, v, err)
 		}
 	}
+	for _, m := range job.Mounts {
+		if err := os.MkdirAll(m.Target, 0o755); err != nil {
+			return fmt.Errorf("create mount point %s: %w", m.Target, err)
+		}
+		if err := unix.Mount(m.Source, m.Target, m.FSType, 0, m.Data); err != nil {
+			return fmt.Errorf("mount %s (%s) on %s: %w (is the disk attached and the file system in the kernel?)", m.Source, m.FSType, m.Target, err)
+		}
+	}
+	// Like any Linux system, the guest's programs have a loopback
+	// interface (the kernel brings it up down).
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	for _, t := range job.Tests {
 		code := runTest(console, t)
 		if err := os.WriteFile(filepath.Join(ShareMount, t.Name+".exit"), []byte(strconv.Itoa(code)+"\n"), 0o644); err != nil {
@@ -213,5 +226,26 @@ func loadModules(console io.Writer) error {
 		}
 	}
 	fmt.Fprintf(console, "nsinit: loaded %d modules: %s\n", len(names), strings.Join(names, " "))
+	return nil
+}
+
+// loopbackUp sets lo up (SIOCSIFFLAGS), so services on 127.0.0.1 work.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring lo up: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: read its flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
 	return nil
 }

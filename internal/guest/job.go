@@ -1,10 +1,20 @@
 package guest
 
-// Job is what the guest init reads from the share: the tests to run and
-// the kernel variant's sysctls.
+// Job is what the guest init reads from the share: the tests to run, the
+// kernel variant's sysctls and the file systems to mount first.
 type Job struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	Mounts  []Mount           `json:"mounts,omitempty"`
 	Tests   []Test            `json:"tests"`
+}
+
+// Mount is a file system the guest init mounts before the tests: a disk
+// the host gave the guest (vmtest.Machine.Disks are /dev/vda, /dev/vdb, ...).
+type Mount struct {
+	Source string `json:"source"`
+	Target string `json:"target"`
+	FSType string `json:"fstype"`
+	Data   string `json:"data,omitempty"`
 }
 
 // Test is one program the guest runs; its output goes to <Name>.out and its
