@@ -163,6 +163,38 @@ func makePlan(variant, arch, compiler string, plugins bool, srcDir string) (*pla
 	return p, nil
 }
 
+// VariantOptions returns the configuration options variant's own fragments
+// ask for on top of the common base (for hardened: the KSPP list, its GCC
+// plugin options and both spellings of the renamed mitigations switch), so
+// that a comparison of kernels can list how they differ. Stock asks for
+// nothing of its own; distro is not a build and has none either.
+func VariantOptions(variant, arch string) (map[string]string, error) {
+	if variant == "distro" {
+		return map[string]string{}, nil
+	}
+	p, err := makePlan(variant, arch, "", true, "")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, f := range p.fragments {
+		if strings.HasPrefix(f.name, "base") {
+			continue
+		}
+		m, err := ParseConfig(f.name, f.text)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	if _, ok := out["CONFIG_SPECULATION_MITIGATIONS"]; ok {
+		out["CONFIG_CPU_MITIGATIONS"] = out["CONFIG_SPECULATION_MITIGATIONS"]
+	}
+	return out, nil
+}
+
 func kconfigHas(srcDir, file, sym string) bool {
 	data, err := os.ReadFile(filepath.Join(srcDir, file))
 	if err != nil {

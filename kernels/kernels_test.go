@@ -282,3 +282,20 @@ func TestFetchDebianSource(t *testing.T) {
 	_, err = resolveSource(ctx, tarball, strings.Repeat("0", 64), t.TempDir(), nil)
 	assert.ErrorContains(t, err, "not the pinned source")
 }
+
+func TestVariantOptions(t *testing.T) {
+	h, err := VariantOptions("hardened", "x86_64")
+	require.NoError(t, err)
+	assert.Equal(t, "y", h["CONFIG_INIT_ON_FREE_DEFAULT_ON"], "a KSPP option")
+	assert.Equal(t, "y", h["CONFIG_CPU_MITIGATIONS"], "the renamed mitigations switch in both spellings")
+	assert.Equal(t, "y", h["CONFIG_SPECULATION_MITIGATIONS"])
+	assert.NotContains(t, h, "CONFIG_VETH", "the common base is not the variant's")
+	ha, err := VariantOptions("hardened", "arm64")
+	require.NoError(t, err)
+	assert.Contains(t, ha, "CONFIG_ARM64_PTR_AUTH_KERNEL")
+	s, err := VariantOptions("stock", "x86_64")
+	require.NoError(t, err)
+	assert.Empty(t, s)
+	_, err = VariantOptions("nosuch", "x86_64")
+	assert.ErrorContains(t, err, `unknown kernel variant "nosuch"`)
+}
