@@ -14,7 +14,10 @@ import (
 // notSet is the value a "# CONFIG_X is not set" line stands for.
 const notSet = "n"
 
-var notSetLine = regexp.MustCompile(`^# (CONFIG_[A-Za-z0-9_]+) is not set$`)
+var (
+	notSetLine = regexp.MustCompile(`^# (CONFIG_[A-Za-z0-9_]+) is not set$`)
+	symbolName = regexp.MustCompile(`^CONFIG_[A-Za-z0-9_]+$`)
+)
 
 // ParseConfig reads Kconfig assignments ("CONFIG_X=y", "# CONFIG_X is not
 // set") into symbol -> value; other comments and blank lines are skipped. A
@@ -33,7 +36,9 @@ func ParseConfig(name, text string) (map[string]string, error) {
 			continue
 		}
 		sym, val, ok := strings.Cut(line, "=")
-		if !ok || !strings.HasPrefix(sym, "CONFIG_") || val == "" {
+		// Kconfig itself ignores a line whose symbol is not a name
+		// ("CONFIG_A =y"): the option would silently not be set.
+		if !ok || !symbolName.MatchString(sym) || val == "" {
 			return nil, fmt.Errorf("%s:%d: %q is not a Kconfig assignment (want CONFIG_X=value or \"# CONFIG_X is not set\")", name, n, line)
 		}
 		out[sym] = val

@@ -217,10 +217,12 @@ func ParseSysctls(name, text string) (map[string]string, error) {
 			continue
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%s:%d: %q is not key=value", name, i+1, line)
+		k = strings.TrimSpace(k)
+		// A key is a path under /proc/sys, dots or slashes between names.
+		if !ok || k == "" || strings.ContainsAny(k, " \t\v\f\r") {
+			return nil, fmt.Errorf("%s:%d: %q is not key=value (key a sysctl name such as kernel.kptr_restrict)", name, i+1, line)
 		}
-		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		out[k] = strings.TrimSpace(v)
 	}
 	return out, nil
 }

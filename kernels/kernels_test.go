@@ -24,7 +24,7 @@ func TestParseConfig(t *testing.T) {
 	want := map[string]string{"CONFIG_A": "m", "CONFIG_B": "n", "CONFIG_C": `"x y"`}
 	assert.Empty(t, cmp.Diff(want, got))
 
-	for _, bad := range []string{"A=y", "CONFIG_A", "CONFIG_A="} {
+	for _, bad := range []string{"A=y", "CONFIG_A", "CONFIG_A=", "CONFIG_A =y", "CONFIG_=y", "CONFIG_A-B=y"} {
 		_, err := ParseConfig("bad.config", bad)
 		assert.ErrorContains(t, err, "bad.config:1", bad)
 	}
@@ -190,8 +190,10 @@ func TestSysctls(t *testing.T) {
 	got, err := ParseSysctls("x", "# c\na.b = 1\n\nc=two words\n")
 	require.NoError(t, err)
 	assert.Empty(t, cmp.Diff(map[string]string{"a.b": "1", "c": "two words"}, got))
-	_, err = ParseSysctls("x", "novalue\n")
-	assert.ErrorContains(t, err, "x:1")
+	for _, bad := range []string{"novalue\n", "kernel kptr=2\n", "=1\n"} {
+		_, err = ParseSysctls("x", bad)
+		assert.ErrorContains(t, err, "x:1", bad)
+	}
 }
 
 // TestBuildReal builds (or takes from the cache) a real stock kernel. It is

@@ -15,13 +15,7 @@ import (
 // printed back with String parses to the same mounts. Seeds: the captured
 // tables of testdata/mountinfo.
 func FuzzParse(f *testing.F) {
-	paths, err := filepath.Glob(testutil.Testdata(f, "mountinfo", "*"))
-	if err != nil || len(paths) == 0 {
-		f.Fatalf("no seed in testdata/mountinfo: %v", err)
-	}
-	for _, p := range paths {
-		f.Add(testutil.ReadFile(f, p))
-	}
+	testutil.Seed(f, filepath.Join("mountinfo", "*"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ms, err := Parse(bytes.NewReader(data))
 		if err != nil {

@@ -7,9 +7,11 @@ package testutil
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -107,4 +109,42 @@ func ExitCode(t testing.TB, err error) int {
 	}
 	t.Fatalf("run: %v", err)
 	return -1
+}
+
+// CheckMeasurements returns an error naming the first number in v (a
+// struct, walked through its fields, slices and pointers) that is NaN,
+// infinite or negative: what a parser of a tool's output must never
+// accept as a measurement (NaN and infinities do not even encode as JSON).
+func CheckMeasurements(v any) error {
+	return checkValue(reflect.ValueOf(v), reflect.TypeOf(v).Name())
+}
+
+func checkValue(v reflect.Value, path string) error {
+	switch v.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+			return fmt.Errorf("%s is %v", path, f)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if v.Int() < 0 {
+			return fmt.Errorf("%s is %d", path, v.Int())
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			return checkValue(v.Elem(), path)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < v.Len(); i++ {
+			if err := checkValue(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if err := checkValue(v.Field(i), path+"."+v.Type().Field(i).Name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -89,9 +89,34 @@ func (s *store) load() (leases, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read leases %s: %w", s.path, err)
 	}
+	l, err := parseLeases(data)
+	if err != nil {
+		return nil, fmt.Errorf("parse leases %s: %w (remove the file if no container uses the bridge)", s.path, err)
+	}
+	return l, nil
+}
+
+// parseLeases decodes a lease file: container id -> IPv4 address. A lease
+// with no id, an address that is not IPv4 or one held twice is refused: the
+// file is damaged, and trusting it would hand one address to two
+// containers.
+func parseLeases(data []byte) (leases, error) {
 	l := leases{}
 	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("parse leases %s: %w (remove the file if no container uses the bridge)", s.path, err)
+		return nil, err
+	}
+	holder := map[netip.Addr]string{}
+	for _, id := range l.ids() {
+		a := l[id]
+		switch {
+		case id == "":
+			return nil, fmt.Errorf("a lease of %s has no container id", a)
+		case !a.Is4():
+			return nil, fmt.Errorf("lease of %s: %q is not an IPv4 address", id, a)
+		case holder[a] != "":
+			return nil, fmt.Errorf("address %s is leased to both %s and %s", a, holder[a], id)
+		}
+		holder[a] = id
 	}
 	return l, nil
 }

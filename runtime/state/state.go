@@ -129,9 +129,31 @@ func (s *Store) Load(id string) (*Container, error) {
 		}
 		return nil, fmt.Errorf("read state %s: %w", path, err)
 	}
+	return Decode(id, path, data)
+}
+
+// statuses are the states a record may hold ("paused" as runc reports a
+// frozen container).
+var statuses = map[specs.ContainerState]bool{
+	specs.StateCreating: true, specs.StateCreated: true, specs.StateRunning: true, specs.StateStopped: true, "paused": true,
+}
+
+// Decode parses the state file of container id (path names it in errors).
+// A record of another id, a negative pid or an unknown status is refused:
+// the file is damaged or not nsrun's, and acting on it (signalling its
+// pid, say) could hit another process.
+func Decode(id, path string, data []byte) (*Container, error) {
 	var c Container
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("decode state %s: %w", path, err)
+	}
+	switch {
+	case c.ID != id:
+		return nil, fmt.Errorf("decode state %s: the record is of container %q, not %q", path, c.ID, id)
+	case c.Pid < 0:
+		return nil, fmt.Errorf("decode state %s: pid %d", path, c.Pid)
+	case !statuses[c.Status]:
+		return nil, fmt.Errorf("decode state %s: unknown status %q", path, c.Status)
 	}
 	return &c, nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nsbench/nsbench/perf/workload/measure"
 )
 
 // SysbenchRun is one `sysbench cpu` run: the second, external CPU workload
@@ -98,6 +100,13 @@ func ParseSysbench(out []byte) (SysbenchResult, error) {
 		if !seen[k] {
 			return SysbenchResult{}, fmt.Errorf("parse sysbench output: no %q line (not a sysbench 1.0 cpu report?): %s", k, firstLine(out))
 		}
+	}
+	if err := measure.Check("sysbench", map[string]float64{
+		"threads": float64(r.Threads), "events per second": r.EventsPerSec, "total time": r.TotalSeconds,
+		"total number of events": float64(r.Events), "min": r.LatMinMs, "avg": r.LatAvgMs, "max": r.LatMaxMs,
+		"95th percentile": r.LatP95Ms, "events stddev": r.ThreadEventsSD,
+	}); err != nil {
+		return SysbenchResult{}, err
 	}
 	return r, nil
 }

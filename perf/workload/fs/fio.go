@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/nsbench/nsbench/perf/workload/measure"
 )
 
 // Job is one fio run.
@@ -131,6 +133,14 @@ func Parse(data []byte) (Result, error) {
 		r.LatP99us += p99 / 1e3 / float64(len(out.Jobs))
 		r.LatMeanus += d.ClatNS.Mean / 1e3 / float64(len(out.Jobs))
 		r.Runtime = max(r.Runtime, d.Runtime)
+	}
+	// Sums of huge values overflow to +Inf, and fio's JSON can hold any
+	// number a damaged or hand-edited file puts there.
+	if err := measure.Check("fio", map[string]float64{
+		"iops": r.IOPS, "bw": r.BandwidthKiBs, "clat p50": r.LatP50us, "clat p99": r.LatP99us,
+		"clat mean": r.LatMeanus, "runtime": r.Runtime,
+	}); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }

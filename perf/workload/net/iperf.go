@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/nsbench/nsbench/perf/workload/measure"
 )
 
 // Test is one iperf3 client run.
@@ -155,6 +157,19 @@ func Parse(data []byte) (Result, error) {
 			x.RTTus /= float64(k)
 		}
 		r.Intervals = append(r.Intervals, x)
+	}
+	fields := map[string]float64{
+		"streams": float64(r.Streams), "sent bits_per_second": r.SentBps, "received bits_per_second": r.ReceivedBps,
+		"retransmits": float64(r.Retransmits), "mean_rtt": r.MeanRTTus, "max_rtt": r.MaxRTTus,
+		"jitter_ms": r.JitterMs, "lost_percent": r.LostPercent,
+	}
+	for i, x := range r.Intervals {
+		for n, v := range map[string]float64{"start": x.Start, "end": x.End, "bits_per_second": x.BitsPerSec, "retransmits": float64(x.Retransmits), "rtt": x.RTTus} {
+			fields[fmt.Sprintf("intervals[%d].%s", i, n)] = v
+		}
+	}
+	if err := measure.Check("iperf3", fields); err != nil {
+		return Result{}, err
 	}
 	return r, nil
 }
