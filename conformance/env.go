@@ -8,8 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/nsbench/nsbench/internal/procfs"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -171,15 +172,7 @@ func capMask(names []string) uint64 {
 // pidAlive: the process exists and is not a zombie. A zombie has exited;
 // reaping it is its parent's business (a VM guest's minimal init, say),
 // not the runtime's.
-func pidAlive(pid int) bool {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	return i < 0 || !strings.HasPrefix(s[i+1:], " Z")
-}
+func pidAlive(pid int) bool { return procfs.Alive(pid) }
 
 func readReport(path string) (*probe.Report, error) {
 	data, err := os.ReadFile(path)

@@ -6,9 +6,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/nsbench/nsbench/internal/procfs"
 
 	"github.com/nsbench/nsbench/internal/oci"
 )
@@ -82,11 +82,11 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 		return fail("kill: %v", err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); pidAlive(orphan) && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if s, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan)); strings.Contains(string(s), ") Z ") {
+		if st, err := procfs.ReadStat(orphan); err == nil && st.State == 'Z' {
 			break // dead, waiting for the host's init to reap it
 		}
 	}
-	if s, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", orphan)); err == nil && !strings.Contains(string(s), ") Z ") {
+	if st, err := procfs.ReadStat(orphan); err == nil && st.State != 'Z' {
 		return fail("orphan %d survived the death of PID 1", orphan)
 	}
 	return pass("orphan %d reparented to PID 1 (host %d) and died with it", orphan, pid)
@@ -95,21 +95,9 @@ func checkPidLifecycle(ctx context.Context, e *Env) Result {
 // childOf returns the host pid of a process named comm whose parent is
 // ppid, or 0.
 func childOf(ppid int, comm string) int {
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range stats {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) > 1 && f[1] == fmt.Sprint(ppid) && s[strings.IndexByte(s, '(')+1:i] == comm {
-			var pid int
-			fmt.Sscan(s, &pid)
+	all, _ := procfs.All()
+	for pid, st := range all {
+		if st.PPid == ppid && st.Comm == comm {
 			return pid
 		}
 	}

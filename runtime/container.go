@@ -554,7 +554,7 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 // so tests can SIGKILL the CLI there and prove `delete --force` cleans up.
 // Outside those tests it costs one getenv per stage.
 func testPause(stage string) {
-	if os.Getenv("_NSRUN_TEST_PAUSE") != stage {
+	if os.Getenv(envTestPause) != stage {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "nsrun: paused at %s\n", stage)

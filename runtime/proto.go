@@ -50,6 +50,11 @@ const (
 // started from; the init closes it first thing.
 const envExeFD = "_NSRUN_EXE_FD"
 
+// envTestPause, read by `create` itself, names a stage to stop at (see
+// testPause): the tests kill create there and check that delete --force
+// cleans up.
+const envTestPause = "_NSRUN_TEST_PAUSE"
+
 // fifoName is the exec fifo in the container's state directory: `create`
 // makes it, the init blocks reading it, `start` writes it and removes it,
 // and its existence means "created".

@@ -1,17 +1,17 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nsbench/nsbench/internal/procfs"
 )
 
 // startDocker starts a private dockerd (which starts its own containerd)
@@ -97,24 +97,12 @@ func (e *Engine) stopDaemon() error {
 // engineRunning tells whether any container engine process runs on the
 // host (zombies, already gone, aside).
 func engineRunning() bool {
-	ents, err := os.ReadDir("/proc")
+	all, err := procfs.All()
 	if err != nil {
 		return true // cannot tell: assume one does
 	}
-	for _, ent := range ents {
-		if _, err := strconv.Atoi(ent.Name()); err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// "pid (comm) state ...": comm may hold spaces and parentheses
-		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-		if open < 0 || end < open || end+2 >= len(stat) || stat[end+2] == 'Z' {
-			continue
-		}
-		if IsEngineProcess(string(stat[open+1 : end])) {
+	for _, st := range all {
+		if !st.Zombie() && IsEngineProcess(st.Comm) {
 			return true
 		}
 	}

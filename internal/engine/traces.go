@@ -7,7 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/nsbench/nsbench/internal/procfs"
 
 	"github.com/nsbench/nsbench/internal/flock"
 )
@@ -87,13 +90,12 @@ func HostTraces(extraPaths ...string) (Traces, error) {
 }
 
 func zombie(pid string) bool {
-	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	n, err := strconv.Atoi(pid)
 	if err != nil {
 		return true
 	}
-	// the state follows the parenthesised command name
-	i := strings.LastIndexByte(string(b), ')')
-	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
+	st, err := procfs.ReadStat(n)
+	return err != nil || st.State == 'Z'
 }
 
 // LockHost serialises the users of engines across processes (go test runs

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/procfs"
+
 	"github.com/nsbench/nsbench/internal/mountinfo"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 )
@@ -72,7 +74,7 @@ func (s Scope) List() []string {
 		left = append(left, fmt.Sprintf("process %d (%s)", p.PID, strings.TrimSpace(p.Cmdline)))
 	}
 	for _, pid := range s.PIDs {
-		if st, err := readStat(pid); err == nil && st.state != 'Z' && st.state != 'X' {
+		if st, err := procfs.ReadStat(pid); err == nil && !st.Zombie() {
 			left = append(left, fmt.Sprintf("process %d", pid))
 		}
 	}
@@ -203,7 +205,7 @@ func Zombies(parents ...int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(pid); err == nil && st.state == 'Z' && slices.Contains(parents, st.ppid) {
+		if st, err := procfs.ReadStat(pid); err == nil && st.State == 'Z' && slices.Contains(parents, st.PPid) {
 			out = append(out, pid)
 		}
 	}

@@ -14,8 +14,8 @@ func TestParseStat(t *testing.T) {
 		want     *Stat
 		wantErr  bool
 	}{
-		{"plain", "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 12345 100 1", &Stat{State: 'S', PPid: 1, StartTime: 12345}, false},
-		{"name with spaces and parens", "7 (a ) b) Z 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0", &Stat{State: 'Z', PPid: 3, StartTime: 99}, false},
+		{"plain", "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 12345 100 1", &Stat{Pid: 42, Comm: "sleep", State: 'S', PPid: 1, UTime: 7, STime: 3, StartTime: 12345}, false},
+		{"name with spaces and parens", "7 (a ) b) Z 3 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 99 0 0", &Stat{Pid: 7, Comm: "a ) b", State: 'Z', PPid: 3, StartTime: 99}, false},
 		{"truncated", "7 (x) S 1 2 3", nil, true},
 		{"no name", "7 x S 1", nil, true},
 		{"bad starttime", "42 (sleep) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 x 100 1", nil, true},
@@ -40,4 +40,16 @@ func TestReadStatSelf(t *testing.T) {
 	assert.NotZero(t, st.StartTime)
 	assert.True(t, Alive(os.Getpid()))
 	assert.False(t, Alive(1<<30), "no such pid")
+	all, err := All()
+	require.NoError(t, err)
+	require.Contains(t, all, os.Getpid())
+	assert.Equal(t, st, all[os.Getpid()].withoutTimes(st))
+}
+
+// withoutTimes copies s's CPU times onto a copy of t: they move between
+// two reads.
+func (t *Stat) withoutTimes(s *Stat) *Stat {
+	c := *t
+	c.UTime, c.STime = s.UTime, s.STime
+	return &c
 }

@@ -1,16 +1,16 @@
 package runner
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nsbench/nsbench/internal/procfs"
 
 	"golang.org/x/sys/unix"
 
@@ -65,32 +65,12 @@ type proc struct {
 // readProcs reads /proc/PID/stat of every process.
 func readProcs() map[int]proc {
 	out := map[int]proc{}
-	ents, err := os.ReadDir("/proc")
+	all, err := procfs.All()
 	if err != nil {
 		return out
 	}
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || end < open || end+2 > len(b) {
-			continue
-		}
-		f := strings.Fields(string(b[end+2:]))
-		if len(f) < 20 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		ut, _ := strconv.ParseUint(f[11], 10, 64)
-		st, _ := strconv.ParseUint(f[12], 10, 64)
-		start, _ := strconv.ParseUint(f[19], 10, 64)
-		out[pid] = proc{comm: string(b[open+1 : end]), ppid: ppid, ticks: ut + st, start: start}
+	for pid, st := range all {
+		out[pid] = proc{comm: st.Comm, ppid: st.PPid, ticks: st.UTime + st.STime, start: st.StartTime}
 	}
 	return out
 }
