@@ -112,7 +112,7 @@ func initExec(cfg *execConfig) error {
 	p := cfg.Process
 	if cfg.ConsoleFD >= 0 {
 		unix.CloseOnExec(cfg.ConsoleFD)
-		if err := setupTerminal(cfg.ConsoleFD, false); err != nil {
+		if err := setupTerminal(cfg.ConsoleFD, false, p.ConsoleSize); err != nil {
 			return err
 		}
 	}
@@ -132,8 +132,9 @@ func initExec(cfg *execConfig) error {
 // setupTerminal opens a pty in the container, sends its master over the
 // console socket and makes the slave this process's controlling terminal
 // and stdio; for a container's init (bindConsole) the slave is also bound
-// onto /dev/console, as runc does.
-func setupTerminal(consoleFD int, bindConsole bool) error {
+// onto /dev/console, as runc does. size, process.consoleSize, is set before
+// the program can ask for it.
+func setupTerminal(consoleFD int, bindConsole bool, size *specs.Box) error {
 	sock := os.NewFile(uintptr(consoleFD), "console-socket")
 	defer sock.Close()
 	master, slave, slavePath, err := console.OpenPty("/dev/ptmx")
@@ -142,6 +143,12 @@ func setupTerminal(consoleFD int, bindConsole bool) error {
 	}
 	defer master.Close()
 	defer slave.Close()
+	if size != nil {
+		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
+		if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set process.consoleSize %dx%d: %w", size.Width, size.Height, err)
+		}
+	}
 	if bindConsole {
 		if err := rootfs.BindConsole(slavePath); err != nil {
 			return err
@@ -196,7 +203,7 @@ func setup(c *conn, cfg *initConfig) error {
 		return err
 	}
 	if s.Process.Terminal {
-		if err := setupTerminal(cfg.ConsoleFD, true); err != nil {
+		if err := setupTerminal(cfg.ConsoleFD, true, s.Process.ConsoleSize); err != nil {
 			return err
 		}
 	}

@@ -376,6 +376,10 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 		}
 		return 1
 	}
+	if proxy != nil {
+		// Before start: the program finds the window size already set.
+		defer startProxy(proxy)()
+	}
 	if err := rt.Start(context.Background(), p.ID); err != nil {
 		log.Error(err)
 		_ = rt.Delete(context.Background(), p.ID, true)
@@ -383,9 +387,6 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 	}
 	if detach {
 		return 0
-	}
-	if proxy != nil {
-		defer startProxy(proxy)()
 	}
 	var expire <-chan time.Time
 	if timeout > 0 {

@@ -108,6 +108,11 @@ func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) 
 		if proxy, o.ConsoleSocket, err = consolePair(); err != nil {
 			return fail(err)
 		}
+		// The program may ask for its window size at once, before the
+		// proxy runs: give it nsrun's own, as runc does.
+		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil && p.ConsoleSize == nil {
+			p.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
 		defer proxy.Close()
 		defer o.ConsoleSocket.Close()
 	}
@@ -225,23 +230,21 @@ func consolePair() (ours, theirs *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "console-ours"), os.NewFile(uintptr(fds[1]), "console-theirs"), nil
 }
 
-// startProxy receives the pty master (already sent: the process is
-// running) and copies between it and nsrun's own stdio in the background.
-// The returned function restores the terminal.
+// startProxy receives the pty master (already sent: the process has
+// set up its terminal) and copies between it and nsrun's own stdio in the
+// background, nsrun's terminal raw and its size on the master before it
+// returns. The returned function waits for the output to drain (the
+// process and its children closed the terminal) and restores nsrun's
+// terminal.
 func startProxy(sock *os.File) func() {
 	master, err := console.RecvMaster(sock)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nsrun:", err)
 		return func() {}
 	}
-	restored := make(chan func(), 1)
-	go func() {
-		defer master.Close()
-		restored <- console.Proxy(master, os.Stdin, os.Stdout)
-	}()
+	wait := console.Proxy(master, os.Stdin, os.Stdout)
 	return func() {
-		// The copy ends once the process and its children closed the
-		// slave; the output is drained by then.
-		(<-restored)()
+		wait()
+		master.Close()
 	}
 }

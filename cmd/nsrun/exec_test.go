@@ -303,8 +303,9 @@ func (r *ttyReader) until(t *testing.T, want string) string {
 // controlling terminal and stdio, and /dev/console is bound to it.
 func TestTerminal(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "read x; echo got:$x; tty; stat -c %t:%T /dev/console $(tty); sleep 60")
+	b := e.newBundle("sh", "-c", "read x; echo got:$x; tty; stat -c %t:%T /dev/console $(tty); stty size; sleep 60")
 	b.Spec.Process.Terminal = true
+	b.Spec.Process.ConsoleSize = &specs.Box{Height: 21, Width: 77}
 	require.NoError(t, b.Save())
 	recv := newConsoleReceiver(t, e.tmp)
 	id := randomID("tty")
@@ -314,10 +315,10 @@ func TestTerminal(t *testing.T) {
 	master := recv.get(t)
 	_, err := master.WriteString("hello\n")
 	require.NoError(t, err)
-	out := newTTYReader(master).until(t, "88:0\r\n88:0\r\n")
+	out := newTTYReader(master).until(t, "21 77\r\n")
 	assert.Contains(t, out, "got:hello")
 	// /dev/console and the tty are the same device (major 0x88 = 136, pts 0).
-	assert.Contains(t, out, "/dev/pts/0\r\n88:0\r\n88:0\r\n")
+	assert.Contains(t, out, "/dev/pts/0\r\n88:0\r\n88:0\r\n21 77\r\n", "process.consoleSize is set")
 
 	execRecv := newConsoleReceiver(t, t.TempDir())
 	_, stderr, code = e.nsrun("exec", "--tty", "--detach", "--console-socket", execRecv.path, id, "sh", "-c", "tty; echo exec-done; sleep 60")

@@ -13,16 +13,16 @@ import (
 // closed by every process (reading the master then fails with EIO), as
 // runc does for `run` with a terminal and no console socket. When in is a
 // terminal it is put in raw mode for the time (the container's terminal
-// does the line editing) and its window size follows to the master. It
-// returns once the output is drained; the restore function puts in back.
-func Proxy(master, in, out *os.File) (restore func()) {
-	restore = func() {}
+// does the line editing) and its window size follows to the master: both
+// are done before Proxy returns, so a program started after it finds its
+// size set. wait blocks until the output is drained, then puts in back.
+func Proxy(master, in, out *os.File) (wait func()) {
+	restore := func() {}
 	if st, err := unix.IoctlGetTermios(int(in.Fd()), unix.TCGETS); err == nil {
 		raw := *st
 		makeRaw(&raw)
 		if unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, &raw) == nil {
-			var once sync.Once
-			restore = func() { once.Do(func() { _ = unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, st) }) }
+			restore = func() { _ = unix.IoctlSetTermios(int(in.Fd()), unix.TCSETS, st) }
 		}
 		copyWinsize(in, master)
 		winch := make(chan os.Signal, 1)
@@ -38,8 +38,18 @@ func Proxy(master, in, out *os.File) (restore func()) {
 	// Input ends with the container; the goroutine blocked in a read of in
 	// is left to the process's exit, as nothing else reads in.
 	go func() { _, _ = io.Copy(master, in) }()
-	_, _ = io.Copy(out, master) // EIO once the slave is closed
-	return restore
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(out, master) // EIO once the slave is closed
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			<-done
+			restore()
+		})
+	}
 }
 
 func copyWinsize(from, to *os.File) {
