@@ -13,8 +13,9 @@ import (
 	"github.com/nsbench/nsbench/internal/oci"
 )
 
-// execView is what the host sees of a process: the namespaces, cgroups and
-// capability sets exec must carry over from the container's init.
+// execView is what the host sees of a process: the namespaces, cgroups,
+// capability sets, no_new_privs and seccomp mode exec must carry over from
+// the container's init.
 type execView struct {
 	ns     map[string]string
 	cgroup string
@@ -42,7 +43,9 @@ func viewOf(pid int) (*execView, error) {
 		return nil, err
 	}
 	for _, line := range strings.Split(string(status), "\n") {
-		if k, val, ok := strings.Cut(line, ":"); ok && (strings.HasPrefix(k, "Cap") || k == "NoNewPrivs") {
+		// Seccomp is the filter mode (2: filtered): an exec'd process must
+		// not run without the container's filter.
+		if k, val, ok := strings.Cut(line, ":"); ok && (strings.HasPrefix(k, "Cap") || k == "NoNewPrivs" || k == "Seccomp") {
 			v.caps[k] = strings.TrimSpace(val)
 		}
 	}
@@ -129,7 +132,7 @@ func checkExec(ctx context.Context, e *Env) Result {
 	if len(problems) > 0 {
 		return fail("the exec'd process differs from the container: %s", strings.Join(problems, "; "))
 	}
-	return pass("in all %d namespaces and the cgroups of the init, same capabilities, only 0 1 2", len(execNSTypes))
+	return pass("in all %d namespaces and the cgroups of the init, same capabilities, no_new_privs and seccomp mode, only 0 1 2", len(execNSTypes))
 }
 
 // waitExecuted waits until pid runs "sleep" (no longer the runtime's init).

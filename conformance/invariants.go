@@ -45,7 +45,7 @@ func Invariants() []Invariant {
 		{"readonly-paths", "readonlyPaths (/proc/sys) and /sys cannot be written", checkReadonly},
 		{"devices", "mknod fails inside, and a device node the config does not allow cannot be opened", checkMknod},
 		{"fd-leak", "no descriptor beyond stdio reaches the process", checkFDs},
-		{"exec", "a process exec'd into the container is in all its namespaces and its cgroup, with its capabilities and no extra descriptor", checkExec},
+		{"exec", "a process exec'd into the container is in all its namespaces and its cgroup, with its capabilities, no_new_privs and seccomp mode and no extra descriptor", checkExec},
 		{"id-ranges", "containers with user namespaces get the configured maps, and concurrent ones share no host id", checkIDRanges},
 		{"user-ns-maps", "in a user namespace, uid/gid maps are the config's and setgroups is deny", checkUserNS},
 		{"user-ns-owner", "a file root creates inside is owned on the host by the mapped uid", checkOwnership},
