@@ -226,7 +226,10 @@ func TestResolveNamesMissingLib(t *testing.T) {
 
 func TestLibClosure(t *testing.T) {
 	r := realRepo(t, "arm64")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Minutes, not one: on a cold cache another package's test may hold
+	// the private apt's lock while apt-get update reads Debian's indexes
+	// (a fresh Debian 13 root waited 60 s for it under load and failed).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	names, err := r.LibClosure(ctx, "crun")
 	require.NoError(t, err)
