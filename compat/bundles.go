@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/jsonmerge"
 	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/runtime/cgroups"
 )
 
 // Case is one bundle both runtimes run: a file of testdata/compat/bundles.
@@ -139,7 +142,7 @@ func (b *Bundles) Run(ctx context.Context, rt *oci.Runtime, c Case) (Result, err
 	scope := leftover.Scope{
 		Paths:       []string{filepath.Join(rt.Root, id)},
 		MountsUnder: []string{dir},
-		Cgroups:     []string{"nsbench-compat/" + id},
+		Cgroups:     []string{cgroupParent + "/" + id},
 		Cmdlines:    []string{" " + id + " "},
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -169,7 +172,7 @@ func (b *Bundles) make(dir, id string, c Case) error {
 	}
 	base, err := json.Marshal(map[string]any{
 		"process": map[string]any{"terminal": false, "args": []string{"sh", "-c", probe}},
-		"linux":   map[string]any{"cgroupsPath": "/nsbench-compat/" + id},
+		"linux":   map[string]any{"cgroupsPath": "/" + cgroupParent + "/" + id},
 	})
 	if err != nil {
 		return err
@@ -187,6 +190,28 @@ func (b *Bundles) make(dir, id string, c Case) error {
 		return fmt.Errorf("case %s: %w", c.Name, err)
 	}
 	return nil
+}
+
+// cgroupParent is the cgroup under which every case's container is made,
+// so both runtimes' containers sit at the same depth.
+const cgroupParent = "nsbench-compat"
+
+// RemoveCgroupParent removes the cases' cgroup parent from every hierarchy
+// (runc, like the runtime spec allows, leaves the parents it makes); one
+// still holding a container is an error.
+func RemoveCgroupParent() error {
+	l, err := cgroups.HostLayout()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, h := range l.Hierarchies {
+		p := filepath.Join(h.Mountpoint, cgroupParent)
+		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", p, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // normalise replaces what differs between runs of the same case: the

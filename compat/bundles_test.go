@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,9 +16,28 @@ import (
 	"github.com/nsbench/nsbench/internal/testutil"
 )
 
-var nsrunBin string
+var (
+	nsrunBin string
+	// outDir, from NSBENCH_COMPAT_OUT, receives bundles.json and
+	// engines.json (make compat); empty writes nothing.
+	outDir string
+)
 
-func TestMain(m *testing.M) { os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin})) }
+func TestMain(m *testing.M) {
+	outDir = os.Getenv("NSBENCH_COMPAT_OUT")
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin}))
+}
+
+// writeResults writes rs to outDir/name when make compat asked for them.
+func writeResults(t *testing.T, name string, rs []Result) {
+	t.Helper()
+	if outDir == "" {
+		return
+	}
+	host, _ := os.Hostname()
+	require.NoError(t, os.MkdirAll(outDir, 0o755))
+	require.NoError(t, Write(filepath.Join(outDir, name), &File{Host: host, Results: rs}))
+}
 
 func TestLoadCases(t *testing.T) {
 	cases, err := LoadCases(testutil.Testdata(t, "compat", "bundles"))
@@ -43,6 +63,10 @@ func TestBundles(t *testing.T) {
 	require.NoError(t, err)
 	nsrun, err := oci.New(nsrunBin, t.TempDir())
 	require.NoError(t, err)
+	// The cases' common cgroup parent: runc leaves the parents it makes.
+	t.Cleanup(func() { assert.NoError(t, RemoveCgroupParent()) })
+	var results []Result
+	t.Cleanup(func() { writeResults(t, "bundles.json", results) })
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			ctx := context.Background()
@@ -50,6 +74,7 @@ func TestBundles(t *testing.T) {
 			require.NoError(t, err)
 			got, err := b.Run(ctx, nsrun, c)
 			require.NoError(t, err)
+			results = append(results, want, got)
 			if c.Differs == "" {
 				assert.Equal(t, want.Exit, got.Exit, "exit status (runc: %s; nsrun: %s)", want.Error, got.Error)
 				if diff := cmp.Diff(want.Output, got.Output); diff != "" {

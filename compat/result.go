@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
@@ -65,6 +64,41 @@ func Read(path string) (*File, error) {
 	return &f, nil
 }
 
+// BundleTable writes bundle results as a Markdown table: per case what it
+// checks and whether nsrun's container came out as runc's, or why not.
+func BundleTable(w io.Writer, cases []Case, rs []Result) {
+	by := map[[2]string]Result{}
+	for _, r := range rs {
+		if r.Kind == "bundle" {
+			by[[2]string{r.Case, r.Runtime}] = r
+		}
+	}
+	fmt.Fprintln(w, "| case | what it checks | runc | nsrun | nsrun's container |\n|---|---|---|---|---|")
+	status := func(r Result, ok bool) string {
+		switch {
+		case !ok:
+			return "–"
+		case r.Pass:
+			return "runs"
+		}
+		return fmt.Sprintf("refuses (exit %d)", r.Exit)
+	}
+	for _, c := range cases {
+		r, rok := by[[2]string{c.Name, "runc"}]
+		n, nok := by[[2]string{c.Name, "nsrun"}]
+		verdict := "–"
+		switch {
+		case rok && nok && Same(r, n):
+			verdict = "the same"
+		case rok && nok && c.Differs != "":
+			verdict = "differs: " + c.Differs
+		case rok && nok:
+			verdict = "**differs, unexplained**"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", c.Name, oneLine(c.Why, 200), status(r, rok), status(n, nok), verdict)
+	}
+}
+
 // Table writes results as a Markdown table: one row per case, one column
 // per engine/runtime pair in the order first seen, "pass" or "FAIL: why".
 func Table(w io.Writer, rs []Result) {
@@ -117,13 +151,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
