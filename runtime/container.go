@@ -18,6 +18,7 @@ import (
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
+	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
 	"github.com/nsbench/nsbench/runtime/state"
 )
@@ -121,10 +122,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	case !s.Process.Terminal && o.ConsoleSocket != nil:
 		return nil, errors.New("--console-socket given but config.json's process.terminal is false: set it to true or drop the socket")
 	}
-	if s.Linux.Seccomp != nil {
-		// Refusing would turn away most engine-made bundles; the container
-		// runs, and the caller is told it has no filter.
-		r.warn("linux.seccomp is not supported: container %s runs without a seccomp filter", o.ID)
+	filter, err := compileSeccomp(s.Linux.Seccomp)
+	if err != nil {
+		return nil, err
 	}
 	rootless := os.Geteuid() != 0
 	rootfs, err := spec.RootfsPath(s, bundle)
@@ -272,8 +272,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 
 	c := sp.conn
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
-		State: rec.State, Rootfs: rootfs, Spec: s, CgroupV2: layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(layout, mgr),
+		State: rec.State, Rootfs: rootfs, Spec: withoutSeccomp(s), CgroupV2: layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(layout, mgr),
 		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ConsoleFD: consoleFD,
+		Seccomp: filter,
 	}}); err != nil {
 		return nil, err
 	}
@@ -323,6 +324,44 @@ func socketpair() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("socketpair for the container's init: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child"), nil
+}
+
+// compileSeccomp compiles the container's filter, once, on the host: the
+// init only loads it. The kernel is asked here whether it takes the
+// filter's actions and flags, so that create fails, not start.
+func compileSeccomp(p *specs.LinuxSeccomp) (*seccomp.Filter, error) {
+	if p == nil {
+		return nil, nil
+	}
+	arch, err := seccomp.HostArch()
+	if err != nil {
+		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
+	}
+	f, err := seccomp.Compile(p, arch)
+	if err != nil {
+		if _, ok := err.(*seccomp.Error); ok {
+			return nil, fmt.Errorf("config.json: %w", err)
+		}
+		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
+	}
+	if f != nil {
+		if err := f.Check(); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// withoutSeccomp is s without its seccomp profile (tens of kilobytes of
+// JSON), which the init gets compiled instead.
+func withoutSeccomp(s *specs.Spec) *specs.Spec {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return s
+	}
+	cp, lx := *s, *s.Linux
+	lx.Seccomp = nil
+	cp.Linux = &lx
+	return &cp
 }
 
 // cgroup returns the container's cgroup manager, or nil for a rootless

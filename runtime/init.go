@@ -20,6 +20,7 @@ import (
 	"github.com/nsbench/nsbench/runtime/nsenter"
 	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/rootfs"
+	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -102,7 +103,11 @@ func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 		break
 	}
 	unix.Close(cfg.FifoFD)
-	return execProcess(cfg.Spec.Process, path, cfg.FirstFD, func() error { return startContainerHooks(cfg) })
+	var hooks func() error
+	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		hooks = func() error { return startContainerHooks(cfg) }
+	}
+	return execProcess(cfg.Spec.Process, path, cfg.FirstFD, cfg.Seccomp, hooks)
 }
 
 // initExec runs an exec'd process: it is in the container's namespaces and
@@ -126,7 +131,7 @@ func initExec(cfg *execConfig) error {
 	if err != nil {
 		return err
 	}
-	return execProcess(p, path, cfg.FirstFD, nil)
+	return execProcess(p, path, cfg.FirstFD, cfg.Seccomp, nil)
 }
 
 // setupTerminal opens a pty in the container, sends its master over the
@@ -315,12 +320,21 @@ func executable(path string) error {
 
 // execProcess sets the user, capabilities and no_new_privs, runs
 // beforeExec (a container's startContainer hooks) with exactly those,
-// closes every descriptor the program must not see and replaces itself
-// with it.
-func execProcess(p *specs.Process, path string, firstFD int, beforeExec func() error) error {
+// closes every descriptor the program must not see, loads the seccomp
+// filter (if any) and replaces itself with the program.
+func execProcess(p *specs.Process, path string, firstFD int, filter *seccomp.Filter, beforeExec func() error) error {
 	caps, err := capabilities.Parse(p.Capabilities)
 	if err != nil {
 		return err
+	}
+	// Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it
+	// while this process still has it, before the capabilities go (as
+	// runc). The filter must then allow the calls below: prctl, setgroups,
+	// setres[ug]id, capset, umask, close_range and execve.
+	if filter != nil && !p.NoNewPrivileges {
+		if err := filter.Load(); err != nil {
+			return err
+		}
 	}
 	if p.Capabilities != nil {
 		if err := caps.DropBounding(); err != nil {
@@ -346,9 +360,20 @@ func execProcess(p *specs.Process, path string, firstFD int, beforeExec func() e
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
 	}
+	// With no_new_privs the filter comes as late as possible, so that few
+	// of nsrun's own calls run under it: just before execve, or before the
+	// startContainer hooks if there are any, which run under it as the
+	// container's process will (as in runc). It is this locked thread's,
+	// which execve keeps; every process the program starts inherits it.
+	late := filter != nil && p.NoNewPrivileges
+	if late && beforeExec != nil {
+		if err := filter.Load(); err != nil {
+			return err
+		}
+	}
 	// startContainer hooks come with the image (their paths resolve in the
 	// container), so they run as the container's process will: its user,
-	// capabilities and no_new_privs, as runc runs them.
+	// capabilities, no_new_privs and seccomp filter, as runc runs them.
 	if beforeExec != nil {
 		if err := beforeExec(); err != nil {
 			return err
@@ -358,6 +383,11 @@ func execProcess(p *specs.Process, path string, firstFD int, beforeExec func() e
 	// preserved descriptors reach the program.
 	if err := unix.CloseRange(uint(firstFD), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		if err := closeFrom(firstFD); err != nil {
+			return err
+		}
+	}
+	if late && beforeExec == nil {
+		if err := filter.Load(); err != nil {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsbench/nsbench/runtime/nsenter"
 	"github.com/nsbench/nsbench/runtime/rootfs"
+	"github.com/nsbench/nsbench/runtime/seccomp"
 )
 
 // The contract between nsrun and the process it starts as `nsrun init`,
@@ -88,6 +89,8 @@ type initConfig struct {
 	FifoFD int `json:"fifoFD"`
 	// ConsoleFD is the console socket for process.terminal, or -1.
 	ConsoleFD int `json:"consoleFD"`
+	// Seccomp is linux.seccomp compiled by create (Spec comes without it).
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 }
 
 // execConfig is what an exec'd process needs once it is in the
@@ -98,6 +101,8 @@ type execConfig struct {
 	FirstFD int `json:"firstFD"`
 	// ConsoleFD is the console socket for process.terminal, or -1.
 	ConsoleFD int `json:"consoleFD"`
+	// Seccomp is the container's linux.seccomp, compiled by exec.
+	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
 }
 
 // conn speaks newline-delimited JSON messages over the socketpair.

@@ -2,7 +2,7 @@
 // what the container looks like from within. The conformance suite puts it
 // into every bundle it makes.
 //
-//	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--mount-inside DIR --mounted FILE] [--wait-for FILE]
+//	nsprobe [--host-pid N] [--shm-key K] [--watch DIR] [--mount-inside DIR --mounted FILE] [--wait-for FILE] [--syscalls]
 //	        [--mask-check P1,P2] [--proc DIR] ...
 //	nsprobe --hook-report FILE   (as an OCI hook)
 //
@@ -38,6 +38,7 @@ func main() {
 	flag.StringVar(&o.Setuid, "setuid", "", "a setuid copy of nsprobe to run with -ids (no_new_privs)")
 	flag.StringVar(&o.SetUTS, "set-uts", "", "a name to set as hostname and domainname from inside")
 	flag.StringVar(&o.OpenDev, "open-dev", "", "a device node to try opening for reading (device access control)")
+	flag.BoolVar(&o.Syscalls, "syscalls", false, "make the calls a seccomp profile may deny, and report their errnos")
 	ids := flag.Bool("ids", false, "print only this process's uid and euid, as JSON")
 	maskCheck := flag.String("mask-check", "", "comma-separated masked paths to describe (type, and whether they open for writing)")
 	flag.StringVar(&o.Proc, "proc", "/proc", "where procfs is mounted inside, to read the process's own status from")

@@ -30,10 +30,11 @@ import (
 	"github.com/nsbench/nsbench/internal/testutil"
 )
 
-var nsrunBin string
+// nsprobeBin runs inside containers where a test needs to look around.
+var nsrunBin, nsprobeBin string
 
 func TestMain(m *testing.M) {
-	os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin}))
+	os.Exit(gobuild.RunWith(m, map[string]*string{"nsrun": &nsrunBin, "nsprobe": &nsprobeBin}))
 }
 
 type env struct {
@@ -100,7 +101,13 @@ func readAll(t *testing.T, f *os.File) string {
 // newBundle makes a busybox bundle running args; rootless when not root.
 func (e *env) newBundle(args ...string) *bundle.Bundle {
 	e.t.Helper()
-	opts := bundle.Options{Args: args, Rootless: os.Geteuid() != 0 || e.cred != nil}
+	return e.newBundleFiles(nil, args...)
+}
+
+// newBundleFiles is newBundle with files copied in (rootfs path -> host file).
+func (e *env) newBundleFiles(files map[string]string, args ...string) *bundle.Bundle {
+	e.t.Helper()
+	opts := bundle.Options{Args: args, Rootless: os.Geteuid() != 0 || e.cred != nil, Files: files}
 	if e.cred != nil {
 		opts.Owner = &bundle.Owner{UID: int(e.cred.Uid), GID: int(e.cred.Gid)}
 	}

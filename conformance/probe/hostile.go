@@ -173,10 +173,12 @@ func Hook(stdin io.Reader, out string) error {
 type procStatus struct {
 	CapEff, CapPrm, CapBnd, CapInh, CapAmb uint64
 	NoNewPrivs                             bool
+	// Seccomp is the seccomp mode: 0 none, 2 a filter.
+	Seccomp string
 }
 
-// status reads the process's capability sets and no_new_privs from the
-// procfs at proc.
+// status reads the process's capability sets, no_new_privs and seccomp
+// mode from the procfs at proc.
 func status(proc string) procStatus {
 	var s procStatus
 	for _, line := range strings.Split(read(filepath.Join(proc, "self/status")), "\n") {
@@ -199,6 +201,8 @@ func status(proc string) procStatus {
 			s.CapAmb = n
 		case "NoNewPrivs":
 			s.NoNewPrivs = v == "1"
+		case "Seccomp":
+			s.Seccomp = v
 		}
 	}
 	return s

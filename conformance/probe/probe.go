@@ -18,6 +18,8 @@ import (
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/internal/sysprobe"
 )
 
 // Report is one look from inside.
@@ -87,6 +89,10 @@ type Report struct {
 	CgroupMounts []string `json:"cgroupMounts,omitempty"`
 	// Masks describe the -mask-check paths.
 	Masks []MaskReport `json:"masks,omitempty"`
+	// Seccomp is /proc/self/status's seccomp mode: 0 none, 2 a filter.
+	Seccomp string `json:"seccomp"`
+	// Syscalls are sysprobe's calls and what they answered (-syscalls).
+	Syscalls []sysprobe.Result `json:"syscalls,omitempty"`
 }
 
 // IDs are a process's real and effective user ids, or why they are unknown.
@@ -127,6 +133,8 @@ type Options struct {
 	// Proc is where procfs is mounted inside (default /proc): the
 	// probe's capability sets are read from there.
 	Proc string
+	// Syscalls: make sysprobe's calls (what a seccomp filter denies).
+	Syscalls bool
 }
 
 func (o Options) procOrDefault() string {
@@ -152,6 +160,7 @@ func Collect(o Options) *Report {
 	r.Setgroup = strings.TrimSpace(read("/proc/self/setgroups"))
 	st := status(o.procOrDefault())
 	r.CapEff, r.CapPrm, r.CapBnd, r.CapInh, r.CapAmb, r.NoNewPrivs = st.CapEff, st.CapPrm, st.CapBnd, st.CapInh, st.CapAmb, st.NoNewPrivs
+	r.Seccomp = st.Seccomp
 	r.NetNS, _ = os.Readlink("/proc/self/ns/net")
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
@@ -251,6 +260,9 @@ func Collect(o Options) *Report {
 		for _, e := range ents {
 			r.Watch = append(r.Watch, e.Name())
 		}
+	}
+	if o.Syscalls {
+		r.Syscalls = sysprobe.RunAll()
 	}
 	return r
 }
