@@ -188,6 +188,7 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, nil, []string{"no-new-privs"}},
 		{"exec gains a capability", nil, []string{"--cap", "CAP_SYS_PTRACE"}, []string{"exec"}},
 		{"exec leaks a descriptor", nil, []string{"--preserve-fds", "1"}, []string{"exec"}},
+		{"no seccomp filter", func(s *specs.Spec) { s.Linux.Seccomp = nil }, nil, []string{"seccomp"}}, // a runtime that drops the profile
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// An invariant that cannot be tested here passes with its

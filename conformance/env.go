@@ -61,6 +61,13 @@ type Env struct {
 
 // NewBundle makes a busybox bundle with the probe at /nsprobe running args.
 func (e *Env) NewBundle(args ...string) (*bundle.Bundle, error) {
+	return e.newBundleWith(nil, args...)
+}
+
+// newBundleWith is NewBundle with the config adjusted by pre before Break
+// applies: what a check adds (a seccomp profile, say) a broken runtime can
+// still take away.
+func (e *Env) newBundleWith(pre func(*specs.Spec), args ...string) (*bundle.Bundle, error) {
 	dir := filepath.Join(e.Dir, newID("bundle"))
 	b, err := bundle.New(dir, bundle.Options{
 		Args: args, Rootless: os.Geteuid() != 0,
@@ -69,11 +76,17 @@ func (e *Env) NewBundle(args ...string) (*bundle.Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pre == nil && e.Break == nil {
+		return b, nil
+	}
+	if pre != nil {
+		pre(b.Spec)
+	}
 	if e.Break != nil {
 		e.Break(b.Spec)
-		if err := b.Save(); err != nil {
-			return nil, err
-		}
+	}
+	if err := b.Save(); err != nil {
+		return nil, err
 	}
 	return b, nil
 }

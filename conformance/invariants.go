@@ -50,5 +50,6 @@ func Invariants() []Invariant {
 		{"user-ns-maps", "in a user namespace, uid/gid maps are the config's and setgroups is deny", checkUserNS},
 		{"user-ns-owner", "a file root creates inside is owned on the host by the mapped uid", checkOwnership},
 		{"teardown", "after delete no process, cgroup or state of the container is left", checkTeardown},
+		{"seccomp", "under docker's default seccomp profile the calls it denies fail with its errno, in a child and after exec, and /proc/self/status says Seccomp: 2", checkSeccomp},
 	}
 }
