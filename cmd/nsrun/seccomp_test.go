@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/nsbench/nsbench/conformance/probe"
 	"github.com/nsbench/nsbench/internal/engineprofile"
+	"github.com/nsbench/nsbench/internal/testutil"
 )
 
 // seccompRun runs nsprobe -syscalls in a container with profile p set by
@@ -54,9 +54,7 @@ func errnos(r probe.Report) map[string]string {
 // in a program the container's process execs; the rest answers as without
 // a filter, and /proc/self/status says a filter is on.
 func TestSeccompProfiles(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("runs root containers (the profiles' rules depend on a root bundle's capabilities)")
-	}
+	testutil.NeedRoot(t, "the test runs root containers (the profiles' rules depend on a root bundle's capabilities)")
 	e := newEnv(t)
 	plain := e.seccompRun(t, func(s *specs.Spec) {})
 	for _, r := range plain {
@@ -106,9 +104,7 @@ func TestSeccompProfiles(t *testing.T) {
 // come while the init still has CAP_SYS_ADMIN, so a profile that denies
 // capset stops the container (as in runc).
 func TestSeccompOrder(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("runs root containers")
-	}
+	testutil.NeedRoot(t, "the test runs root containers")
 	e := newEnv(t)
 	for _, nnp := range []bool{true, false} {
 		b := e.newBundle("true")
@@ -125,33 +121,5 @@ func TestSeccompOrder(t *testing.T) {
 			assert.Contains(t, stderr, "operation not permitted")
 		}
 		assert.Empty(t, e.leftovers(id))
-	}
-}
-
-// TestSeccompRefused: a profile nsrun cannot apply is refused at create,
-// naming the field, and nothing is left behind.
-func TestSeccompRefused(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		p    specs.LinuxSeccomp
-		want string
-	}{
-		{"notify", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mount"}, Action: specs.ActNotify}}},
-			"config.json: linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY (user notification) is not supported"},
-		{"listener", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/seccomp-agent.sock"}, "config.json: linux.seccomp.listenerPath"},
-		{"unknown arch", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_PDP11"}}, `config.json: linux.seccomp.architectures[0]: unknown architecture "SCMP_ARCH_PDP11"`},
-		{"errnoRet on allow", specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow, ErrnoRet: ptr(uint(1))}}}, "config.json: linux.seccomp.syscalls[0].errnoRet"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			b := e.newBundle("true")
-			b.Spec.Linux.Seccomp = &tc.p
-			require.NoError(t, b.Save())
-			id := randomID("seccomp-bad")
-			_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
-			assert.NotZero(t, code)
-			assert.Contains(t, stderr, tc.want)
-			assert.Empty(t, e.leftovers(id))
-		})
 	}
 }

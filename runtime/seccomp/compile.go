@@ -140,25 +140,13 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.ListenerPath != "" {
-		return nil, bad("linux.seccomp.listenerPath", "seccomp user notification (SCMP_ACT_NOTIFY) is not supported by nsrun; remove it (and SCMP_ACT_NOTIFY rules) or use runc/crun")
-	}
-	if p.ListenerMetadata != "" {
-		return nil, bad("linux.seccomp.listenerMetadata", "only used with a listenerPath, which nsrun does not support; remove it")
-	}
-	def, err := action(p.DefaultAction, p.DefaultErrnoRet, "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet")
-	if err != nil {
+	if err := Validate(p); err != nil {
 		return nil, err
 	}
+	def, _ := action(p.DefaultAction, p.DefaultErrnoRet, "", "")
 	f := &Filter{}
-	if f.Flags, err = flags(p.Flags); err != nil {
-		return nil, err
-	}
-
-	sections, err := sectionsFor(fam, p.Architectures)
-	if err != nil {
-		return nil, err
-	}
+	f.Flags, _ = flags(p.Flags)
+	sections := sectionsFor(fam, p.Architectures)
 	acts := []uint32{def, unix.SECCOMP_RET_KILL_PROCESS} // the default and bad-arch actions
 	names := 0
 	for _, sc := range p.Syscalls {
@@ -169,22 +157,13 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 	}
 	c := &compiler{p: newProgram(), def: def, rules: make([][]rule, len(p.Syscalls))}
 	for i, sc := range p.Syscalls {
-		act, err := action(sc.Action, sc.ErrnoRet, ".action", ".errnoRet")
-		if err != nil {
-			return nil, inEntry(err, i)
-		}
-		rules, err := rulesOf(sc.Args, act)
-		if err != nil {
-			return nil, inEntry(err, i)
-		}
+		act, _ := action(sc.Action, sc.ErrnoRet, "", "")
+		rules := rulesOf(sc.Args, act)
 		if act != def {
 			acts = addAction(acts, act)
 		}
 		c.rules[i] = rules
-		for j, name := range sc.Names {
-			if name == "" {
-				return nil, bad(fmt.Sprintf("linux.seccomp.syscalls[%d].names[%d]", i, j), "empty syscall name")
-			}
+		for _, name := range sc.Names {
 			e, ok := lookup(name)
 			known := false
 			for _, s := range sections {
@@ -234,28 +213,65 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 	return f, nil
 }
 
+// Validate checks p for everything Compile refuses in a profile (not the
+// host's architecture, nor the program's size), without compiling: the
+// config's validation runs it before anything is created.
+func Validate(p *specs.LinuxSeccomp) error {
+	if p == nil || p.DefaultAction == "" && len(p.Syscalls) == 0 {
+		return nil
+	}
+	if p.ListenerPath != "" {
+		return bad("linux.seccomp.listenerPath", "seccomp user notification (SCMP_ACT_NOTIFY) is not supported by nsrun; remove it (and SCMP_ACT_NOTIFY rules) or use runc/crun")
+	}
+	if p.ListenerMetadata != "" {
+		return bad("linux.seccomp.listenerMetadata", "only used with a listenerPath, which nsrun does not support; remove it")
+	}
+	if _, err := action(p.DefaultAction, p.DefaultErrnoRet, "linux.seccomp.defaultAction", "linux.seccomp.defaultErrnoRet"); err != nil {
+		return err
+	}
+	if _, err := flags(p.Flags); err != nil {
+		return err
+	}
+	for i, a := range p.Architectures {
+		if !slices.Contains(knownArchs(), a) {
+			return bad(fmt.Sprintf("linux.seccomp.architectures[%d]", i), "unknown architecture %q (known: %s)", a, joinNames(Archs()))
+		}
+	}
+	for i, sc := range p.Syscalls {
+		if _, err := action(sc.Action, sc.ErrnoRet, ".action", ".errnoRet"); err != nil {
+			return inEntry(err, i)
+		}
+		if err := checkArgs(sc.Args); err != nil {
+			return inEntry(err, i)
+		}
+		for j, name := range sc.Names {
+			if name == "" {
+				return bad(fmt.Sprintf("linux.seccomp.syscalls[%d].names[%d]", i, j), "empty syscall name")
+			}
+		}
+	}
+	return nil
+}
+
 // sectionsFor lists the ABIs a filter has rules for: the native one always
 // (as libseccomp), the listed ones of its family. Other families' are
 // valid names but never seen on this kernel.
-func sectionsFor(fam family, archs []specs.Arch) ([]*section, error) {
+func sectionsFor(fam family, archs []specs.Arch) []*section {
 	sections := []*section{{abi: fam.native, max: -1}}
-	for i, a := range archs {
+	for _, a := range archs {
 		if a == fam.native.name {
 			sections[0].listed = true
 			continue
 		}
 		j := slices.IndexFunc(fam.compat, func(c abi) bool { return c.name == a })
 		if j < 0 {
-			if !slices.Contains(knownArchs(), a) {
-				return nil, bad(fmt.Sprintf("linux.seccomp.architectures[%d]", i), "unknown architecture %q (known: %s)", a, joinNames(Archs()))
-			}
-			continue
+			continue // validated: another family's
 		}
 		if !slices.ContainsFunc(sections, func(s *section) bool { return s.abi.name == a }) {
 			sections = append(sections, &section{abi: fam.compat[j], listed: true, max: -1})
 		}
 	}
-	return sections, nil
+	return sections
 }
 
 func addAction(acts []uint32, a uint32) []uint32 {
@@ -353,29 +369,36 @@ func flags(fs []specs.LinuxSeccompFlag) (uint, error) {
 
 const flagTsync specs.LinuxSeccompFlag = "SECCOMP_FILTER_FLAG_TSYNC"
 
-// rulesOf turns one syscalls[] entry's args into rules with action act.
-// Like runc, conditions that share an argument index become one rule each
-// (so they are alternatives); otherwise all must hold.
-// Fields in errors are relative to the entry (".args[0].op").
-func rulesOf(args []specs.LinuxSeccompArg, act uint32) ([]rule, error) {
-	if len(args) == 0 {
-		return []rule{{action: act}}, nil
-	}
-	conds := make([]cond, 0, len(args))
-	var perIndex [6]int
-	split := false
+// checkArgs refuses what no rule can compare: an argument index above 5,
+// an unknown operator. Fields are relative to the entry (".args[0].op").
+func checkArgs(args []specs.LinuxSeccompArg) error {
 	for k, a := range args {
 		if a.Index > 5 {
-			return nil, bad(fmt.Sprintf(".args[%d].index", k), "%d is out of range: a syscall has arguments 0 to 5", a.Index)
+			return bad(fmt.Sprintf(".args[%d].index", k), "%d is out of range: a syscall has arguments 0 to 5", a.Index)
 		}
 		switch a.Op {
 		case specs.OpEqualTo, specs.OpNotEqual, specs.OpGreaterThan, specs.OpGreaterEqual,
 			specs.OpLessThan, specs.OpLessEqual, specs.OpMaskedEqual:
 		case "":
-			return nil, bad(fmt.Sprintf(".args[%d].op", k), "missing: give an operator such as SCMP_CMP_EQ")
+			return bad(fmt.Sprintf(".args[%d].op", k), "missing: give an operator such as SCMP_CMP_EQ")
 		default:
-			return nil, bad(fmt.Sprintf(".args[%d].op", k), "unknown operator %q (known: %s)", a.Op, joinNames(Operators()))
+			return bad(fmt.Sprintf(".args[%d].op", k), "unknown operator %q (known: %s)", a.Op, joinNames(Operators()))
 		}
+	}
+	return nil
+}
+
+// rulesOf turns one syscalls[] entry's (checked) args into rules with
+// action act. Like runc, conditions that share an argument index become
+// one rule each (so they are alternatives); otherwise all must hold.
+func rulesOf(args []specs.LinuxSeccompArg, act uint32) []rule {
+	if len(args) == 0 {
+		return []rule{{action: act}}
+	}
+	conds := make([]cond, 0, len(args))
+	var perIndex [6]int
+	split := false
+	for _, a := range args {
 		perIndex[a.Index]++
 		if perIndex[a.Index] > 1 {
 			split = true
@@ -383,11 +406,11 @@ func rulesOf(args []specs.LinuxSeccompArg, act uint32) ([]rule, error) {
 		conds = append(conds, cond{arg: a.Index, op: a.Op, a: a.Value, b: a.ValueTwo})
 	}
 	if !split {
-		return []rule{{action: act, conds: conds}}, nil
+		return []rule{{action: act, conds: conds}}
 	}
 	out := make([]rule, len(conds))
 	for i, c := range conds {
 		out[i] = rule{action: act, conds: []cond{c}}
 	}
-	return out, nil
+	return out
 }

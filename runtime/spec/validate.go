@@ -12,6 +12,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/runtime/seccomp"
 )
 
 // Load reads bundleDir/config.json. JSON errors name the line.
@@ -372,6 +374,13 @@ func validateLinux(s *specs.Spec) error {
 	}
 	if l.CgroupsPath != "" && strings.Contains(l.CgroupsPath, "..") {
 		errs = append(errs, bad("linux.cgroupsPath", "%q must not contain \"..\"", l.CgroupsPath))
+	}
+	if err := seccomp.Validate(l.Seccomp); err != nil {
+		var se *seccomp.Error
+		if errors.As(err, &se) {
+			err = bad(se.Field, "%s", se.Msg)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
