@@ -8,9 +8,10 @@ NSRUN_STATIC := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflag
 nsrun:
 	$(NSRUN_STATIC) -o $(BIN)/nsrun ./cmd/nsrun
 
-# Median wall time of `run /bin/true` for nsrun, runc and crun, interleaved.
+# Median wall time of `run /bin/true` for nsrun, runc and crun, interleaved;
+# SECCOMP=docker or podman gives the bundle that engine's default profile.
 bench-runtime: deps-bench
-	$(GO) run ./cmd/rtbench -n $(or $(RUNS),50) nsrun runc crun
+	$(GO) run ./cmd/rtbench -n $(or $(RUNS),50) $(if $(SECCOMP),-seccomp $(SECCOMP)) nsrun runc crun
 
 # The rootless tests run as this unprivileged account (created when root).
 test-go: test-users

@@ -4,6 +4,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
+	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -24,9 +25,10 @@ func Features() *features.Features {
 			// cgroupfs on v1, hybrid and v2 hosts; no systemd driver
 			// (--systemd-cgroup is refused), no rdma controller.
 			Cgroup: &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no, Rdma: &no},
-			// linux.seccomp is not applied yet: the runtime warns and runs
-			// without a filter.
-			Seccomp:         &features.Seccomp{Enabled: &no},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes, Actions: seccomp.Actions(), Operators: seccomp.Operators(), Archs: seccomp.Archs(),
+				KnownFlags: seccomp.KnownFlags(), SupportedFlags: seccomp.SupportedFlags(),
+			},
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},

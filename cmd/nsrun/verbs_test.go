@@ -213,6 +213,11 @@ func TestFeatures(t *testing.T) {
 	assert.Contains(t, f.MountOptions, "rbind")
 	require.NotNil(t, f.Linux.Cgroup.Systemd)
 	assert.False(t, *f.Linux.Cgroup.Systemd, "--systemd-cgroup is refused, so it is not advertised")
+	require.NotNil(t, f.Linux.Seccomp.Enabled)
+	assert.True(t, *f.Linux.Seccomp.Enabled)
+	assert.NotContains(t, f.Linux.Seccomp.Actions, string(specs.ActNotify), "user notification is refused")
+	assert.Contains(t, f.Linux.Seccomp.Operators, string(specs.OpMaskedEqual))
+	assert.Contains(t, f.Linux.Seccomp.SupportedFlags, string(specs.LinuxSeccompFlagLog), "Linux 4.14 and later")
 }
 
 // runtimeError is containerd's getLastRuntimeError: the last entry of level
@@ -254,9 +259,10 @@ func TestLogFile(t *testing.T) {
 	require.Zero(t, code)
 	assert.Empty(t, runtimeError(t, quiet))
 
-	// Warnings go to the log too, at level warning.
+	// Warnings go to the log too, at level warning: a failing poststart
+	// hook is one (the container goes on).
 	b := e.newBundle("true")
-	b.Spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	b.Spec.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/false"}}}
 	require.NoError(t, b.Save())
 	_, _, _ = e.nsrun("--log", logJSON, "--log-format", "json", "run", "--bundle", b.Dir, randomID("log"))
 	data, err := os.ReadFile(logJSON)

@@ -1,9 +1,11 @@
 // Command rtbench prints the median wall time of `run` of /bin/true from a
 // busybox bundle for each OCI runtime named, interleaved:
 //
-//	rtbench -n 50 nsrun runc crun
+//	rtbench -n 50 [-seccomp docker|podman] nsrun runc crun
 //
 // "nsrun" means $NSBENCH_NSRUN, else the binary built from this tree.
+// -seccomp gives the bundle that engine's default seccomp profile, as
+// engines always pass one.
 package main
 
 import (
@@ -13,6 +15,9 @@ import (
 	"os"
 	"path/filepath"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/internal/engineprofile"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/internal/rtbench"
@@ -20,7 +25,21 @@ import (
 
 func main() {
 	n := flag.Int("n", 50, "runs per runtime")
+	profile := flag.String("seccomp", "", "give the bundle docker's or podman's default seccomp profile")
 	flag.Parse()
+	var configure func(*specs.Spec) error
+	switch *profile {
+	case "":
+	case "docker", "podman":
+		get := map[string]func(*specs.Spec) (*specs.LinuxSeccomp, error){"docker": engineprofile.Docker, "podman": engineprofile.Podman}[*profile]
+		configure = func(s *specs.Spec) (err error) {
+			s.Linux.Seccomp, err = get(s)
+			return err
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "rtbench: -seccomp %q: want docker or podman\n", *profile)
+		os.Exit(2)
+	}
 	names := flag.Args()
 	if len(names) == 0 {
 		names = []string{"nsrun", "runc", "crun"}
@@ -50,11 +69,15 @@ func main() {
 		}
 		rts = append(rts, r)
 	}
-	res, err := rtbench.Run(ctx, rts, dir, *n)
+	res, err := rtbench.RunWith(ctx, rts, dir, *n, configure)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rtbench:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("run of /bin/true, %d interleaved runs each, median wall time:\n", *n)
+	with := ""
+	if *profile != "" {
+		with = " with " + *profile + "'s default seccomp profile"
+	}
+	fmt.Printf("run of /bin/true%s, %d interleaved runs each, median wall time:\n", with, *n)
 	rtbench.Print(os.Stdout, res)
 }

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/oci"
 )
@@ -42,9 +44,23 @@ func Quantile(xs []time.Duration, q float64) time.Duration {
 // Run times n runs of `/bin/true` per runtime. Each runtime gets its own
 // state root under dir; a runtime that fails once is dropped with its error.
 func Run(ctx context.Context, runtimes []*oci.Runtime, dir string, n int) ([]*Result, error) {
+	return RunWith(ctx, runtimes, dir, n, nil)
+}
+
+// RunWith is Run with the bundle's config adjusted by configure first (an
+// engine's seccomp profile, say).
+func RunWith(ctx context.Context, runtimes []*oci.Runtime, dir string, n int, configure func(*specs.Spec) error) ([]*Result, error) {
 	b, err := bundle.New(filepath.Join(dir, "bundle"), bundle.Options{Args: []string{"/bin/true"}, Rootless: os.Geteuid() != 0})
 	if err != nil {
 		return nil, err
+	}
+	if configure != nil {
+		if err := configure(b.Spec); err != nil {
+			return nil, err
+		}
+		if err := b.Save(); err != nil {
+			return nil, err
+		}
 	}
 	results := make([]*Result, len(runtimes))
 	for i, r := range runtimes {

@@ -60,4 +60,22 @@ func Flags() []string {
 	return []string{string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow), string(flagTsync)}
 }
 
+// KnownFlags are the flags Compile recognises: Flags and those it refuses
+// by name because they serve user notification.
+func KnownFlags() []string {
+	return append(Flags(), string(specs.LinuxSeccompFlagWaitKillableRecv), "SECCOMP_FILTER_FLAG_NEW_LISTENER", "SECCOMP_FILTER_FLAG_TSYNC_ESRCH")
+}
+
+// SupportedFlags are the Flags the running kernel takes.
+func SupportedFlags() []string {
+	var out []string
+	for _, name := range Flags() {
+		bits, _ := flags([]specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(name)})
+		if kernelTakesFlags(bits) == nil {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 func joinNames(names []string) string { return strings.Join(names, ", ") }

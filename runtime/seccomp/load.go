@@ -62,12 +62,20 @@ func (f *Filter) Check() error {
 		}
 	}
 	if f.Flags != 0 {
-		// With a NULL program the kernel checks the flags first and then
-		// fails to read the program: EFAULT means the flags are known.
-		_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(f.Flags), 0)
-		if errno != unix.EFAULT {
-			return fmt.Errorf("linux.seccomp.flags: this kernel refuses flags %#x: %v", f.Flags, errno)
+		if err := kernelTakesFlags(f.Flags); err != nil {
+			return fmt.Errorf("linux.seccomp.flags: %w", err)
 		}
+	}
+	return nil
+}
+
+// kernelTakesFlags asks the kernel about SECCOMP_FILTER_FLAG_ bits: with a
+// NULL program it checks the flags first and then fails to read the
+// program, so EFAULT means it knows them.
+func kernelTakesFlags(bits uint) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(bits), 0)
+	if errno != unix.EFAULT {
+		return fmt.Errorf("this kernel refuses seccomp flags %#x: %v", bits, errno)
 	}
 	return nil
 }
