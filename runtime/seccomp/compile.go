@@ -148,14 +148,15 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 	f.Flags, _ = flags(p.Flags)
 	sections := sectionsFor(fam, p.Architectures)
 	acts := []uint32{def, unix.SECCOMP_RET_KILL_PROCESS} // the default and bad-arch actions
-	names := 0
+	n := 0
 	for _, sc := range p.Syscalls {
-		names += len(sc.Names)
+		n += len(sc.Names)
 	}
 	for _, s := range sections {
-		s.refs = make([]ref, 0, names)
+		s.refs = make([]ref, 0, n)
 	}
 	c := &compiler{p: newProgram(), def: def, rules: make([][]rule, len(p.Syscalls))}
+	var names cursor
 	for i, sc := range p.Syscalls {
 		act, _ := action(sc.Action, sc.ErrnoRet, "", "")
 		rules := rulesOf(sc.Args, act)
@@ -164,7 +165,7 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 		}
 		c.rules[i] = rules
 		for _, name := range sc.Names {
-			e, ok := lookup(name)
+			e, ok := names.find(name)
 			known := false
 			for _, s := range sections {
 				if !ok || e.nr[s.abi.tab] < 0 {
@@ -184,13 +185,7 @@ func Compile(p *specs.LinuxSeccomp, native specs.Arch) (*Filter, error) {
 	}
 	sort.Strings(f.Ignored)
 	for _, s := range sections {
-		// By number, then entry: a number's rules in the profile's order.
-		slices.SortFunc(s.refs, func(a, b ref) int {
-			if c := cmp.Compare(a.nr, b.nr); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.entry, b.entry)
-		})
+		s.refs = sortRefs(s.refs)
 	}
 
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
@@ -272,6 +267,47 @@ func sectionsFor(fam family, archs []specs.Arch) []*section {
 		}
 	}
 	return sections
+}
+
+// sortRefs orders refs by number, keeping the profile's order within a
+// number. Numbers are dense (below 1024 past an ABI's base: 0, or the x32
+// bit), so a counting sort does it in linear time; the few others (arm's
+// private calls) are sorted apart and merged in.
+func sortRefs(refs []ref) []ref {
+	const span = 2048
+	if len(refs) == 0 {
+		return refs
+	}
+	base := refs[0].nr & x32Bit
+	var count [span + 1]uint16
+	var far []ref
+	for _, r := range refs {
+		if off := r.nr - base; r.nr >= base && off < span {
+			count[off+1]++
+		} else {
+			far = append(far, r)
+		}
+	}
+	for i := 1; i <= span; i++ {
+		count[i] += count[i-1]
+	}
+	out := make([]ref, len(refs)-len(far), len(refs))
+	for _, r := range refs {
+		if off := r.nr - base; r.nr >= base && off < span {
+			out[count[off]] = r
+			count[off]++
+		}
+	}
+	if len(far) == 0 {
+		return out
+	}
+	slices.SortStableFunc(far, func(a, b ref) int { return cmp.Compare(a.nr, b.nr) })
+	// far holds numbers below base or from base+span up: put each side.
+	i := 0
+	for i < len(far) && far[i].nr < base {
+		i++
+	}
+	return append(append(far[:i:i], out...), far[i:]...)
 }
 
 func addAction(acts []uint32, a uint32) []uint32 {

@@ -419,3 +419,13 @@ func TestRandomProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestSortRefs: by number, the profile's order kept within a number, with
+// numbers far from the ABI's base (arm's private calls) in place.
+func TestSortRefs(t *testing.T) {
+	in := []ref{{0x0f0002, 0}, {5, 1}, {3, 2}, {5, 3}, {0x0f0001, 4}, {3, 5}, {0, 6}}
+	assert.Equal(t, []ref{{0, 6}, {3, 2}, {3, 5}, {5, 1}, {5, 3}, {0x0f0001, 4}, {0x0f0002, 0}}, sortRefs(in))
+	x32 := []ref{{x32Bit | 9, 0}, {x32Bit | 1, 1}, {x32Bit | 9, 2}}
+	assert.Equal(t, []ref{{x32Bit | 1, 1}, {x32Bit | 9, 0}, {x32Bit | 9, 2}}, sortRefs(x32))
+	assert.Empty(t, sortRefs(nil))
+}
