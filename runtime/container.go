@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/procfs"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/exeseal"
@@ -188,6 +190,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		testPause("cgroup-created")
 	}
 
+	if err := saveFilter(st.Dir(o.ID), filter); err != nil {
+		return nil, err
+	}
 	fifoPath := filepath.Join(st.Dir(o.ID), fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
 		return nil, fmt.Errorf("create %s: %w", fifoPath, err)
@@ -350,6 +355,37 @@ func compileSeccomp(p *specs.LinuxSeccomp) (*seccomp.Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+func saveFilter(dir string, f *seccomp.Filter) error {
+	if f == nil {
+		return nil
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("encode the seccomp filter: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(dir, filterName), data, 0o600)
+}
+
+// loadFilter is the container's compiled filter; a container whose record
+// predates the file gets its profile compiled again.
+func loadFilter(dir string, s *specs.Spec) (*seccomp.Filter, error) {
+	data, err := os.ReadFile(filepath.Join(dir, filterName))
+	if errors.Is(err, os.ErrNotExist) {
+		if s == nil || s.Linux == nil {
+			return nil, nil
+		}
+		return compileSeccomp(s.Linux.Seccomp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the container's seccomp filter: %w", err)
+	}
+	var f seccomp.Filter
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, filterName), err)
+	}
+	return &f, nil
 }
 
 // withoutSeccomp is s without its seccomp profile (tens of kilobytes of

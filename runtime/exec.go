@@ -105,6 +105,11 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 		return nil, fmt.Errorf("exec %s: container is %s, not created or running", o.ID, s)
 	}
 	cfg := rec.Config
+	// The container's seccomp filter, as compiled by create.
+	filter, err := loadFilter(st.Dir(o.ID), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("exec %s: %w", o.ID, err)
+	}
 
 	// Every namespace the container has, through its init: a namespace it
 	// joined by path is the same one.
@@ -172,7 +177,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 			return nil, fmt.Errorf("exec %s: %w", o.ID, err)
 		}
 	}
-	if err := sp.conn.send(message{Type: msgExec, Exec: &execConfig{Process: p, FirstFD: 3 + o.PreserveFDs, ConsoleFD: consoleFD}}); err != nil {
+	if err := sp.conn.send(message{Type: msgExec, Exec: &execConfig{Process: p, FirstFD: 3 + o.PreserveFDs, ConsoleFD: consoleFD, Seccomp: filter}}); err != nil {
 		return nil, err
 	}
 	// The socket closes on the execve (close-on-exec); an error comes

@@ -61,6 +61,11 @@ const envTestPause = "_NSRUN_TEST_PAUSE"
 // and its existence means "created".
 const fifoName = "exec.fifo"
 
+// filterName is the compiled seccomp filter in a container's state
+// directory: `exec` loads it into every process it starts there, so the
+// profile compiles once per container.
+const filterName = "seccomp.json"
+
 type message struct {
 	Type string `json:"type"`
 	// Error text, already naming the operation and path.

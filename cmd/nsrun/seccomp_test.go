@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,6 +122,38 @@ func TestSeccompOrder(t *testing.T) {
 			assert.NotZero(t, code)
 			assert.Contains(t, stderr, "operation not permitted")
 		}
+		assert.Empty(t, e.leftovers(id))
+	}
+}
+
+// TestSeccompExec: a process `nsrun exec` starts in a container runs under
+// the container's filter (compiled by create, not again), with and without
+// noNewPrivileges, as docker's and podman's exec do.
+func TestSeccompExec(t *testing.T) {
+	testutil.NeedRoot(t, "the test runs root containers")
+	e := newEnv(t)
+	for _, nnp := range []bool{true, false} {
+		b := e.newBundleFiles(map[string]string{"/nsprobe": nsprobeBin}, "sleep", "60")
+		p, err := engineprofile.Docker(b.Spec)
+		require.NoError(t, err)
+		b.Spec.Linux.Seccomp = p
+		b.Spec.Process.NoNewPrivileges = nnp
+		require.NoError(t, b.Save())
+		id := randomID("seccomp-exec")
+		_, stderr, code := e.nsrun("run", "--detach", "--bundle", b.Dir, id)
+		require.Zero(t, code, stderr)
+		_, err = os.Stat(filepath.Join(e.root, id, "seccomp.json"))
+		require.NoError(t, err, "create keeps the compiled filter for exec")
+		out, stderr, code := e.nsrun("exec", id, "/nsprobe", "-syscalls")
+		require.Zero(t, code, stderr)
+		var r probe.Report
+		require.NoError(t, json.Unmarshal([]byte(out), &r), out)
+		assert.Equal(t, "2", r.Seccomp, "noNewPrivileges=%v: the exec'd process has the filter", nnp)
+		got := errnos(r)
+		assert.Equal(t, "EPERM", got["unshare"])
+		assert.Equal(t, "ENOSYS", got["clone3"])
+		assert.Empty(t, got["getpid"])
+		_, _, _ = e.nsrun("delete", "--force", id)
 		assert.Empty(t, e.leftovers(id))
 	}
 }
