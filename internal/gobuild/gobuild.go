@@ -286,3 +286,24 @@ func ResolveAll(ctx context.Context, names map[string]string, getenv func(string
 	}
 	return out, nil
 }
+
+// BuildRace builds the named command for this host with the race detector
+// into outDir: the soak runs the runtime's and the hook's concurrent code
+// under it. Unlike Build's, the binary is linked dynamically (the race
+// runtime needs the C library); it runs only on this host, as the
+// container's init before pivot_root too, where the host's libraries are.
+func BuildRace(ctx context.Context, name, outDir string) (string, error) {
+	c, err := Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", outDir, err)
+	}
+	out := filepath.Join(outDir, c.Name)
+	env := append(os.Environ(), "CGO_ENABLED=1")
+	if err := goRun(ctx, env, "build", "-race", "-trimpath", "-tags=netgo,osusergo", "-o", out, c.Pkg); err != nil {
+		return "", err
+	}
+	return out, nil
+}

@@ -1,0 +1,35 @@
+# Reliability (soak/, the Fuzz targets): see README, section reliability.
+#   make fuzz [FUZZTIME=1m]    every fuzz target of the tree, FUZZTIME each
+#   make fuzz-short            the same for FUZZ_SHORT each (make test runs it)
+#   make soak [SOAK_N=1000]    SOAK_N nsrun lifecycles 8 at a time, then 100
+#                              containers at once, with race-built nsrun and
+#                              nsnet; numbers in results/soak.json
+# The seed corpora (testdata/ and each package's testdata/fuzz) also run as
+# ordinary tests in every `go test`.
+FUZZTIME ?= 1m
+FUZZ_SHORT ?= 5s
+SOAK_N ?= 1000
+SOAK_ALIVE ?= 100
+TEST_TARGETS += fuzz-short
+
+.PHONY: fuzz fuzz-short soak
+
+fuzz-short:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZ_SHORT)
+
+# One `go test -fuzz` per target: the go command fuzzes one at a time. A
+# failure leaves its input in the package's testdata/fuzz/<target>/: fix
+# the code, keep the file (it then runs as a test), commit both.
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+	  d=$$(dirname $$f); for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
+	    echo "== fuzz $$d $$t for $(FUZZTIME)"; log=$$(mktemp); \
+	    if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$d >$$log 2>&1; \
+	    then grep -E '^fuzz: elapsed' $$log | tail -n 1; rm -f $$log; \
+	    else cat $$log; rm -f $$log; exit 1; fi; \
+	  done; done
+
+soak: deps build
+	@mkdir -p results
+	$(GO) test -count=1 -race -timeout 180m -run '^TestSoak$$' -v ./soak \
+	  -soak.n=$(SOAK_N) -soak.alive=$(SOAK_ALIVE) -soak.race -soak.out=$(CURDIR)/results/soak.json
