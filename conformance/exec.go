@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/nsbench/nsbench/internal/engineprofile"
 	"github.com/nsbench/nsbench/internal/oci"
 )
 
@@ -55,11 +58,17 @@ func viewOf(pid int) (*execView, error) {
 // checkExec execs a process into a running container (detached, as
 // containerd's shim does) and compares it, from the host, with the
 // container's init: the same namespaces of every type, the same cgroups,
-// the same capability sets and no_new_privs, and only stdio open although
+// the same capability sets, no_new_privs and seccomp mode (the container
+// runs under docker's default profile), and only stdio open although
 // the runtime itself was handed one more descriptor. Env.ExecFlags, the
 // self-test's broken exec, are added to the exec command.
 func checkExec(ctx context.Context, e *Env) Result {
-	b, err := e.NewBundle("sleep", "60")
+	// Under docker's default profile, so that the filter is compared too.
+	var perr error
+	b, err := e.newBundleWith(func(s *specs.Spec) { s.Linux.Seccomp, perr = engineprofile.Docker(s) }, "sleep", "60")
+	if perr != nil {
+		return fail("docker's seccomp profile: %v", perr)
+	}
 	if err != nil {
 		return fail("make bundle: %v", err)
 	}
