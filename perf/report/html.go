@@ -128,7 +128,11 @@ func HTML(path string, f *results.File, tables []Table, figs []Figure) error {
 				case !ok:
 					hr.Rel = append(hr.Rel, htmlCell{Text: "–", Class: "na"})
 				case c.VsNat == nil:
-					hr.Rel = append(hr.Rel, htmlCell{Text: "no interval", Note: "too few samples", Class: "na"})
+					note := "too few samples"
+					if c.Summary.N >= 2 {
+						note = "native's spread too wide for a ratio"
+					}
+					hr.Rel = append(hr.Rel, htmlCell{Text: "no interval", Note: note, Class: "na"})
 				default:
 					v := c.VsNat
 					cl, mark := "same", " ≈"

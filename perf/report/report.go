@@ -90,7 +90,7 @@ func Build(f *results.File) ([]Table, error) {
 				}
 				cmp, err := compare(findCell(f, r.Point, e), findCell(f, r.Point, "native"))
 				if errors.Is(err, stats.ErrTooFew) || errors.Is(err, stats.ErrUnbounded) {
-					continue // printed as "n<2"
+					continue // printed as "n<2" or "no CI"
 				}
 				if err != nil {
 					return nil, fmt.Errorf("%s %s vs native: %w", r.Point, e, err)
@@ -207,7 +207,13 @@ func Markdown(f *results.File, tables []Table) string {
 					continue
 				}
 				if c.VsNat == nil {
-					b.WriteString(" n<2 |")
+					if c.Summary.N < 2 {
+						b.WriteString(" n<2 |")
+					} else {
+						// Fieller's set is unbounded: native's own spread is too
+						// wide for its mean to be told from zero
+						b.WriteString(" no CI (spread) |")
+					}
 					continue
 				}
 				v := c.VsNat
