@@ -13,6 +13,8 @@ import (
 // left out. Each case is a row of the README's compatibility table.
 
 // normalize adjusts a validated config in place, warning about each change:
+//   - capability names nsrun does not know: skipped, as runc skips them.
+//   - kernel memory limits: ignored, as runc 1.1 ignores them.
 //   - ambient capabilities that are not also permitted and inheritable: the
 //     kernel refuses to raise them (PR_CAP_AMBIENT_RAISE gives EPERM); runc
 //     and crun warn and start the process without them. `runc spec`'s own
@@ -21,6 +23,27 @@ import (
 //     mount: a bind takes no data, the kernel ignores it; runc passes it and
 //     the kernel drops it.
 func (r *Runtime) normalize(s *specs.Spec) {
+	if c := s.Process.Capabilities; c != nil {
+		var unknown []string
+		for _, set := range []*[]string{&c.Bounding, &c.Effective, &c.Inheritable, &c.Permitted, &c.Ambient} {
+			var keep []string
+			for _, name := range *set {
+				if _, ok := spec.Capability(name); ok {
+					keep = append(keep, name)
+				} else if !contains(unknown, name) {
+					unknown = append(unknown, name)
+				}
+			}
+			*set = keep
+		}
+		if len(unknown) > 0 {
+			r.warn("process.capabilities: %s unknown to nsrun and skipped (runc skips unknown capabilities the same way)", strings.Join(unknown, ", "))
+		}
+	}
+	//lint:ignore SA1019 the deprecated field is read only to say it is ignored
+	if m := s.Linux.Resources; m != nil && m.Memory != nil && (m.Memory.Kernel != nil || m.Memory.KernelTCP != nil) {
+		r.warn("linux.resources.memory.kernel/kernelTCP ignored: deprecated in the runtime spec, and current kernels no longer limit kernel memory apart (runc 1.1 ignores them too)")
+	}
 	if c := s.Process.Capabilities; c != nil && len(c.Ambient) > 0 {
 		var keep, dropped []string
 		for _, name := range c.Ambient {

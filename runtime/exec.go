@@ -177,7 +177,11 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 			return nil, fmt.Errorf("exec %s: %w", o.ID, err)
 		}
 	}
-	if err := sp.conn.send(message{Type: msgExec, Exec: &execConfig{Process: p, FirstFD: 3 + o.PreserveFDs, ConsoleFD: consoleFD, Seccomp: filter}}); err != nil {
+	ec := &execConfig{Process: p, FirstFD: 3 + o.PreserveFDs, ConsoleFD: consoleFD, Seccomp: filter}
+	if rec.Config != nil && rec.Config.Linux != nil {
+		ec.Personality = rec.Config.Linux.Personality
+	}
+	if err := sp.conn.send(message{Type: msgExec, Exec: ec}); err != nil {
 		return nil, err
 	}
 	// The socket closes on the execve (close-on-exec); an error comes

@@ -107,7 +107,7 @@ func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		hooks = func() error { return startContainerHooks(cfg) }
 	}
-	return execProcess(cfg.Spec.Process, path, cfg.FirstFD, cfg.Seccomp, hooks)
+	return execProcess(cfg.Spec.Process, cfg.Spec.Linux.Personality, path, cfg.FirstFD, cfg.Seccomp, hooks)
 }
 
 // initExec runs an exec'd process: it is in the container's namespaces and
@@ -131,7 +131,7 @@ func initExec(cfg *execConfig) error {
 	if err != nil {
 		return err
 	}
-	return execProcess(p, path, cfg.FirstFD, cfg.Seccomp, nil)
+	return execProcess(p, cfg.Personality, path, cfg.FirstFD, cfg.Seccomp, nil)
 }
 
 // setupTerminal opens a pty in the container, sends its master over the
@@ -318,11 +318,15 @@ func executable(path string) error {
 	return nil
 }
 
-// execProcess sets the user, capabilities and no_new_privs, runs
+// execProcess sets the personality, scheduling and I/O priority, the user,
+// capabilities and no_new_privs, runs
 // beforeExec (a container's startContainer hooks) with exactly those,
 // closes every descriptor the program must not see, loads the seccomp
 // filter (if any) and replaces itself with the program.
-func execProcess(p *specs.Process, path string, firstFD int, filter *seccomp.Filter, beforeExec func() error) error {
+func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path string, firstFD int, filter *seccomp.Filter, beforeExec func() error) error {
+	if err := applyProcessAttrs(p, personality); err != nil {
+		return err
+	}
 	caps, err := capabilities.Parse(p.Capabilities)
 	if err != nil {
 		return err

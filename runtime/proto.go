@@ -108,6 +108,9 @@ type execConfig struct {
 	ConsoleFD int `json:"consoleFD"`
 	// Seccomp is the container's linux.seccomp, compiled by exec.
 	Seccomp *seccomp.Filter `json:"seccomp,omitempty"`
+	// Personality is the container's linux.personality: an exec'd process
+	// is forked by nsrun, not by the container's init, and inherits none.
+	Personality *specs.LinuxPersonality `json:"personality,omitempty"`
 }
 
 // conn speaks newline-delimited JSON messages over the socketpair.

@@ -154,6 +154,9 @@ func options(opts []string) (flags uintptr, prop []uintptr, data string) {
 			prop = append(prop, p)
 			continue
 		}
+		if _, ok := spec.RecursiveFlags[o]; ok {
+			continue // applied after the mount (mountOne)
+		}
 		d = append(d, o)
 	}
 	return flags, prop, strings.Join(d, ",")
@@ -227,6 +230,16 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 	for _, p := range prop {
 		if err := onPath(root, m.Destination, func(target string) error { return unix.Mount("", target, "", p, "") }); err != nil {
 			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
+		}
+	}
+	// runc's recursive options (rro, rnosuid, ...): the mount and every
+	// mount under it.
+	if attr, ok := spec.RecursiveAttr(m.Options); ok {
+		err := onPath(root, m.Destination, func(target string) error {
+			return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: recursive options: %w", what, err)
 		}
 	}
 	return nil

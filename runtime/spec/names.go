@@ -30,8 +30,9 @@ func Capabilities() []string {
 	return out
 }
 
-// MountOptions lists the mount options the runtime understands as flags or
-// propagation, sorted; other options are passed to the filesystem as data.
+// MountOptions lists the mount options the runtime understands as flags,
+// recursive flags, propagation or runc's tmpcopyup, sorted; other options
+// are passed to the filesystem as data.
 func MountOptions() []string {
 	var out []string
 	for o := range MountFlags {
@@ -40,6 +41,10 @@ func MountOptions() []string {
 	for o := range PropagationFlags {
 		out = append(out, o)
 	}
+	for o := range RecursiveFlags {
+		out = append(out, o)
+	}
+	out = append(out, "tmpcopyup")
 	sort.Strings(out)
 	return out
 }

@@ -89,3 +89,18 @@ func TestBadBundles(t *testing.T) {
 		}
 	})
 }
+
+func TestRecursiveAttr(t *testing.T) {
+	_, ok := RecursiveAttr([]string{"rbind", "ro"})
+	assert.False(t, ok, "no recursive option")
+	a, ok := RecursiveAttr([]string{"rbind", "rro", "rnosuid", "rdev"})
+	require.True(t, ok)
+	assert.Equal(t, uint64(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID), a.Attr_set)
+	assert.Equal(t, uint64(unix.MOUNT_ATTR_NODEV), a.Attr_clr)
+	a, _ = RecursiveAttr([]string{"rro", "rrw", "rnoatime"})
+	assert.Equal(t, uint64(unix.MOUNT_ATTR_NOATIME), a.Attr_set, "the last of rro/rrw wins; an atime mode replaces the field")
+	assert.Equal(t, uint64(unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR__ATIME), a.Attr_clr)
+	a, _ = RecursiveAttr([]string{"rnoatime", "rrelatime"})
+	assert.Equal(t, uint64(0), a.Attr_set, "relatime is 0 in the atime field")
+	assert.Equal(t, uint64(unix.MOUNT_ATTR__ATIME), a.Attr_clr)
+}

@@ -199,6 +199,9 @@ func Validate(s *specs.Spec, bundleDir string) error {
 	for i, m := range s.Mounts {
 		add(validateMount(fmt.Sprintf("mounts[%d]", i), m))
 	}
+	for _, err := range validateExtras(s) {
+		add(err)
+	}
 	if s.Hooks != nil {
 		for name, hs := range map[string][]specs.Hook{
 			//lint:ignore SA1019 legacy prestart hooks are still valid config and are run
@@ -280,15 +283,9 @@ func validateProcess(p *specs.Process) error {
 		}
 		seen[r.Type] = true
 	}
-	if c := p.Capabilities; c != nil {
-		for set, caps := range map[string][]string{"bounding": c.Bounding, "effective": c.Effective, "inheritable": c.Inheritable, "permitted": c.Permitted, "ambient": c.Ambient} {
-			for i, name := range caps {
-				if _, ok := Capability(name); !ok {
-					errs = append(errs, bad(fmt.Sprintf("process.capabilities.%s[%d]", set, i), "unknown capability %q (names look like CAP_NET_ADMIN)", name))
-				}
-			}
-		}
-	}
+	// Unknown capability names are not refused: runc skips them with a
+	// warning (a config written for a newer kernel), and so does nsrun
+	// (runtime.normalize).
 	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
 		errs = append(errs, bad("process.oomScoreAdj", "%d outside -1000..1000", *p.OOMScoreAdj))
 	}
@@ -426,6 +423,9 @@ func validateMount(field string, m specs.Mount) error {
 		}
 		_, flag := MountFlags[o]
 		_, prop := PropagationFlags[o]
+		if _, rec := RecursiveFlags[o]; rec {
+			flag = true
+		}
 		// key=value data is dropped with a warning (the kernel ignores it
 		// on a bind, as with runc); a bare word that is no flag is refused,
 		// so that a typo such as "readonly" cannot leave a writable mount.
