@@ -17,6 +17,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/procfs"
+	"github.com/nsbench/nsbench/internal/testpause"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
@@ -30,6 +31,9 @@ type Runtime struct {
 	Root string
 	// Warn receives non-fatal problems (a failing poststart hook, say).
 	Warn io.Writer
+	// PauseAt names a step at which the command stops for good, for the
+	// fault tests (see testPause); empty outside them.
+	PauseAt string
 }
 
 // DefaultRoot is /run/nsrun for root and $XDG_RUNTIME_DIR/nsrun otherwise.
@@ -159,7 +163,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := st.Save(rec); err != nil {
 		return nil, err
 	}
-	testPause("state-saved")
+	r.testPause("state-saved")
 
 	// The one reading of the host's cgroup layout for this container.
 	layout, err := cgroups.HostLayout()
@@ -187,7 +191,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		if err := mgr.Set(withAllowedDevices(s)); err != nil {
 			return nil, err
 		}
-		testPause("cgroup-created")
+		r.testPause("cgroup-created")
 	}
 
 	if err := saveFilter(st.Dir(o.ID), filter); err != nil {
@@ -273,9 +277,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			return nil, err
 		}
 	}
-	testPause("init-started")
+	r.testPause("init-started")
 
 	c := sp.conn
+	r.testPause("before-config")
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
 		State: rec.State, Rootfs: rootfs, Spec: withoutSeccomp(s), CgroupV2: layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(layout, mgr),
 		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ConsoleFD: consoleFD,
@@ -297,6 +302,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		case msgNamespaces:
 			st := rec.State
 			if s.Hooks != nil {
+				// From the first createRuntime hook on, a failed create
+				// runs the poststop hooks, as delete would: a hook that
+				// set something up (nsnet's veth and lease) has it undone.
+				cleanup.push(func() {
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+					defer cancel()
+					r.poststop(ctx, rec)
+				})
 				//lint:ignore SA1019 the spec still requires running legacy prestart hooks, at createRuntime time
 				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &st); err != nil {
 					return nil, err
@@ -305,15 +318,17 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 					return nil, err
 				}
 			}
-			testPause("hooks-done")
+			r.testPause("hooks-done")
 			if err := c.send(message{Type: msgContinue}); err != nil {
 				return nil, err
 			}
 		case msgReady:
+			r.testPause("ready")
 			rec.Status = specs.StateCreated
 			if err := st.Save(rec); err != nil {
 				return nil, err
 			}
+			r.testPause("created-saved")
 			return &Process{ID: o.ID, Pid: pid, sp: sp}, nil
 		default:
 			return nil, fmt.Errorf("create %s: unexpected %q message from the container's init", o.ID, m.Type)
@@ -476,6 +491,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if s := r.status(rec); s != specs.StateCreated {
 		return fmt.Errorf("start %s: container is %s, not created", id, s)
 	}
+	r.testPause("start-locked")
 	fifoPath := filepath.Join(st.Dir(id), fifoName)
 	// Non-blocking: with no reader (the init died) this fails at once
 	// instead of hanging.
@@ -488,6 +504,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if werr != nil {
 		return fmt.Errorf("start %s: write %s: %w", id, fifoPath, werr)
 	}
+	r.testPause("fifo-written")
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("start %s: remove %s: %w", id, fifoPath, err)
 	}
@@ -495,6 +512,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err := st.Save(rec); err != nil {
 		return err
 	}
+	r.testPause("start-saved")
 	if rec.Config != nil && rec.Config.Hooks != nil {
 		s := rec.State
 		if err := hooks.Run(ctx, "poststart", rec.Config.Hooks.Poststart, &s); err != nil {
@@ -538,6 +556,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		return err
 	}
 	defer unlock()
+	r.testPause("delete-locked")
 	status := r.status(rec)
 	if status != specs.StateStopped {
 		if !force && status != specs.StateCreating {
@@ -550,6 +569,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return err
 		}
 	}
+	r.testPause("delete-killed")
 	if len(rec.CgroupPaths) > 0 {
 		mgr := cgroups.Load(rec.CgroupPaths)
 		// A stopped init can leave orphans in the cgroup (no pid
@@ -559,17 +579,28 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			return fmt.Errorf("delete %s: %w", id, err)
 		}
 	}
-	if err := st.Remove(id); err != nil {
-		return err
+	r.testPause("cgroup-destroyed")
+	// The poststop hooks run once the container's processes and cgroup are
+	// gone but before its record is: a delete killed during them leaves the
+	// record, and the next delete --force runs them again (nsnet's teardown
+	// is idempotent). Removed first, a killed delete would leave what the
+	// hooks undo (a lease, a veth) with nothing left to find it by.
+	r.poststop(ctx, rec)
+	r.testPause("poststop-done")
+	return st.Remove(id)
+}
+
+// poststop runs the container's poststop hooks; their failure is a warning
+// (the spec's rule), the container is gone either way.
+func (r *Runtime) poststop(ctx context.Context, rec *state.Container) {
+	if rec.Config == nil || rec.Config.Hooks == nil || len(rec.Config.Hooks.Poststop) == 0 {
+		return
 	}
-	if rec.Config != nil && rec.Config.Hooks != nil {
-		s := rec.State
-		s.Status = specs.StateStopped
-		if err := hooks.Run(ctx, "poststop", rec.Config.Hooks.Poststop, &s); err != nil {
-			r.warn("%v", err)
-		}
+	s := rec.State
+	s.Status = specs.StateStopped
+	if err := hooks.Run(ctx, "poststop", rec.Config.Hooks.Poststop, &s); err != nil {
+		r.warn("%v", err)
 	}
-	return nil
 }
 
 // killAll kills the container's processes and waits until the init is gone.
@@ -625,15 +656,8 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	return nil, nil
 }
 
-// testPause stops create at a named stage when _NSRUN_TEST_PAUSE names it,
-// so tests can SIGKILL the CLI there and prove `delete --force` cleans up.
-// Outside those tests it costs one getenv per stage.
-func testPause(stage string) {
-	if os.Getenv(envTestPause) != stage {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "nsrun: paused at %s\n", stage)
-	for {
-		time.Sleep(time.Hour)
-	}
-}
+// testPause stops a command at a named step when PauseAt names it (nsrun
+// sets it from EnvTestPause), so the fault tests can SIGKILL the CLI at
+// every step of create, start, exec and delete (PauseSteps) and prove the
+// state is never torn and `delete --force` cleans up.
+func (r *Runtime) testPause(step string) { testpause.At("nsrun", r.PauseAt, step) }

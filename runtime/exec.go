@@ -104,6 +104,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 	default:
 		return nil, fmt.Errorf("exec %s: container is %s, not created or running", o.ID, s)
 	}
+	r.testPause("exec-locked")
 	cfg := rec.Config
 	// The container's seccomp filter, as compiled by create.
 	filter, err := loadFilter(st.Dir(o.ID), cfg)
@@ -167,6 +168,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 			sp.kill()
 		}
 	}()
+	r.testPause("exec-spawned")
 	// The namespaces were found through the init's pid: it must still be
 	// the same process now that they are joined.
 	if !alive(rec) {
@@ -184,6 +186,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 	if err := sp.conn.send(message{Type: msgExec, Exec: ec}); err != nil {
 		return nil, err
 	}
+	r.testPause("exec-sent")
 	// The socket closes on the execve (close-on-exec); an error comes
 	// first otherwise.
 	m, err := sp.conn.recv()

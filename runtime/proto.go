@@ -51,10 +51,21 @@ const (
 // started from; the init closes it first thing.
 const envExeFD = "_NSRUN_EXE_FD"
 
-// envTestPause, read by `create` itself, names a stage to stop at (see
-// testPause): the tests kill create there and check that delete --force
-// cleans up.
-const envTestPause = "_NSRUN_TEST_PAUSE"
+// EnvTestPause names a step at which an nsrun command stops for good
+// (Runtime.PauseAt; cmd/nsrun reads it): the fault tests SIGKILL nsrun
+// there and check that no state is torn and delete --force cleans up.
+const EnvTestPause = "_NSRUN_TEST_PAUSE"
+
+// PauseSteps returns the steps Runtime.PauseAt can name, per command, in
+// the order they are reached.
+func PauseSteps() map[string][]string {
+	return map[string][]string{
+		"create": {"state-saved", "cgroup-created", "init-started", "before-config", "hooks-done", "ready", "created-saved"},
+		"start":  {"start-locked", "fifo-written", "start-saved"},
+		"exec":   {"exec-locked", "exec-spawned", "exec-sent"},
+		"delete": {"delete-locked", "delete-killed", "cgroup-destroyed", "poststop-done"},
+	}
+}
 
 // fifoName is the exec fifo in the container's state directory: `create`
 // makes it, the init blocks reading it, `start` writes it and removes it,

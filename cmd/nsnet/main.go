@@ -86,6 +86,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *mtu != 0 {
 		cfg.MTU = *mtu
 	}
+	cfg.PauseAt = os.Getenv(network.EnvTestPause)
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

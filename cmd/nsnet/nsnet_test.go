@@ -25,6 +25,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
+	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/runtime/network"
@@ -209,4 +210,65 @@ func TestHookInRealContainers(t *testing.T) {
 			assert.Zero(t, code2, "cleanup finds no lease left: %s", stderr)
 		})
 	}
+}
+
+// TestKilledMidSetup: nsnet SIGKILLed at each step of its setup (lease
+// saved, veth made, container side configured) leaves a whole lease file;
+// `nsnet cleanup` refuses while the lease is held, and `nsnet cleanup
+// --force` removes the bridge, the veth and the leases.
+func TestKilledMidSetup(t *testing.T) {
+	testutil.NeedRoot(t, "nsnet changes the host's network")
+	for _, step := range []string{"lease-saved", "veth-created", "configured"} {
+		t.Run(step, func(t *testing.T) {
+			f := flags(t)
+			holder := exec.Command("unshare", "--net", "sleep", "120")
+			require.NoError(t, holder.Start())
+			t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+			time.Sleep(100 * time.Millisecond) // the unshare takes effect
+			id := "killed-" + step
+			cmd := exec.Command(nsnetBin, f...)
+			cmd.Stdin = strings.NewReader(stateJSON(id, holder.Process.Pid, specs.StateCreating))
+			cmd.Env = append(os.Environ(), network.EnvTestPause+"="+step)
+			var errb syncBuffer
+			cmd.Stderr = &errb
+			require.NoError(t, cmd.Start())
+			require.Eventually(t, func() bool { return strings.Contains(errb.String(), "nsnet: paused at "+step) },
+				20*time.Second, 5*time.Millisecond, "nsnet never reached %s: %s", step, errb.String())
+			require.NoError(t, cmd.Process.Kill())
+			_ = cmd.Wait()
+
+			leaseFile := filepath.Join(f[5], f[1]+".leases.json")
+			data, err := os.ReadFile(leaseFile)
+			require.NoError(t, err)
+			var leases map[string]string
+			require.NoError(t, json.Unmarshal(data, &leases), "a whole lease file: %s", data)
+			assert.Contains(t, leases, id)
+
+			_, stderr, code := nsnet(t, "", append([]string{"cleanup"}, f...)...)
+			assert.NotZero(t, code, "cleanup while the lease is held")
+			assert.Contains(t, stderr, id)
+			_, stderr, code = nsnet(t, "", append([]string{"cleanup", "--force"}, f...)...)
+			assert.Zero(t, code, stderr)
+			assert.Empty(t, leftover.Scope{Links: []string{f[1], network.HostVethName(id)}, Paths: []string{leaseFile}}.List())
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer a child's output goroutine writes while the
+// test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

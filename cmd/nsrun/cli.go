@@ -88,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		global.Usage()
 		return 2
 	}
-	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}}
+	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause)}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 	defer stop()
 	cmd, cargs := rest[0], rest[1:]

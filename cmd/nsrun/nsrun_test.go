@@ -335,36 +335,6 @@ func TestPreserveFDs(t *testing.T) {
 	assert.Empty(t, e.leftovers(id))
 }
 
-// TestKilledCreate: a create SIGKILLed at any stage leaves a record from
-// which delete --force removes everything.
-func TestKilledCreate(t *testing.T) {
-	for _, stage := range []string{"state-saved", "cgroup-created", "init-started", "hooks-done"} {
-		t.Run(stage, func(t *testing.T) {
-			if stage == "cgroup-created" && os.Geteuid() != 0 {
-				t.Skip("a rootless container on this host has no cgroup (v1 hierarchies are root's)")
-			}
-			e := newEnv(t)
-			b := e.newBundle("true")
-			id := randomID("kill")
-			cmd := exec.Command(nsrunBin, "--root", e.root, "create", "--bundle", b.Dir, id)
-			cmd.Env = append(os.Environ(), "_NSRUN_TEST_PAUSE="+stage)
-			errFile := e.tempFile()
-			defer errFile.Close()
-			cmd.Stdout, cmd.Stderr = errFile, errFile
-			require.NoError(t, cmd.Start())
-			require.Eventually(t, func() bool {
-				return readAll(t, errFile) == "nsrun: paused at "+stage+"\n"
-			}, 20*time.Second, 5*time.Millisecond, "create never reached %s: %s", stage, readAll(t, errFile))
-			require.NoError(t, cmd.Process.Kill())
-			_ = cmd.Wait()
-			assert.NotEmpty(t, e.leftovers(id), "the killed create left its record")
-			_, errOut, code := e.nsrun("delete", "--force", id)
-			assert.Zero(t, code, errOut)
-			require.Eventually(t, func() bool { return len(e.leftovers(id)) == 0 }, 5*time.Second, 10*time.Millisecond, "left: %v", e.leftovers(id))
-		})
-	}
-}
-
 // TestRootless runs a container as an unprivileged user.
 func TestRootless(t *testing.T) {
 	e, uid := rootlessEnv(t)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,6 +59,10 @@ func runOne(ctx context.Context, h specs.Hook, input []byte) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A hook that forks a daemon keeping our pipe must not hold us.
 	cmd.WaitDelay = time.Second
+	// Its own process group, killed whole on timeout: a shell script's
+	// children (the sleep of a hung hook) outlived a kill of the shell alone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	err := cmd.Run()
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("killed after its %s timeout", timeout)

@@ -19,7 +19,14 @@ type Config struct {
 	MTU int `json:"mtu,omitempty"`
 	// LeaseDir holds the lease and lock files.
 	LeaseDir string `json:"leaseDir,omitempty"`
+	// PauseAt names a step of Setup at which it stops for good, for the
+	// fault tests ("lease-saved", "veth-created", "configured"); nsnet sets
+	// it from EnvTestPause. Empty outside them.
+	PauseAt string `json:"-"`
 }
+
+// EnvTestPause is the variable nsnet reads PauseAt from.
+const EnvTestPause = "_NSNET_TEST_PAUSE"
 
 // Defaults for an unset Config field.
 const (

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/nsbench/nsbench/internal/testpause"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -103,6 +104,7 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 	if err := st.save(l); err != nil {
 		return nil, err
 	}
+	testpause.At("nsnet", cfg.PauseAt, "lease-saved")
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -129,6 +131,7 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 		return nil, fmt.Errorf("create veth %s for container %s: %w", hostName, id, err)
 	}
 	undo = append(undo, func() { _ = netlink.LinkDel(veth) })
+	testpause.At("nsnet", cfg.PauseAt, "veth-created")
 	hostLink, err := netlink.LinkByName(hostName)
 	if err != nil {
 		return nil, fmt.Errorf("find veth %s: %w", hostName, err)
@@ -140,6 +143,7 @@ func Setup(ctx context.Context, cfg Config, id string, pid int, want netip.Addr)
 	if err := configureInside(nsh, peerName, netip.PrefixFrom(addr, prefix.Bits()), gw); err != nil {
 		return nil, fmt.Errorf("container %s: %w", id, err)
 	}
+	testpause.At("nsnet", cfg.PauseAt, "configured")
 	return &Attachment{ID: id, HostVeth: hostName, Addr: addr, Prefix: prefix.Bits(), Gateway: gw}, nil
 }
 
