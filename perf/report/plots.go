@@ -104,8 +104,14 @@ func (ch chart) plot() (*plot.Plot, *plot.Legend, error) {
 			}
 			l.Color, sc.Color, sc.Shape = col, col, plotutil.Shape(i)
 			l.Width = vg.Points(1.5)
-			p.Add(l, sc)
-			leg.Add(s.env, l, sc)
+			if len(ch.xticks) > 0 {
+				// categories (topologies, fio locations): no line between them
+				p.Add(sc)
+				leg.Add(s.env, sc)
+			} else {
+				p.Add(l, sc)
+				leg.Add(s.env, l, sc)
+			}
 			// large filled dots mark the significant points of a ratio plot
 			if ch.ratio {
 				var sigXY plotter.XYs
@@ -164,7 +170,8 @@ type labels []string
 func (l labels) Ticks(_, _ float64) []plot.Tick {
 	t := make([]plot.Tick, len(l))
 	for i, s := range l {
-		t[i] = plot.Tick{Value: float64(i), Label: s}
+		// one parameter a line: long categories must not run into each other
+		t[i] = plot.Tick{Value: float64(i), Label: strings.ReplaceAll(s, " ", "\n")}
 	}
 	return t
 }
@@ -395,22 +402,56 @@ func groupRows(t Table) (map[string]*group, []string) {
 			g.labels = append(g.labels, label)
 		}
 	}
+	// categories without an x parameter are told apart by what differs
+	for _, g := range groups {
+		if g.x == "" && len(g.rows) > 1 {
+			g.labels = distinctLabels(g.rows)
+		}
+	}
 	// fio: a group of one iodepth (or numjobs) says nothing a bar in the other
-	// group does not; keep it only when it is the only one
+	// group does not. When no sweep has two values, every row is one bar group,
+	// labelled by what differs between the rows.
 	if t.Workload == "fs" {
 		var keep []string
 		for _, k := range order {
-			if len(groups[k].rows) > 1 || len(order) == 1 {
+			if len(groups[k].rows) > 1 {
 				keep = append(keep, k)
 			}
 		}
-		if len(keep) > 0 {
-			order = keep
-		} else {
-			order = order[:1]
+		if len(keep) == 0 {
+			g := &group{categorical: true, rows: t.Rows}
+			for _, l := range distinctLabels(t.Rows) {
+				g.labels = append(g.labels, l)
+				g.xs = append(g.xs, 0)
+			}
+			groups = map[string]*group{"all": g}
+			keep = []string{"all"}
 		}
+		order = keep
 	}
 	return groups, order
+}
+
+// distinctLabels are the rows' labels without the parameters every row
+// shares ("on=bind rw=write" rather than the whole point).
+func distinctLabels(rows []Row) []string {
+	count := map[string]int{}
+	for _, r := range rows {
+		for _, f := range strings.Fields(r.Label) {
+			count[f]++
+		}
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		var keep []string
+		for _, f := range strings.Fields(r.Label) {
+			if count[f] < len(rows) {
+				keep = append(keep, f)
+			}
+		}
+		out[i] = strings.Join(keep, " ")
+	}
+	return out
 }
 
 // latencyChart is fio's p99 completion latency per group, mean of the
