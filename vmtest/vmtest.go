@@ -179,7 +179,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				logf(o.Log, "vmtest: %v", werr)
 			}
 		case probing && (errors.Is(err, errNoStart) || errors.Is(err, errSilent)):
-			why := "could not start the guest: " + err.Error()
+			why := "could not start the guest: " + firstLine(err.Error())
 			if errors.Is(err, errSilent) {
 				why = fmt.Sprintf("ran QEMU but its guest kernel printed nothing within %s", at.probe)
 			}
