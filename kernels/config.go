@@ -143,54 +143,22 @@ func explain(srcDir, arch string, ms []Mismatch) {
 		if err != nil {
 			return nil
 		}
-		var cur *Mismatch
-		var ifs []string
-		// Help texts are free prose ("if you say Y here..."): skip them,
-		// up to the first line indented less than the text's first line.
-		inHelp, helpIndent := false, -1
-		for _, line := range strings.Split(string(data), "\n") {
-			t := strings.TrimSpace(line)
-			if inHelp {
-				if t == "" {
-					continue
-				}
-				ind := indent(line)
-				if helpIndent < 0 {
-					helpIndent = ind
-				}
-				if ind >= helpIndent {
-					continue
-				}
-				inHelp = false
+		kf := parseKconfig(string(data))
+		for _, e := range kf.entries {
+			m := want[e.symbol]
+			if m == nil {
+				continue
 			}
-			f := strings.Fields(t)
-			switch {
-			case t == "help" || t == "---help---":
-				inHelp, helpIndent = true, -1
-			case len(f) >= 1 && (f[0] == "choice" || f[0] == "endchoice" || f[0] == "menu" || f[0] == "endmenu" || f[0] == "comment"):
-				// Their "depends on" lines are not the symbol's.
-				cur = nil
-			case len(f) == 2 && (f[0] == "config" || f[0] == "menuconfig"):
-				cur = want[f[1]]
-				if cur != nil {
-					fileOf[cur] = rel
-					for _, c := range ifs {
-						add(cur, "inside \"if "+c+"\" in "+rel)
-					}
-				}
-			case len(f) >= 2 && f[0] == "if":
-				ifs = append(ifs, strings.Join(f[1:], " "))
-				cur = nil
-			case len(f) >= 1 && f[0] == "endif":
-				if len(ifs) > 0 {
-					ifs = ifs[:len(ifs)-1]
-				}
-				cur = nil
-			case len(f) == 2 && f[0] == "source" && len(ifs) > 0:
-				sourcedIn[strings.Trim(f[1], `"`)] = sourced{append([]string(nil), ifs...), rel}
-			case cur != nil && strings.HasPrefix(t, "depends on "):
-				add(cur, t)
+			fileOf[m] = rel
+			for _, c := range e.ifs {
+				add(m, "inside \"if "+c+"\" in "+rel)
 			}
+			for _, d := range e.depends {
+				add(m, d)
+			}
+		}
+		for _, src := range kf.sources {
+			sourcedIn[src.file] = sourced{src.ifs, rel}
 		}
 		return nil
 	})
@@ -207,6 +175,78 @@ func explain(srcDir, arch string, ms []Mismatch) {
 			}
 		}
 	}
+}
+
+// kconfigEntry is one "config" or "menuconfig" entry of a Kconfig file:
+// the symbol (without CONFIG_), the "if" blocks around it and its
+// "depends on" lines.
+type kconfigEntry struct {
+	symbol  string
+	ifs     []string
+	depends []string
+}
+
+// kconfigSource is a "source" line inside "if" blocks.
+type kconfigSource struct {
+	file string
+	ifs  []string
+}
+
+// kconfigFile is what explain reads from one Kconfig file.
+type kconfigFile struct {
+	entries []kconfigEntry
+	sources []kconfigSource
+}
+
+// parseKconfig reads the entries and the guarded source lines of a Kconfig
+// file. Help texts are free prose ("if you say Y here..."): they are
+// skipped, up to the first line indented less than the text's first line;
+// the "depends on" lines of choices, menus and comments are not a
+// symbol's.
+func parseKconfig(text string) kconfigFile {
+	var kf kconfigFile
+	cur := -1
+	var ifs []string
+	inHelp, helpIndent := false, -1
+	for _, line := range strings.Split(text, "\n") {
+		t := strings.TrimSpace(line)
+		if inHelp {
+			if t == "" {
+				continue
+			}
+			ind := indent(line)
+			if helpIndent < 0 {
+				helpIndent = ind
+			}
+			if ind >= helpIndent {
+				continue
+			}
+			inHelp = false
+		}
+		f := strings.Fields(t)
+		switch {
+		case t == "help" || t == "---help---":
+			inHelp, helpIndent = true, -1
+		case len(f) >= 1 && (f[0] == "choice" || f[0] == "endchoice" || f[0] == "menu" || f[0] == "endmenu" || f[0] == "comment"):
+			cur = -1
+		case len(f) == 2 && (f[0] == "config" || f[0] == "menuconfig"):
+			kf.entries = append(kf.entries, kconfigEntry{symbol: f[1], ifs: append([]string(nil), ifs...)})
+			cur = len(kf.entries) - 1
+		case len(f) >= 2 && f[0] == "if":
+			ifs = append(ifs, strings.Join(f[1:], " "))
+			cur = -1
+		case len(f) >= 1 && f[0] == "endif":
+			if len(ifs) > 0 {
+				ifs = ifs[:len(ifs)-1]
+			}
+			cur = -1
+		case len(f) == 2 && f[0] == "source" && len(ifs) > 0:
+			kf.sources = append(kf.sources, kconfigSource{strings.Trim(f[1], `"`), append([]string(nil), ifs...)})
+		case cur >= 0 && strings.HasPrefix(t, "depends on "):
+			kf.entries[cur].depends = append(kf.entries[cur].depends, t)
+		}
+	}
+	return kf
 }
 
 // indent is a line's leading white space in columns, tabs to 8.

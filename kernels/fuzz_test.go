@@ -80,3 +80,58 @@ func assignments(m map[string]string, format string) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+// FuzzParseKconfig: any Kconfig text gives entries whose symbols are
+// single words and whose dependencies are "depends on" lines, never a
+// panic; parsing is deterministic. Seeds: testdata/kconfig.
+func FuzzParseKconfig(f *testing.F) {
+	paths, err := filepath.Glob(testutil.Testdata(f, "kconfig", "*.Kconfig"))
+	if err != nil || len(paths) == 0 {
+		f.Fatal("no seed in testdata/kconfig")
+	}
+	for _, p := range paths {
+		f.Add(string(testutil.ReadFile(f, p)))
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		kf := parseKconfig(text)
+		for _, e := range kf.entries {
+			if e.symbol == "" || strings.ContainsAny(e.symbol, " \t\n") {
+				t.Fatalf("entry symbol %q", e.symbol)
+			}
+			for _, d := range e.depends {
+				if !strings.HasPrefix(d, "depends on ") {
+					t.Fatalf("dependency %q of %s", d, e.symbol)
+				}
+			}
+		}
+		for _, s := range kf.sources {
+			if len(s.ifs) == 0 {
+				t.Fatalf("source %q recorded outside any if", s.file)
+			}
+		}
+		if diff := cmp.Diff(kf, parseKconfig(text), cmp.AllowUnexported(kconfigFile{}, kconfigEntry{}, kconfigSource{})); diff != "" {
+			t.Fatalf("two parses differ:\n%s", diff)
+		}
+	})
+}
+
+// TestParseKconfig: the captured fs/Kconfig's entries, with the if blocks
+// around them and their dependencies; help texts and choices do not count.
+func TestParseKconfig(t *testing.T) {
+	kf := parseKconfig(string(testutil.ReadFile(t, testutil.Testdata(t, "kconfig", "fs.Kconfig"))))
+	got := map[string]kconfigEntry{}
+	for _, e := range kf.entries {
+		got[e.symbol] = e
+	}
+	if diff := cmp.Diff(kconfigEntry{symbol: "FOO_FS", ifs: []string{"MISC_FILESYSTEMS"}, depends: []string{"depends on BLOCK", "depends on !EXPERT || X86"}},
+		got["FOO_FS"], cmp.AllowUnexported(kconfigEntry{})); diff != "" {
+		t.Error(diff)
+	}
+	if len(got["VALIDATE_FS_PARSER"].depends) != 0 || len(got["TMPFS_A"].depends) != 0 {
+		t.Errorf("a help text's or a choice's depends counted: %+v %+v", got["VALIDATE_FS_PARSER"], got["TMPFS_A"])
+	}
+	if diff := cmp.Diff([]kconfigSource{{"fs/ext2/Kconfig", []string{"BLOCK"}}, {"fs/ext4/Kconfig", []string{"BLOCK"}}, {"fs/aufs/Kconfig", []string{"MISC_FILESYSTEMS"}}},
+		kf.sources, cmp.AllowUnexported(kconfigSource{})); diff != "" {
+		t.Error(diff)
+	}
+}
