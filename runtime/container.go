@@ -19,7 +19,6 @@ import (
 	"github.com/nsbench/nsbench/internal/procfs"
 	"github.com/nsbench/nsbench/internal/testpause"
 	"github.com/nsbench/nsbench/runtime/cgroups"
-	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/hooks"
 	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -215,9 +214,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	defer parentSock.Close()
 	defer childSock.Close()
 
-	// The init runs a sealed copy of this executable, never the host's
-	// file itself: see package exeseal.
-	exe, _, err := exeseal.Open(st.Dir(o.ID))
+	exe, err := sealedExe(st.Dir(o.ID))
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/runtime/cgroups"
-	"github.com/nsbench/nsbench/runtime/exeseal"
 	"github.com/nsbench/nsbench/runtime/spec"
 )
 
@@ -143,7 +142,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 	}
 	// Like an init, the process starts from a sealed copy of nsrun: until
 	// its execve its /proc/PID/exe is reachable from the container.
-	exe, _, err := exeseal.Open(st.Dir(o.ID))
+	exe, err := sealedExe(st.Dir(o.ID))
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", o.ID, err)
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/nsbench/nsbench/runtime/capabilities"
 	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/hooks"
-	"github.com/nsbench/nsbench/runtime/inroot"
 	"github.com/nsbench/nsbench/runtime/nsenter"
 	"github.com/nsbench/nsbench/runtime/procfs"
 	"github.com/nsbench/nsbench/runtime/rootfs"
@@ -44,14 +43,10 @@ func Init() error {
 	if fd, err := strconv.Atoi(os.Getenv(envExeFD)); err == nil {
 		unix.Close(fd)
 	}
-	// Until its execve, nothing in the container may open this process's
-	// /proc files (its exe, its descriptors): hooks and the program run
-	// with the container's credentials, as this process will, and
-	// non-dumpable is what keeps them out. execve makes the program
-	// dumpable again. (An exec'd process or one joining a pid namespace
-	// was made non-dumpable before the Go runtime started: nsenter.)
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return fmt.Errorf("nsrun init: prctl PR_SET_DUMPABLE: %w", err)
+	// (An exec'd process or one joining a pid namespace was made
+	// non-dumpable before the Go runtime started: nsenter.)
+	if err := undumpable(); err != nil {
+		return err
 	}
 	sock := os.NewFile(uintptr(syncFD), "init-sync")
 	c := newConn(sock)
@@ -237,26 +232,6 @@ func setup(c *conn, cfg *initConfig) error {
 	return chdirInRoot(s.Process.Cwd)
 }
 
-// chdirInRoot changes to cwd resolved inside the container's root: a cwd
-// through a /proc magic link (/proc/self/fd/N naming a descriptor that
-// leads out, runc's CVE-2024-21626) is refused, not followed.
-func chdirInRoot(cwd string) error {
-	root, err := inroot.Open("/")
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	h, err := root.Lookup(cwd)
-	if err != nil {
-		return fmt.Errorf("chdir to process.cwd %s: %w", cwd, err)
-	}
-	defer h.Close()
-	if err := unix.Fchdir(int(h.Fd())); err != nil {
-		return fmt.Errorf("chdir to process.cwd %s: %w", cwd, err)
-	}
-	return nil
-}
-
 func setRlimits(rls []specs.POSIXRlimit) error {
 	for _, rl := range rls {
 		res, ok := spec.Rlimit(rl.Type)
@@ -295,29 +270,6 @@ func lookPath(p *specs.Process) (string, error) {
 	return "", fmt.Errorf("process.args[0] %q: not found in the container's PATH %s", name, pathEnv)
 }
 
-// executable checks that path, resolved inside the container's root (no
-// magic link to a descriptor leading out), is an executable file.
-func executable(path string) error {
-	root, err := inroot.Open("/")
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	h, err := root.Lookup(path)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
-		return errors.New("not an executable file")
-	}
-	return nil
-}
-
 // execProcess sets the personality, scheduling and I/O priority, the user,
 // capabilities and no_new_privs, runs
 // beforeExec (a container's startContainer hooks) with exactly those,
@@ -330,6 +282,11 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 	caps, err := capabilities.Parse(p.Capabilities)
 	if err != nil {
 		return err
+	}
+	if beforeExec != nil && !hooksAfterCredentials {
+		if err := beforeExec(); err != nil {
+			return err
+		}
 	}
 	// Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it
 	// while this process still has it, before the capabilities go (as
@@ -378,7 +335,7 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 	// startContainer hooks come with the image (their paths resolve in the
 	// container), so they run as the container's process will: its user,
 	// capabilities, no_new_privs and seccomp filter, as runc runs them.
-	if beforeExec != nil {
+	if beforeExec != nil && hooksAfterCredentials {
 		if err := beforeExec(); err != nil {
 			return err
 		}

@@ -39,12 +39,20 @@ type Command struct {
 	// CGO builds with cgo, linked statically with the target arch's C
 	// compiler (gcc, or aarch64-linux-gnu-gcc for arm64).
 	CGO bool
+	// Tags are build tags.
+	Tags string
 }
 
 // Commands lists the programs Build knows.
 func Commands() []Command {
+	nsrun := Command{Name: "nsrun", Pkg: "./cmd/nsrun", Env: "NSBENCH_NSRUN", CGO: true}
+	// The deliberately naive nsrun the conformance self-test runs to show
+	// that the hostile-image invariants can fail: built like nsrun, without
+	// its defenses (files tagged nsrun_naive). Never a runtime for use.
+	naive := nsrun
+	naive.Name, naive.Env, naive.Tags = "nsrun-naive", "NSBENCH_NSRUN_NAIVE", "nsrun_naive"
 	return []Command{
-		{Name: "nsrun", Pkg: "./cmd/nsrun", Env: "NSBENCH_NSRUN", CGO: true},
+		nsrun, naive,
 		{Name: "nsnet", Pkg: "./cmd/nsnet", Env: "NSBENCH_NSNET"},
 		{Name: "nsprobe", Pkg: "./cmd/nsprobe", Env: "NSBENCH_PROBE"},
 		{Name: "nsbench-cpu", Pkg: "./cmd/nsbench-cpu", Env: "NSBENCH_CPU"},
@@ -181,10 +189,14 @@ func build(ctx context.Context, c Command, outDir, arch string) (string, error) 
 	}
 	out := filepath.Join(outDir, c.Name)
 	args := []string{"build", "-trimpath", "-ldflags=" + ldflags}
+	tags := c.Tags
 	if c.CGO {
 		// Go's resolver and user lookups: glibc's would need its shared
 		// NSS libraries at run time even in a static binary.
-		args = append(args, "-tags=netgo,osusergo")
+		tags = strings.TrimPrefix(tags+",netgo,osusergo", ",")
+	}
+	if tags != "" {
+		args = append(args, "-tags="+tags)
 	}
 	if err := goRun(ctx, env, append(args, "-o", out, c.Pkg)...); err != nil {
 		return "", err

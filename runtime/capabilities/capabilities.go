@@ -39,22 +39,6 @@ func Parse(c *specs.LinuxCapabilities) (*Set, error) {
 	return s, nil
 }
 
-// LastCap is the highest capability the running kernel knows, asked of the
-// kernel itself: PR_CAPBSET_READ fails with EINVAL past the last one. Not
-// read from /proc/sys/kernel/cap_last_cap: the init reads it after
-// pivot_root, when /proc is the container's and may be a file of the
-// image's (a "0" there left every capability but one in the bounding set).
-func LastCap() int {
-	c := 0
-	for c < 64 {
-		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c+1), 0, 0, 0); err != nil {
-			break
-		}
-		c++
-	}
-	return c
-}
-
 // DropBounding removes from the bounding set every capability not in
 // s.Bounding. It needs CAP_SETPCAP, so it runs before the uid changes.
 func (s *Set) DropBounding() error {

@@ -119,24 +119,12 @@ func (m *masker) devNull() (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("linux.maskedPaths: masking files needs /dev/null: %w", err)
 	}
-	if err := isDevNull(h); err != nil {
+	if err := checkDevNull(h); err != nil {
 		h.Close()
 		return nil, fmt.Errorf("linux.maskedPaths: refusing to mask with /dev/null: %w", err)
 	}
 	m.null = h
 	return h, nil
-}
-
-// isDevNull checks that f is the character device 1:3.
-func isDevNull(f *os.File) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fmt.Errorf("stat %s: %w", f.Name(), err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
-		return fmt.Errorf("%s is not the null device 1:3 (mode %#o, device %d:%d)", f.Name(), st.Mode, unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-	return nil
 }
 
 func (m *masker) mask(p string) error {

@@ -9,7 +9,6 @@
 package rootfs
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,25 +86,10 @@ func Prepare(o *Options) error {
 			return err
 		}
 	}
-	if devBound(o.Spec.Mounts) {
-		// The host's own /dev (a privileged container): its nodes are
-		// there, and nothing may be replaced in it.
+	if !needDevices(o.Spec.Mounts) {
 		return nil
 	}
-	// The spec: the runtime supplies the default devices whether or not
-	// the config mounts a tmpfs on /dev.
 	return createDevices(o, root)
-}
-
-// devBound reports whether the config bind-mounts a directory onto /dev.
-func devBound(ms []specs.Mount) bool {
-	for _, m := range ms {
-		flags, _, _ := options(m.Options)
-		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || flags&unix.MS_BIND != 0) {
-			return true
-		}
-	}
-	return false
 }
 
 // privateParent makes the mount holding rootfs's parent directory private
@@ -172,10 +156,8 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 		}
 		typ = "cgroup2"
 	}
-	if typ == "proc" || typ == "sysfs" {
-		if err := realDirectory(root, i, m); err != nil {
-			return err
-		}
+	if err := checkDestination(root, i, m, typ); err != nil {
+		return err
 	}
 	data, copyUp := splitCopyUp(data)
 	var before *unix.Stat_t
@@ -217,13 +199,7 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 		}
 	}
 	if bind && flags&(unix.MS_REC|unix.MS_RDONLY) == unix.MS_REC|unix.MS_RDONLY {
-		// remount reaches only the top mount; the mounts under an rbind
-		// would stay writable (a rootless /sys's cgroup hierarchies,
-		// runc's CVE-2023-25809).
-		err := onPath(root, m.Destination, func(target string) error {
-			return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
-		})
-		if err != nil {
+		if err := readOnlyBelow(root, m.Destination); err != nil {
 			return fmt.Errorf("%s: make every mount under it read-only: %w", what, err)
 		}
 	}
@@ -243,45 +219,6 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 		}
 	}
 	return nil
-}
-
-// realDirectory refuses to mount proc or sysfs on anything but a real
-// directory (or nothing yet): on a symlink the mount lands elsewhere and
-// /proc is then whatever the image put there, which is how runc's
-// CVE-2019-19921, CVE-2023-27561 and CVE-2023-28642 redirected the
-// runtime's procfs writes and dropped its LSM labels.
-func realDirectory(root *inroot.Root, i int, m specs.Mount) error {
-	dir, base := filepath.Split(filepath.Clean("/" + m.Destination))
-	parent, err := root.Lookup(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	var st unix.Stat_t
-	switch err := unix.Fstatat(int(parent.Fd()), base, &st, unix.AT_SYMLINK_NOFOLLOW); {
-	case errors.Is(err, unix.ENOENT):
-		return nil
-	case err != nil:
-		return fmt.Errorf("mounts[%d]: stat %s in the rootfs: %w", i, m.Destination, err)
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		target, _ := readlinkat(parent, base)
-		return fmt.Errorf("mounts[%d]: %s is mounted only on a real directory, and %s in the rootfs is a symlink to %q (an image cannot redirect the runtime's %s)", i, m.Type, m.Destination, target, m.Destination)
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return fmt.Errorf("mounts[%d]: %s is mounted only on a directory, and %s in the rootfs is not one (mode %#o)", i, m.Type, m.Destination, st.Mode)
-	}
-	return nil
-}
-
-func readlinkat(dir *os.File, name string) (string, error) {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
 }
 
 // onHandle runs op with the /proc/self/fd path of h: a mount made there

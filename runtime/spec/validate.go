@@ -235,30 +235,22 @@ func RootfsPath(s *specs.Spec, bundleDir string) (string, error) {
 	if err != nil {
 		return "", bad("root.path", "%s: %v (create the root filesystem there)", root, err)
 	}
-	if real != root {
-		return "", bad("root.path", "%s resolves through a symlink to %s: nsrun takes only a real directory (a symlink could make any host directory the container's root); give %s itself", root, real, real)
+	if err := rootSymlink(root, real); err != nil {
+		return "", err
 	}
-	st, err := os.Stat(root)
+	st, err := os.Stat(real)
 	if err != nil {
 		return "", bad("root.path", "%s: %v", root, err)
 	}
 	if !st.IsDir() {
 		return "", bad("root.path", "%s is not a directory", root)
 	}
-	return root, nil
+	return real, nil
 }
-
-// unconfined is how a refusal of confinement nsrun cannot give ends.
-const unconfined = "nsrun cannot apply it and will not run the container without it; drop the field, or use a runtime that applies it"
 
 func validateProcess(p *specs.Process) error {
 	var errs []error
-	if p.ApparmorProfile != "" {
-		errs = append(errs, bad("process.apparmorProfile", "%q: AppArmor confinement: %s", p.ApparmorProfile, unconfined))
-	}
-	if p.SelinuxLabel != "" {
-		errs = append(errs, bad("process.selinuxLabel", "%q: SELinux confinement: %s", p.SelinuxLabel, unconfined))
-	}
+	errs = append(errs, unconfinable(p)...)
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		errs = append(errs, bad("process.args", "empty: give the program to run, e.g. [\"sh\"]"))
 	}
@@ -295,9 +287,7 @@ func validateProcess(p *specs.Process) error {
 func validateLinux(s *specs.Spec) error {
 	l := s.Linux
 	var errs []error
-	if l.MountLabel != "" {
-		errs = append(errs, bad("linux.mountLabel", "%q: SELinux labels for the container's mounts: %s", l.MountLabel, unconfined))
-	}
+	errs = append(errs, unlabelable(l)...)
 	seen := map[specs.LinuxNamespaceType]bool{}
 	userns := false
 	for i, ns := range l.Namespaces {
