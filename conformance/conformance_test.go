@@ -99,6 +99,16 @@ func setup(ctx context.Context, dir string) (*Env, error) {
 			e.NSNet, e.NoNSNet = "", fmt.Sprintf("nsnet hook: %v (or set NSBENCH_NSNET)", err)
 		}
 	}
+	switch {
+	case r.Name != "nsrun":
+		e.NoNaive = "the naive variant is nsrun's: run the suite against nsrun"
+	case os.Geteuid() != 0:
+		e.NoNaive = "the naive runtime's attacks are root's"
+	default:
+		if e.Naive, err = gobuild.Resolve(ctx, "nsrun-naive", "", os.Getenv, bin, ""); err != nil {
+			e.Naive, e.NoNaive = "", fmt.Sprintf("naive nsrun: %v (or set NSBENCH_NSRUN_NAIVE)", err)
+		}
+	}
 	return e, nil
 }
 
@@ -180,12 +190,19 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			c.Effective = append(c.Effective, "CAP_SYS_PTRACE")
 			c.Permitted = append(c.Permitted, "CAP_SYS_PTRACE")
 		}, nil, []string{"capabilities"}},
-		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, nil, []string{"masked-paths"}},
+		{"no masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths = nil }, nil, []string{"devnull-mask", "masked-paths"}},    // nothing is the null device
 		{"root propagation shared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, nil, []string{"propagation"}}, // the container's mounts reach the host
 		{"every device allowed", func(s *specs.Spec) {
 			s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 		}, nil, []string{"devices"}},
 		{"privileges may grow", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, nil, []string{"no-new-privs"}},
+		{"inheritable capabilities", func(s *specs.Spec) {
+			s.Process.Capabilities.Inheritable = append([]string(nil), s.Process.Capabilities.Bounding...)
+		}, nil, []string{"inheritable-caps"}},
+		{"cgroupfs bound read-write", func(s *specs.Spec) {
+			s.Mounts = slices.DeleteFunc(s.Mounts, func(m specs.Mount) bool { return m.Destination == "/sys/fs/cgroup" })
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "bind", Source: "/sys/fs/cgroup", Options: []string{"rbind", "nosuid", "noexec", "nodev"}})
+		}, nil, []string{"cgroupfs-readonly"}},
 		{"exec gains a capability", nil, []string{"--cap", "CAP_SYS_PTRACE"}, []string{"exec"}},
 		{"exec leaks a descriptor", nil, []string{"--preserve-fds", "1"}, []string{"exec"}},
 		{"no seccomp filter", func(s *specs.Spec) { s.Linux.Seccomp = nil }, nil, []string{"seccomp"}}, // a runtime that drops the profile
@@ -217,6 +234,39 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			assert.Equal(t, want, failed)
 		})
 	}
+}
+
+// TestNaiveRuntimeIsCaught proves the hostile invariants can fail: an nsrun
+// built without its defenses (-tags nsrun_naive: plain path joins, no
+// checks of /proc and /dev/null, hooks before the credentials, no sealed
+// executable, no refusals) fails every one that its absence breaks here.
+// The real nsrun, built from the same tree, fails none (TestInvariants).
+// inheritable-caps and cgroupfs-readonly follow the config, not a
+// defense: TestBrokenSettingsAreCaught breaks them.
+func TestNaiveRuntimeIsCaught(t *testing.T) {
+	e := gate(t)
+	if e.Naive == "" {
+		t.Skip(e.NoNaive)
+	}
+	rt, err := oci.New(e.Naive, filepath.Join(e.Dir, "state-naive"))
+	require.NoError(t, err)
+	naive := *e
+	naive.Runtime = rt
+	want := []string{"confinement-dropped", "cwd-escape", "dev-symlink", "devnull-mask", "hook-privileges", "mount-dest-symlink", "proc-redirect", "root-path-symlink", "runtime-exe"}
+	var failed []string
+	for _, inv := range Hostile() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		r := inv.Check(ctx, &naive)
+		cancel()
+		if r.Outcome == Fail {
+			failed = append(failed, inv.Name)
+			t.Logf("%s fails as it should: %s", inv.Name, r.Detail)
+		} else {
+			t.Logf("%s: %s: %s", inv.Name, r.Outcome, r.Detail)
+		}
+	}
+	sort.Strings(failed)
+	assert.Equal(t, want, failed)
 }
 
 // untestable says why an invariant's check cannot catch a breakage on this

@@ -57,6 +57,10 @@ type Env struct {
 	ExecFlags []string
 	// NSNet is the nsnet hook binary; when empty, NoNSNet says why.
 	NSNet, NoNSNet string
+	// Naive is an nsrun built without its defenses (-tags nsrun_naive),
+	// for the self-test to show the hostile invariants can fail; when
+	// empty, NoNaive says why.
+	Naive, NoNaive string
 }
 
 // NewBundle makes a busybox bundle with the probe at /nsprobe running args.
@@ -118,12 +122,18 @@ func (e *Env) RunProbe(ctx context.Context, mutate func(*specs.Spec), args ...st
 // runBundle runs a probe bundle to completion as container id and returns
 // the report.
 func (e *Env) runBundle(ctx context.Context, id string, b *bundle.Bundle) (*probe.Report, error) {
+	return e.runBundleIO(ctx, id, b, nil)
+}
+
+// runBundleIO is runBundle handing the container extra descriptors from 3
+// on (--preserve-fds).
+func (e *Env) runBundleIO(ctx context.Context, id string, b *bundle.Bundle, extra []*os.File) (*probe.Report, error) {
 	out, err := os.Create(filepath.Join(b.Dir, "probe.out"))
 	if err != nil {
 		return nil, err
 	}
 	defer out.Close()
-	code, err := e.Runtime.Run(ctx, id, b.Dir, oci.IO{Stdout: out})
+	code, err := e.Runtime.Run(ctx, id, b.Dir, oci.IO{Stdout: out, Preserve: extra})
 	if code != 0 || err != nil {
 		_ = e.Runtime.Delete(ctx, id, true)
 		return nil, fmt.Errorf("run probe in %s: exit %d: %v", e.Runtime.Name, code, err)

@@ -24,7 +24,7 @@ func defaultSpec() *specs.Spec { return spec.Default(os.Geteuid() != 0) }
 
 // Invariants is the suite, in matrix order.
 func Invariants() []Invariant {
-	return []Invariant{
+	all := []Invariant{
 		{"mount-leak", "no mount made for or inside the container is ever in the host's mount table, before or after delete", checkMountLeak},
 		{"pivot-root", "/, /.., /proc/1/root and .. from the cwd or any inherited descriptor all end at the container's root", checkPivotRoot},
 		{"chroot-escape", "the chroot-in-chroot escape fails", checkChroot},
@@ -51,5 +51,24 @@ func Invariants() []Invariant {
 		{"user-ns-owner", "a file root creates inside is owned on the host by the mapped uid", checkOwnership},
 		{"teardown", "after delete no process, cgroup or state of the container is left", checkTeardown},
 		{"seccomp", "under docker's default seccomp profile the calls it denies fail with its errno, in a child and after exec, and /proc/self/status says Seccomp: 2", checkSeccomp},
+	}
+	return append(all, Hostile()...)
+}
+
+// Hostile is the hostile-image family: attacks an image or a bundle makes
+// on the runtime itself, named after the class of advisory each covers.
+func Hostile() []Invariant {
+	return []Invariant{
+		{"mount-dest-symlink", "mount destinations through the image's symlinks and '..' land inside the rootfs, never on the host", checkMountDestSymlink},
+		{"dev-symlink", "an image whose /dev is a symlink to a host directory gets nothing made, replaced or mounted there", checkDevSymlink},
+		{"proc-redirect", "an image's /proc (a symlink into a volume, fake files) redirects no runtime write and widens no capability", checkProcRedirect},
+		{"devnull-mask", "with the image's /dev/null a symlink to a sysctl, masked files are still the null device", checkDevNullMask},
+		{"cwd-escape", "a process.cwd through /proc/self/fd/N, with a host directory handed in as fd 3, never puts the process outside its root", checkCwdEscape},
+		{"runtime-exe", "the runtime's binary is never reachable writable through /proc/PID/exe of its processes, from the host or a hook of the image", checkRuntimeExe},
+		{"hook-privileges", "a startContainer hook of the image runs with no capability the process lacks and with its no_new_privs", checkHookPrivileges},
+		{"root-path-symlink", "a root.path that is a symlink out of the bundle is refused, not followed", checkRootPathSymlink},
+		{"confinement-dropped", "an AppArmor profile or SELinux label in the config is applied or refused, never dropped silently", checkConfinementDropped},
+		{"inheritable-caps", "the inheritable and ambient sets are the config's (empty by default)", checkInheritableCaps},
+		{"cgroupfs-readonly", "every cgroup filesystem inside is read-only", checkCgroupfsReadonly},
 	}
 }

@@ -158,15 +158,21 @@ func Hook(stdin io.Reader, out string) error {
 	st := status("/proc")
 	r.CapEff, r.CapPrm, r.CapBnd, r.CapInh, r.CapAmb, r.NoNewPrivs = st.CapEff, st.CapPrm, st.CapBnd, st.CapInh, st.CapAmb, st.NoNewPrivs
 	r.ParentExe = Exe("/proc/" + strconv.Itoa(os.Getppid()) + "/exe")
-	data, err := json.Marshal(r)
+	return WriteReport(out, r)
+}
+
+// WriteReport writes v as JSON to path, renamed into place whole, so the
+// host never reads half a report.
+func WriteReport(path string, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".tmp")
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, out)
+	return os.Rename(tmp, path)
 }
 
 // procStatus is the part of /proc/self/status the probe reports.

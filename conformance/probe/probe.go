@@ -93,6 +93,8 @@ type Report struct {
 	Seccomp string `json:"seccomp"`
 	// Syscalls are sysprobe's calls and what they answered (-syscalls).
 	Syscalls []sysprobe.Result `json:"syscalls,omitempty"`
+	// Stdio is where descriptors 0, 1 and 2 lead (readlink).
+	Stdio []string `json:"stdio"`
 }
 
 // IDs are a process's real and effective user ids, or why they are unknown.
@@ -147,6 +149,13 @@ func (o Options) procOrDefault() string {
 // Collect looks around. It never fails: what it cannot read stays empty.
 func Collect(o Options) *Report {
 	r := &Report{Pid: os.Getpid(), FDs: openFDs()}
+	for fd := 0; fd <= 2; fd++ {
+		l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+		if err != nil {
+			l = "error: " + errText(err)
+		}
+		r.Stdio = append(r.Stdio, l)
+	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		if pid, err := strconv.Atoi(e.Name()); err == nil {

@@ -53,6 +53,18 @@ type IO struct {
 	// Extra are passed to the runtime as descriptors 3, 4, ...: what a
 	// correct runtime does not hand on (without --preserve-fds).
 	Extra []*os.File
+	// Preserve are handed to the container as its descriptors 3, 4, ...
+	// (after Extra's, which must then be none): create and run pass
+	// --preserve-fds for them.
+	Preserve []*os.File
+}
+
+// preserve returns the --preserve-fds arguments for stdio's Preserve.
+func (stdio IO) preserve() []string {
+	if len(stdio.Preserve) == 0 {
+		return nil
+	}
+	return []string{"--preserve-fds", strconv.Itoa(len(stdio.Preserve))}
 }
 
 // CommandError is a runtime command that failed.
@@ -171,7 +183,7 @@ func (r *Runtime) run(ctx context.Context, stdio *IO, args ...string) ([]byte, e
 		}
 		defer null.Close()
 		cmd.Stdin, cmd.Stdout = orFile(stdio.Stdin, null), orFile(stdio.Stdout, null)
-		cmd.ExtraFiles = stdio.Extra
+		cmd.ExtraFiles = append(append([]*os.File(nil), stdio.Extra...), stdio.Preserve...)
 		if stdio.Stderr != nil {
 			cmd.Stderr = stdio.Stderr
 		} else {
@@ -234,7 +246,7 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 
 // Create creates container id from the bundle in bundleDir.
 func (r *Runtime) Create(ctx context.Context, id, bundleDir string, stdio IO) error {
-	_, err := r.run(ctx, &stdio, "create", "--bundle", bundleDir, id)
+	_, err := r.run(ctx, &stdio, append(append([]string{"create", "--bundle", bundleDir}, stdio.preserve()...), id)...)
 	return err
 }
 
@@ -311,7 +323,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) error {
 // code comes with its *CommandError (holding the runtime's stderr unless
 // stdio.Stderr took it) so the caller can tell the two apart.
 func (r *Runtime) Run(ctx context.Context, id, bundleDir string, stdio IO) (int, error) {
-	_, err := r.run(ctx, &stdio, "run", "--bundle", bundleDir, id)
+	_, err := r.run(ctx, &stdio, append(append([]string{"run", "--bundle", bundleDir}, stdio.preserve()...), id)...)
 	var ce *CommandError
 	if errors.As(err, &ce) {
 		return ce.ExitCode, err
