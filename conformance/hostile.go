@@ -374,11 +374,6 @@ func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == t })
 }
 
-// sysctlTarget is where devnull-mask's /dev/null points: a sysctl of the
-// container's own uts namespace, so even a runtime that falls for it
-// exposes nothing of the host's.
-const sysctlTarget = "/proc/sys/kernel/domainname"
-
 // maskedFiles are the default config's masked paths that are files on this
 // kernel.
 func maskedFiles() []string {
@@ -392,34 +387,42 @@ func maskedFiles() []string {
 }
 
 // checkDevNullMask: masked files are masked by binding /dev/null over
-// them. With no tmpfs on /dev and the image's /dev/null a symlink to a
-// sysctl, a runtime that binds whatever /dev/null resolves to turns every
-// masked file into a read-write bind of that sysctl (runc's
-// CVE-2025-31133, where the target was /proc/sys/kernel/core_pattern). The
-// symlink here points at kernel.domainname, which belongs to the
-// container's own uts namespace, and nothing is written: each masked file
-// must be the 1:3 character device. The same /dev/null is what runtimes
-// reopen stdio from when the caller gave them /dev/null: that must not
-// attach the sysctl either (crun's CVE-2026-88265 did it with a host file
-// bound into the container).
+// them. With no tmpfs on /dev and the image's /dev/null a symlink to a file
+// the container can write (here a file in a volume the check owns, bound
+// inside at its own host path), a runtime that binds whatever /dev/null
+// resolves to turns every masked file into a writable bind of that file
+// (runc's CVE-2025-31133, where the target was /proc/sys/kernel/core_pattern),
+// and one that reopens stdio given as /dev/null through it attaches the
+// file to the container's stdio (crun's CVE-2026-88265). Each masked file
+// must be the 1:3 character device, no stdio may lead to the file, and the
+// file must be as it was.
 func checkDevNullMask(ctx context.Context, e *Env) Result {
 	files := maskedFiles()
 	if len(files) == 0 {
 		return skip("none of the default config's masked /proc files exists on this kernel")
 	}
+	g, err := e.guardedDir("devnull", map[string]string{"target": "host file\n"})
+	if err != nil {
+		return fail("%v", err)
+	}
+	target := filepath.Join(g.dir, "target")
 	a, err := e.hostile(func(b *bundle.Bundle) error {
 		b.Spec.Mounts = slices.DeleteFunc(b.Spec.Mounts, func(m specs.Mount) bool {
 			return m.Destination == "/dev" || strings.HasPrefix(m.Destination, "/dev/")
 		})
+		b.Spec.Mounts = append(b.Spec.Mounts, bindMount(g.dir, g.dir))
 		// A writable rootfs, as engines give by default: the runtime may
 		// make its device nodes in the image's own /dev.
 		b.Spec.Root.Readonly = false
-		return symlinkInRootfs(b, "dev/null", sysctlTarget)
+		return symlinkInRootfs(b, "dev/null", target)
 	}, "--mask-check", strings.Join(files, ","))
 	if err != nil {
 		return fail("%v", err)
 	}
 	r, refused, err := a.run(ctx, e)
+	if ch := g.changed(); len(ch) > 0 {
+		return fail("/dev/null -> a volume file: the file changed: %s", strings.Join(ch, "; "))
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -431,7 +434,7 @@ func checkDevNullMask(ctx context.Context, e *Env) Result {
 	}
 	var bad []string
 	for fd, l := range r.Stdio {
-		if l == sysctlTarget {
+		if l == target {
 			bad = append(bad, fmt.Sprintf("descriptor %d was reopened through the image's /dev/null onto %s", fd, l))
 		}
 	}
@@ -445,9 +448,9 @@ func checkDevNullMask(ctx context.Context, e *Env) Result {
 		}
 	}
 	if len(bad) > 0 {
-		return fail("/dev/null -> %s: %s", sysctlTarget, strings.Join(bad, "; "))
+		return fail("/dev/null -> %s: %s", target, strings.Join(bad, "; "))
 	}
-	return pass("/dev/null -> a sysctl: %d masked files are all the null device 1:3, stdio %v", len(r.Masks), r.Stdio)
+	return pass("/dev/null -> a volume file: %d masked files are all the null device 1:3, stdio %v", len(r.Masks), r.Stdio)
 }
 
 // checkCwdEscape: process.cwd naming a descriptor through /proc/self/fd
