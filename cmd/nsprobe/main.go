@@ -42,6 +42,7 @@ func main() {
 	ids := flag.Bool("ids", false, "print only this process's uid and euid, as JSON")
 	maskCheck := flag.String("mask-check", "", "comma-separated masked paths to describe (type, and whether they open for writing)")
 	flag.StringVar(&o.Proc, "proc", "/proc", "where procfs is mounted inside, to read the process's own status from")
+	report := flag.String("report", "", "write the report to this file (renamed into place whole) instead of stdout: a hostile image can make the runtime point stdout elsewhere")
 	hookReport := flag.String("hook-report", "", "run as an OCI hook: read the state on stdin, write what the hook sees to this file")
 	waitFor := flag.String("wait-for", "", "wait until this file exists before looking (at most 60s)")
 	flag.Parse()
@@ -77,8 +78,15 @@ func main() {
 			}
 		}
 	}
-	enc := json.NewEncoder(os.Stdout)
-	if err := enc.Encode(probe.Collect(o)); err != nil {
+	r := probe.Collect(o)
+	if *report != "" {
+		if err := probe.WriteReport(*report, r); err != nil {
+			fmt.Fprintln(os.Stderr, "nsprobe:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
 		os.Exit(1)
 	}
 }
