@@ -137,7 +137,7 @@ func initExec(cfg *execConfig) error {
 func setupTerminal(consoleFD int, bindConsole bool, size *specs.Box) error {
 	sock := os.NewFile(uintptr(consoleFD), "console-socket")
 	defer sock.Close()
-	master, slave, slavePath, err := console.OpenPty("/dev/ptmx")
+	master, slave, _, err := console.OpenPty("/dev/ptmx")
 	if err != nil {
 		return err
 	}
@@ -150,7 +150,7 @@ func setupTerminal(consoleFD int, bindConsole bool, size *specs.Box) error {
 		}
 	}
 	if bindConsole {
-		if err := rootfs.BindConsole(slavePath); err != nil {
+		if err := rootfs.BindConsole(slave); err != nil {
 			return err
 		}
 	}

@@ -301,3 +301,49 @@ func TestSysctlNotRedirected(t *testing.T) {
 	assert.Contains(t, stderr, "not procfs")
 	assert.Empty(t, e.leftovers(id))
 }
+
+// TestConsoleNotRedirected: with process.terminal, the pty slave is bound
+// onto /dev/console. Bound by the path /dev/pts/N, an image that controls
+// that path (no devpts mounted on /dev/pts: here devpts is on /dev/pts2 and
+// the image's /dev/ptmx leads there) points the bind at a file of its
+// choosing, made writable at /dev/console before the read-only paths are
+// applied (runc's CVE-2025-52565). The bind must be the pty itself.
+func TestConsoleNotRedirected(t *testing.T) {
+	e := newEnv(t)
+	vol := filepath.Join(e.tmp, "volume")
+	require.NoError(t, os.Mkdir(vol, 0o777))
+	target := filepath.Join(vol, "target")
+	require.NoError(t, os.WriteFile(target, []byte("bait\n"), 0o666))
+	b := e.newBundle("sh", "-c", "stat -c '%F %t' /dev/console; echo done")
+	b.Spec.Process.Terminal = true
+	var mounts []specs.Mount
+	for _, m := range b.Spec.Mounts {
+		switch m.Destination {
+		case "/dev", "/dev/shm", "/dev/mqueue":
+			continue
+		case "/dev/pts":
+			m.Destination = "/dev/pts2"
+		}
+		mounts = append(mounts, m)
+	}
+	b.Spec.Mounts = append(mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}})
+	b.Spec.Root.Readonly = false
+	require.NoError(t, b.Save())
+	replaceWithSymlink(t, b, "dev/ptmx", "pts2/ptmx")
+	for n := 0; n < 8; n++ {
+		replaceWithSymlink(t, b, "dev/pts/"+strconv.Itoa(n), "/vol/target")
+	}
+	recv := newConsoleReceiver(t, e.tmp)
+	id := randomID("console")
+	_, stderr, code := e.nsrun("run", "--detach", "--console-socket", recv.path, "--bundle", b.Dir, id)
+	if code == 0 {
+		t.Cleanup(func() { e.nsrun("delete", "--force", id) })
+		out := newTTYReader(recv.get(t)).until(t, "done")
+		assert.Contains(t, out, "character special file 88", "/dev/console is not the container's pty")
+	} else {
+		assert.Contains(t, stderr, "console", "refused for another reason")
+	}
+	data, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "bait\n", string(data))
+}
