@@ -221,15 +221,22 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			broken.Break = tc.brk
 			broken.ExecFlags = tc.exec
 			var failed []string
+			mode := expected.Mode(os.Geteuid())
 			for _, inv := range Invariants() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				r := inv.Check(ctx, &broken)
 				cancel()
-				if r.Outcome == Fail {
+				switch {
+				case r.Outcome == Fail && known.Known(inv.Name, mode) != nil:
+					// The runtime's own known finding, broken setting or
+					// not: it says nothing about the setting.
+					t.Logf("%s fails, a known finding of %s: %s", inv.Name, e.Runtime.Name, r.Detail)
+				case r.Outcome == Fail:
 					failed = append(failed, inv.Name)
 					t.Logf("%s fails as it should: %s", inv.Name, r.Detail)
 				}
 			}
+			want = slices.DeleteFunc(want, func(inv string) bool { return known.Known(inv, mode) != nil })
 			sort.Strings(failed)
 			assert.Equal(t, want, failed)
 		})
