@@ -177,7 +177,9 @@ func (tc *Toolchain) dirs(srcDir, objDir string) (string, string) {
 
 // command runs argv with the toolchain: on the host as is, or in the
 // build root, entered by chroot in a private mount namespace where srcDir
-// and objDir (when set) are bound at dirs(). env is the whole environment.
+// and objDir (when set) are bound at dirs() and /tmp is a fresh tmpfs
+// (builds beside each other, and a killed one, leave nothing in the shared
+// root). env is the whole environment.
 func (tc *Toolchain) command(ctx context.Context, srcDir, objDir string, env []string, argv ...string) *exec.Cmd {
 	if tc.Root == "" {
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -188,6 +190,7 @@ func (tc *Toolchain) command(ctx context.Context, srcDir, objDir string, env []s
 	// environment variable O as its O=.
 	script := `set -e; r=$1 s=$2 o=$3; shift 3
 mount -t proc proc "$r/proc"
+mount -t tmpfs -o mode=1777 tmpfs "$r/tmp"
 if [ -n "$s" ]; then mount --bind "$s" "$r` + buildRootSrc + `"; fi
 if [ -n "$o" ]; then mount --bind "$o" "$r` + buildRootObj + `"; fi
 exec chroot "$r" "$@"`
