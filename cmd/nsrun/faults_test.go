@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/runtime"
@@ -126,6 +127,19 @@ func (e *env) stateOnTmpfs(size string) {
 	e.t.Cleanup(func() { _ = unix.Unmount(e.root, unix.MNT_DETACH) })
 }
 
+// createdOnTmpfs creates a container (sleep 60) with its state on a tmpfs
+// of size; it returns the bundle and the id.
+func (e *env) createdOnTmpfs(size string) (*bundle.Bundle, string) {
+	e.t.Helper()
+	e.stateOnTmpfs(size)
+	b := e.newBundle("sleep", "60")
+	id := randomID("state")
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, id)
+	require.Zero(e.t, code, stderr)
+	e.t.Cleanup(func() { e.nsrun("delete", "--force", id) })
+	return b, id
+}
+
 // fill writes a file into dir until the filesystem is full.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
@@ -149,18 +163,13 @@ func fill(t *testing.T, dir string) string {
 func TestStateDirectoryFull(t *testing.T) {
 	testutil.NeedRoot(t, "mounting the small tmpfs that fills up")
 	e := newEnv(t)
-	e.stateOnTmpfs("256k")
-	b := e.newBundle("sleep", "60")
-	a := randomID("full")
-	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, a)
-	require.Zero(t, code, stderr)
-	t.Cleanup(func() { e.nsrun("delete", "--force", a) })
+	b, a := e.createdOnTmpfs("256k")
 	before, err := os.ReadFile(filepath.Join(e.root, a, "state.json"))
 	require.NoError(t, err)
 	filler := fill(t, e.root)
 
 	c := randomID("full")
-	_, stderr, code = e.nsrun("create", "--bundle", b.Dir, c)
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, c)
 	assert.NotZero(t, code)
 	assert.Contains(t, stderr, "no space left on device")
 	assert.Contains(t, stderr, filepath.Join(e.root, c), "the error names where")
@@ -189,16 +198,11 @@ func TestStateDirectoryFull(t *testing.T) {
 func TestStateDirectoryReadOnly(t *testing.T) {
 	testutil.NeedRoot(t, "mounting and remounting the state tmpfs")
 	e := newEnv(t)
-	e.stateOnTmpfs("1m")
-	b := e.newBundle("sleep", "60")
-	a := randomID("ro")
-	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, a)
-	require.Zero(t, code, stderr)
-	t.Cleanup(func() { e.nsrun("delete", "--force", a) })
+	b, a := e.createdOnTmpfs("1m")
 	require.NoError(t, unix.Mount("", e.root, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""))
 
 	c := randomID("ro")
-	_, stderr, code = e.nsrun("create", "--bundle", b.Dir, c)
+	_, stderr, code := e.nsrun("create", "--bundle", b.Dir, c)
 	assert.NotZero(t, code)
 	assert.Contains(t, stderr, "read-only file system")
 	assert.Empty(t, e.leftovers(c))
