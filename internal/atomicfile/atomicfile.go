@@ -18,8 +18,14 @@ import (
 // Write replaces path with data, mode perm. Once it returns, data is on
 // disk: the file is fsynced before the rename and its directory after, so
 // a crash leaves the old content or the new, not an empty file. On error
-// path is unchanged and no temporary is left.
+// path is unchanged and no temporary is left. A path that names a device,
+// a FIFO, a socket or a directory is refused: renaming over /dev/null (a
+// --pid-file or -out of /dev/null) would replace the host's null device
+// with a regular file.
 func Write(path string, data []byte, perm os.FileMode) (err error) {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
+		return fmt.Errorf("write %s: it is a %s, not a regular file: refusing to replace it (name a regular file)", path, kind(fi.Mode()))
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -51,6 +57,22 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
 	return syncDir(dir)
+}
+
+func kind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeCharDevice != 0:
+		return "character device"
+	case m&os.ModeDevice != 0:
+		return "block device"
+	case m&os.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
 }
 
 // Dir makes directory path by fill, which writes the tree into a fresh

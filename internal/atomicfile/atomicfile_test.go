@@ -130,3 +130,42 @@ func TestDir(t *testing.T) {
 	assert.ErrorIs(t, Dir(filepath.Join(parent, "cache", "other"), func(string) error { return boom }), boom)
 	assert.Equal(t, []string{"tree"}, testutil.ListDir(t, filepath.Join(parent, "cache")), "no temporary left")
 }
+
+// A special file in the target's place is refused and left as it was: a
+// pid file or results file of /dev/null once replaced the host's null
+// device with a regular file.
+func TestWriteRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, unix.Mkfifo(fifo, 0o600))
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	cases := map[string]string{fifo: "FIFO", sub: "directory"}
+	if os.Geteuid() == 0 {
+		null := filepath.Join(dir, "null")
+		require.NoError(t, unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		cases[null] = "character device"
+	}
+	for path, kind := range cases {
+		before, err := os.Lstat(path)
+		require.NoError(t, err)
+		err = Write(path, []byte("x"), 0o644)
+		assert.ErrorContains(t, err, "it is a "+kind+", not a regular file")
+		after, err := os.Lstat(path)
+		require.NoError(t, err)
+		assert.Equal(t, before.Mode(), after.Mode(), "%s unchanged", path)
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, len(cases), "no temporary left")
+
+	// A symlink is replaced, never followed: the link's target stays.
+	target := filepath.Join(dir, "target")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(target, link))
+	require.NoError(t, Write(link, []byte("new"), 0o644))
+	got, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(got))
+}
