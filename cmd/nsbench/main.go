@@ -22,6 +22,7 @@ import (
 
 const usage = `usage:
   nsbench run    [-config perf/configs/quick.json] [-set path=value]... [-out results/quick.json] [-resume] [-shard i/n]
+  nsbench run    -kernels stock,hardened [-arch x86_64|arm64] [-config ...] [-out ...] [-resume]   (in VM guests, one kernel per boot)
   nsbench report [-out results] results.json...
   nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...`
 
@@ -67,16 +68,33 @@ func run(ctx context.Context, args []string) error {
 	resume := fs.Bool("resume", false, "skip cells already in the results file")
 	shard := fs.String("shard", "", "run slice i of n of the matrix (i/n)")
 	var given runner.Binaries
-	fs.StringVar(&given.CPU, "cpu-bin", "", "static nsbench-cpu binary (default $NSBENCH_CPU, else built from this tree)")
+	fs.StringVar(&given.CPU, "cpu-bin", "", "static nsbench-cpu binary (default $NSBENCH_CPU, else built from this tree; with -kernels for the guest's arch)")
 	fs.StringVar(&given.NSRun, "nsrun", "", "nsrun binary (default $NSBENCH_NSRUN, else built from this tree)")
 	fs.StringVar(&given.NSNet, "nsnet", "", "nsnet hook binary (default $NSBENCH_NSNET, else built from this tree)")
 	state := fs.String("state", "", "directory for bundles and runtime state (default: a temporary one)")
 	scratch := fs.String("scratch", "", "directory for fio's files on a disk (default /var/tmp)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	var vf vmFlags
+	vf.register(fs)
 	_ = fs.Parse(args)
 	cfg, err := runner.LoadConfig(*cfgPath, sets...)
 	if err != nil {
 		return err
+	}
+	if vf.kernels != "" {
+		cfg.Kernels = strings.Split(vf.kernels, ",")
+	}
+	if vf.arch != "" {
+		cfg.Arch = vf.arch
+	}
+	if len(cfg.Kernels) > 0 {
+		if *shard != "" || *state != "" || *scratch != "" {
+			return fmt.Errorf("-shard, -state and -scratch are for a run on this machine; with kernels the guests run the matrix")
+		}
+		if *out == "" {
+			*out = filepath.Join("results", cfg.Name+".json")
+		}
+		return runVM(ctx, cfg, vf, given, *out, *resume, *quiet)
 	}
 	sh, err := runner.ParseShard(*shard)
 	if err != nil {
@@ -100,6 +118,11 @@ func run(ctx context.Context, args []string) error {
 	bins, err := resolveBinaries(ctx, given, filepath.Join(stateDir, "bin"), "")
 	if err != nil {
 		return err
+	}
+	if *scratch != "" {
+		if err := os.MkdirAll(*scratch, 0o755); err != nil {
+			return fmt.Errorf("create scratch directory: %w", err)
+		}
 	}
 	o := runner.Options{Config: cfg, Out: *out, Resume: *resume, Shard: sh, Bins: bins, StateDir: stateDir, Scratch: *scratch}
 	if !*quiet {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"html/template"
 	"os"
-	"strings"
 
 	"github.com/nsbench/nsbench/perf/results"
 )
@@ -102,7 +101,7 @@ type htmlFailure struct {
 func HTML(path string, f *results.File, tables []Table, figs []Figure) error {
 	var ts []htmlTable
 	for _, t := range tables {
-		ht := htmlTable{Workload: t.Workload, Unit: t.Unit, Envs: t.Envs}
+		ht := htmlTable{Workload: t.Title(), Unit: t.Unit, Envs: t.Envs}
 		if len(t.Envs) > 0 && t.Envs[0] == "native" {
 			ht.Others = t.Envs[1:]
 		}
@@ -156,7 +155,7 @@ func HTML(path string, f *results.File, tables []Table, figs []Figure) error {
 			ht.Rows = append(ht.Rows, hr)
 		}
 		for _, fig := range figs {
-			if !strings.HasPrefix(fig.Title, t.Workload) && !(t.Workload == "net" && strings.HasPrefix(fig.Title, "iperf3")) {
+			if fig.Table != t.Title() {
 				continue
 			}
 			b, err := os.ReadFile(fig.SVG)

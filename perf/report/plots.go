@@ -28,6 +28,8 @@ type Figure struct {
 	Title string
 	PNG   string
 	SVG   string
+	// Table is the Title of the table the figure belongs with.
+	Table string
 }
 
 // pt is one point of a series with its 95 % CI.
@@ -269,22 +271,29 @@ func Plots(f *results.File, tables []Table, dir string) ([]Figure, error) {
 		}
 	}
 	var figs []Figure
+	var table string // the Title of the table being plotted
 	add := func(ch chart, name string) error {
 		if len(ch.ss) == 0 {
 			return nil
 		}
 		fig, err := ch.save(dir, name)
 		if err == nil {
+			fig.Table = table
 			figs = append(figs, fig)
 		}
 		return err
 	}
 	for _, t := range tables {
+		table = t.Title()
+		prefix := t.Workload
+		if t.Kernel != "" {
+			prefix += "-" + t.Kernel
+		}
 		groups, order := groupRows(t)
 		for gi, gk := range order {
 			g := groups[gk]
-			name := fmt.Sprintf("%s-%d", t.Workload, gi)
-			title := t.Workload
+			name := fmt.Sprintf("%s-%d", prefix, gi)
+			title := t.Title()
 			if g.rest != "" {
 				title += ": " + g.rest
 			}
@@ -336,13 +345,17 @@ func Plots(f *results.File, tables []Table, dir string) ([]Figure, error) {
 		}
 		if t.Workload == "net" {
 			for i, row := range t.Rows {
-				if err := add(netSeries(f, t, row), fmt.Sprintf("net-time-%d", i)); err != nil {
+				if err := add(netSeries(f, t, row), fmt.Sprintf("%s-time-%d", prefix, i)); err != nil {
 					return nil, err
 				}
 			}
 		}
 	}
-	return figs, nil
+	kfigs, err := kernelPlots(f, dir)
+	if err != nil {
+		return nil, err
+	}
+	return append(figs, kfigs...), nil
 }
 
 // group is the rows of a table that differ only in the x parameter.
@@ -461,7 +474,7 @@ func latencyChart(f *results.File, t Table, g *group, title string) chart {
 	for _, e := range t.Envs {
 		var ps []pt
 		for i, row := range g.rows {
-			c := findCell(f, row.Point, e)
+			c := findCell(f, row.Point, e, t.Kernel)
 			if c == nil {
 				continue
 			}
@@ -485,9 +498,13 @@ func latencyChart(f *results.File, t Table, g *group, title string) chart {
 // netSeries is iperf3's throughput over the test, per interval the mean
 // over the repetitions with its CI.
 func netSeries(f *results.File, t Table, row Row) chart {
-	ch := chart{title: "iperf3 throughput over time: " + row.Label, xl: "time (s)", yl: "Gbit/s"}
+	title := "iperf3 throughput over time: " + row.Label
+	if t.Kernel != "" || t.Emulated {
+		title += " — " + strings.TrimPrefix(t.Title(), t.Workload+" ")
+	}
+	ch := chart{title: title, xl: "time (s)", yl: "Gbit/s"}
 	for _, e := range t.Envs {
-		c := findCell(f, row.Point, e)
+		c := findCell(f, row.Point, e, t.Kernel)
 		if c == nil {
 			continue
 		}
@@ -513,9 +530,9 @@ func netSeries(f *results.File, t Table, row Row) chart {
 	return ch
 }
 
-func findCell(f *results.File, point, env string) *results.Cell {
+func findCell(f *results.File, point, env, kernel string) *results.Cell {
 	for i := range f.Cells {
-		if f.Cells[i].Point == point && f.Cells[i].Env == env {
+		if f.Cells[i].Point == point && f.Cells[i].Env == env && f.Cells[i].Kernel == kernel {
 			return &f.Cells[i]
 		}
 	}

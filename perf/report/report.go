@@ -16,13 +16,37 @@ import (
 	"github.com/nsbench/nsbench/perf/stats"
 )
 
-// Table is one workload's comparison.
+// Table is one workload's comparison (on one kernel, in a kernel run).
 type Table struct {
 	Workload string
 	Unit     string
+	// Kernel is the kernel variant the samples ran on (a kernel run; ""
+	// otherwise); Emulated marks samples taken in a guest under TCG.
+	Kernel   string
+	Emulated bool
 	Envs     []string // native first
 	Rows     []Row
 }
+
+// Title names the table: the workload, its kernel, and the TCG warning.
+func (t Table) Title() string {
+	s := t.Workload
+	if t.Kernel != "" {
+		s += " on the " + t.Kernel + " kernel"
+	}
+	if t.Emulated {
+		s += " " + EmulatedNote
+	}
+	return s
+}
+
+// EmulatedNote flags every number measured in a guest under TCG: QEMU
+// emulated the CPU, so only ratios between environments and kernels of the
+// same run mean something.
+const EmulatedNote = "(TCG: emulated, relative only)"
+
+// emulated tells whether f's samples ran in guests under TCG.
+func emulated(f *results.File) bool { return f.VM != nil && f.VM.Accel != "kvm" }
 
 // Row is one point of the matrix.
 type Row struct {
@@ -43,7 +67,8 @@ type Cell struct {
 // better higher, seconds (wall or CPU) lower.
 func HigherIsBetter(unit string) bool { return unit != "s" && unit != "CPU s" }
 
-// Build computes the tables.
+// Build computes the tables: one per workload, and per kernel in a kernel
+// run (samples of two kernels are never compared with native together).
 func Build(f *results.File) ([]Table, error) {
 	byWorkload := map[string]*Table{}
 	var order []string
@@ -51,11 +76,12 @@ func Build(f *results.File) ([]Table, error) {
 		if len(c.Samples) == 0 {
 			continue
 		}
-		t := byWorkload[c.Workload]
+		tk := c.Workload + "\x00" + c.Kernel
+		t := byWorkload[tk]
 		if t == nil {
-			t = &Table{Workload: c.Workload, Unit: c.Unit}
-			byWorkload[c.Workload] = t
-			order = append(order, c.Workload)
+			t = &Table{Workload: c.Workload, Unit: c.Unit, Kernel: c.Kernel, Emulated: emulated(f)}
+			byWorkload[tk] = t
+			order = append(order, tk)
 		}
 		if !slices.Contains(t.Envs, c.Env) {
 			t.Envs = append(t.Envs, c.Env)
@@ -72,7 +98,7 @@ func Build(f *results.File) ([]Table, error) {
 		t.Rows[i].Cells[c.Env] = Cell{Summary: s, Stopped: c.Stopped, Failed: c.Failed}
 	}
 	var out []Table
-	slices.Sort(order)
+	slices.SortFunc(order, func(a, b string) int { return compareTableKeys(f, a, b) })
 	for _, w := range order {
 		t := byWorkload[w]
 		slices.SortStableFunc(t.Envs, func(a, b string) int { return envRank(a) - envRank(b) })
@@ -88,7 +114,7 @@ func Build(f *results.File) ([]Table, error) {
 				if !ok || !okn {
 					continue
 				}
-				cmp, err := compare(findCell(f, r.Point, e), findCell(f, r.Point, "native"))
+				cmp, err := compare(findCell(f, r.Point, e, t.Kernel), findCell(f, r.Point, "native", t.Kernel))
 				if errors.Is(err, stats.ErrTooFew) || errors.Is(err, stats.ErrUnbounded) {
 					continue // printed as "n<2" or "no CI"
 				}
@@ -113,6 +139,26 @@ func compare(env, native *results.Cell) (stats.Ratio, error) {
 		return stats.FiellerRatio(x, y, true, 0.95)
 	}
 	return stats.FiellerRatio(env.Values(), native.Values(), false, 0.95)
+}
+
+// compareTableKeys orders tables by workload, then by the kernel run's
+// order of kernels.
+func compareTableKeys(f *results.File, a, b string) int {
+	wa, ka, _ := strings.Cut(a, "\x00")
+	wb, kb, _ := strings.Cut(b, "\x00")
+	if wa != wb {
+		return strings.Compare(wa, wb)
+	}
+	return kernelRank(f, ka) - kernelRank(f, kb)
+}
+
+func kernelRank(f *results.File, k string) int {
+	if f.VM != nil {
+		if i := slices.Index(f.VM.Kernels, k); i >= 0 {
+			return i
+		}
+	}
+	return 1 << 20
 }
 
 var envOrder = []string{"native", "nsrun", "runc", "crun", "docker", "podman"}
@@ -151,6 +197,9 @@ func comparePoints(a, b string) int {
 func Markdown(f *results.File, tables []Table) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Machine: %s, %d cores, kernel %s; config %s.\n\n", f.Machine.CPU, f.Machine.Cores, f.Machine.Kernel, f.Config)
+	if f.VM != nil {
+		b.WriteString(vmHeader(f))
+	}
 	cond := RunConditions(f, tables)
 	if cond.Precision != "" {
 		fmt.Fprintf(&b, "Precision %s.\n\n", cond.Precision)
@@ -171,7 +220,7 @@ func Markdown(f *results.File, tables []Table) string {
 				n = max(n, c.Summary.N)
 			}
 		}
-		fmt.Fprintf(&b, "### %s: mean %s (± stddev), n=%d per cell\n\n", t.Workload, t.Unit, n)
+		fmt.Fprintf(&b, "### %s: mean %s (± stddev), n=%d per cell\n\n", t.Title(), t.Unit, n)
 		b.WriteString("| point |")
 		for _, e := range t.Envs {
 			fmt.Fprintf(&b, " %s |", e)
@@ -193,7 +242,7 @@ func Markdown(f *results.File, tables []Table) string {
 			b.WriteString("\n")
 			continue
 		}
-		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% Fieller CI, paired by repetition; \"≈\" = no significant difference; ≥x%% = the smallest effect this cell could detect)\n\n| point |", t.Workload)
+		fmt.Fprintf(&b, "\n### %s: difference vs native (95 %% Fieller CI, paired by repetition; \"≈\" = no significant difference; ≥x%% = the smallest effect this cell could detect)\n\n| point |", t.Title())
 		for _, e := range others {
 			fmt.Fprintf(&b, " %s |", e)
 		}
@@ -226,6 +275,14 @@ func Markdown(f *results.File, tables []Table) string {
 			b.WriteString("\n")
 		}
 		b.WriteString("\n")
+	}
+	if f.VM != nil {
+		kt, err := KernelTables(f)
+		if err == nil {
+			b.WriteString(KernelMarkdown(f, kt))
+		} else {
+			fmt.Fprintf(&b, "Kernel comparison: %v\n\n", err)
+		}
 	}
 	for _, e := range sortedKeys(f.Failed) {
 		fl := f.Failed[e]

@@ -49,7 +49,11 @@ func Findings(tables []Table) []Finding {
 				default:
 					what = "reaches %.1f %% less " + t.Unit + " than"
 				}
-				sent := fmt.Sprintf("%s, %s: %s %s native (95 %% CI %+.1f %% to %+.1f %%, n=%d).", e, strings.TrimPrefix(r.Point, t.Workload+" "),
+				who := e
+				if t.Kernel != "" {
+					who += " on " + t.Kernel
+				}
+				sent := fmt.Sprintf("%s, %s: %s %s native (95 %% CI %+.1f %% to %+.1f %%, n=%d).", who, strings.TrimPrefix(r.Point, t.Workload+" "),
 					t.Workload, fmt.Sprintf(what, math.Abs(pct)), (v.CI.Lo-1)*100, (v.CI.Hi-1)*100, v.N)
 				out = append(out, Finding{Workload: t.Workload, Point: r.Point, Env: e, Percent: pct, Worse: worse, Sentence: sent})
 			}

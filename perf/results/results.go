@@ -111,6 +111,9 @@ type VMRun struct {
 	// of the kernel comparison.
 	Kernels []string `json:"kernels"`
 	Blocks  []Block  `json:"blocks"`
+	// GuestMachine is what the guests report of themselves (CPU model,
+	// cores, kernel of the first boot).
+	GuestMachine *Machine `json:"guest_machine,omitempty"`
 }
 
 // Block is one boot: a kernel and the repetitions it ran.

@@ -63,6 +63,6 @@ func CheckComplete(cfg Config, f *results.File) error {
 
 // unsupported: the environment said it cannot run this kind of point.
 func unsupported(f *results.File, e string, p Point) bool {
-	_, ok := f.Skipped[skipName(e, p)]
+	_, ok := f.Skipped[SkipName(e, p)]
 	return ok
 }

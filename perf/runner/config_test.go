@@ -13,7 +13,7 @@ import (
 )
 
 func TestShardsPartitionTheMatrix(t *testing.T) {
-	for _, name := range []string{"quick", "seed000", "seed001"} {
+	for _, name := range []string{"quick", "seed000", "seed001", "quick-vm", "vm-ci"} {
 		cfg, err := LoadConfig(filepath.Join("..", "configs", name+".json"))
 		require.NoError(t, err)
 		all := cfg.Points(2)
@@ -52,8 +52,14 @@ func TestPointsAreUnique(t *testing.T) {
 		workloads[p.Workload]++
 	}
 	assert.Equal(t, map[string]int{"cpu": 2, "sysbench": 2, "fs": 6, "net": 3}, workloads, "quick runs every workload")
-	// seed 001 sweeps numjobs and iodepth over 2^0…2^6
-	assert.True(t, keys["fs bs=4k engine=libaio iodepth=64 numjobs=1 on=bind rw=randread"])
+	// seed 001 sweeps numjobs at iodepth 1 and iodepth at numjobs 1 over
+	// 2^0…2^6, reads and writes in the container's root filesystem, and
+	// iperf3 4 streams of 128 KiB over the bridge and over loopback
+	assert.True(t, keys["fs bs=4k engine=libaio iodepth=64 numjobs=1 on=rootfs rw=read"])
+	assert.True(t, keys["fs bs=4k engine=libaio iodepth=1 numjobs=64 on=rootfs rw=write"])
+	assert.False(t, keys["fs bs=4k engine=libaio iodepth=64 numjobs=64 on=rootfs rw=write"], "one at a time, not crossed")
+	assert.Len(t, keys, 2*13+2)
+	assert.True(t, keys["net len=128K parallel=4 proto=tcp topo=bridge"])
 }
 
 func TestParseShard(t *testing.T) {

@@ -156,9 +156,11 @@ func needsBridge(ps []Point, envs []env.Env) bool {
 
 // skipKey names what an environment cannot run: the workload and, for net,
 // the topology, so the report lists one line per kind rather than per cell.
-func skipKey(e env.Env, p Point) string { return skipName(e.Name(), p) }
+func skipKey(e env.Env, p Point) string { return SkipName(e.Name(), p) }
 
-func skipName(env string, p Point) string {
+// SkipName is the Skipped key of the kind of point p that environment env
+// cannot run.
+func SkipName(env string, p Point) string {
 	k := env + " " + p.Workload
 	if t := p.Params["topo"]; t != "" {
 		k += " topo=" + t
