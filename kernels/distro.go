@@ -24,12 +24,14 @@ type Module struct {
 	Path string `json:"path"` // uncompressed .ko on the host
 }
 
-// DistroModules are what the suite needs from a distribution kernel that
+// DistroModules are what the guests need from a distribution kernel that
 // builds them as modules: the virtio PCI transport and 9p for the share,
-// veth and bridge for nsnet, overlayfs. Names a kernel has built in are
-// skipped; their dependencies come from each module's modinfo.
+// veth and bridge for nsnet, overlayfs, and virtio-blk with ext4 (and the
+// crc32c ext4 asks for by name, not by dependency) for a benchmark's
+// scratch disk. Names a kernel has built in are skipped; their
+// dependencies come from each module's modinfo.
 func DistroModules() []string {
-	return []string{"virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "veth", "bridge", "overlay", "virtio_rng"}
+	return []string{"virtio_pci", "virtio_mmio", "9pnet_virtio", "9p", "veth", "bridge", "overlay", "virtio_rng", "virtio_blk", "crc32c_generic", "ext4"}
 }
 
 // DistroOptions select Debian's prebuilt kernel for an arch.
