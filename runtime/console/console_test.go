@@ -62,4 +62,3 @@ func TestDialMissingSocket(t *testing.T) {
 	_, err := Dial("/nonexistent/console.sock")
 	assert.ErrorContains(t, err, "connect to --console-socket /nonexistent/console.sock")
 }
-
