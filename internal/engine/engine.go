@@ -216,6 +216,10 @@ func (e *Engine) CgroupParent() string {
 // environment, for callers that need its stdio (a terminal, say).
 func (e *Engine) Command(ctx context.Context, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, e.cli, append(slices.Clone(e.global), args...)...)
+	// The engine's own directory as the working directory: conmon 2.1.6
+	// writes its "oom" marker file into the working directory it inherits
+	// from podman (the caller's, otherwise), where Close would not find it.
+	c.Dir = e.dir
 	if len(e.env) > 0 {
 		c.Env = append(os.Environ(), e.env...)
 	}
