@@ -196,17 +196,18 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := saveFilter(st.Dir(o.ID), filter); err != nil {
 		return nil, err
 	}
-	fifoPath := filepath.Join(st.Dir(o.ID), fifoName)
-	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
-		return nil, fmt.Errorf("create %s: %w", fifoPath, err)
-	}
-	// O_RDWR opens a fifo without waiting for a peer. The init reads it and
-	// so blocks until `start` writes.
-	fifo, err := os.OpenFile(fifoPath, os.O_RDWR|syscall.O_CLOEXEC, 0)
+	// The init reads the exec fifo and so blocks until `start` writes; it
+	// reports on the result fifo what kept it from the program.
+	fifo, err := makeFifo(st.Dir(o.ID), fifoName)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", fifoPath, err)
+		return nil, err
 	}
 	defer fifo.Close()
+	result, err := makeFifo(st.Dir(o.ID), resultName)
+	if err != nil {
+		return nil, err
+	}
+	defer result.Close()
 	parentSock, childSock, err := socketpair()
 	if err != nil {
 		return nil, err
@@ -228,6 +229,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	}
 	fifoFD := 3 + len(so.Extra)
 	so.Extra = append(so.Extra, fifo)
+	resultFD := 3 + len(so.Extra)
+	so.Extra = append(so.Extra, result)
 	consoleFD := -1
 	if o.ConsoleSocket != nil {
 		consoleFD = 3 + len(so.Extra)
@@ -280,7 +283,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	r.testPause("before-config")
 	if err := c.send(message{Type: msgConfig, Config: &initConfig{
 		State: rec.State, Rootfs: rootfs, Spec: withoutSeccomp(s), CgroupV2: layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(layout, mgr),
-		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ConsoleFD: consoleFD,
+		FirstFD: 3 + o.PreserveFDs, FifoFD: fifoFD, ResultFD: resultFD, ConsoleFD: consoleFD,
 		Seccomp: filter,
 	}}); err != nil {
 		return nil, err
@@ -335,6 +338,20 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 
 // socketpair returns the two ends of the sync socket, close-on-exec (the
 // child's end is passed on explicitly).
+// makeFifo makes a fifo in dir and opens it read-write: O_RDWR opens a fifo
+// without waiting for a peer.
+func makeFifo(dir, name string) (*os.File, error) {
+	path := filepath.Join(dir, name)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return f, nil
+}
+
 func socketpair() (parent, child *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -489,6 +506,14 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return fmt.Errorf("start %s: container is %s, not created", id, s)
 	}
 	r.testPause("start-locked")
+	// Opened before the init is released: what it reports must find a
+	// reader (the fifo's buffer goes with the init's end).
+	resultPath := filepath.Join(st.Dir(id), resultName)
+	result, err := os.OpenFile(resultPath, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start %s: open %s: %w", id, resultPath, err)
+	}
+	defer result.Close()
 	fifoPath := filepath.Join(st.Dir(id), fifoName)
 	// Non-blocking: with no reader (the init died) this fails at once
 	// instead of hanging.
@@ -502,14 +527,19 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		return fmt.Errorf("start %s: write %s: %w", id, fifoPath, werr)
 	}
 	r.testPause("fifo-written")
-	if err := os.Remove(fifoPath); err != nil {
-		return fmt.Errorf("start %s: remove %s: %w", id, fifoPath, err)
+	for _, p := range []string{fifoPath, resultPath} {
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("start %s: remove %s: %w", id, p, err)
+		}
 	}
 	rec.Status = specs.StateRunning
 	if err := st.Save(rec); err != nil {
 		return err
 	}
 	r.testPause("start-saved")
+	if err := awaitExec(ctx, result, rec); err != nil {
+		return fmt.Errorf("start %s: %w", id, err)
+	}
 	if rec.Config != nil && rec.Config.Hooks != nil {
 		s := rec.State
 		if err := hooks.Run(ctx, "poststart", rec.Config.Hooks.Poststart, &s); err != nil {
@@ -519,6 +549,58 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// awaitExec waits until the released init has replaced itself with the
+// container's program (its end of the result fifo closes on execve), or
+// has reported on the fifo why it could not; then it waits until the init
+// is gone, so that the container is stopped when start fails (the
+// runtime-spec's lifecycle: a failed startContainer hook stops it). A
+// hook's own timeout bounds the wait, ctx too.
+func awaitExec(ctx context.Context, result *os.File, rec *state.Container) error {
+	stop := context.AfterFunc(ctx, func() { _ = result.SetReadDeadline(time.Now()) })
+	defer stop()
+	text, err := io.ReadAll(io.LimitReader(result, maxResult))
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for the init to run the program: %w", ctx.Err())
+		}
+		return fmt.Errorf("read the init's result: %w", err)
+	}
+	if len(text) == 0 {
+		return nil
+	}
+	if err := waitGone(ctx, rec); err != nil {
+		return fmt.Errorf("%s (and then: %w)", text, err)
+	}
+	return fmt.Errorf("%s; the container is stopped", text)
+}
+
+// waitGone waits until the container's init has exited.
+func waitGone(ctx context.Context, rec *state.Container) error {
+	fd, err := unix.PidfdOpen(rec.Pid, 0)
+	if err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("pidfd_open %d: %w", rec.Pid, err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	// The pid is the init's while it is alive; once the pidfd is open it
+	// cannot be reused.
+	if !alive(rec) {
+		return nil
+	}
+	for ctx.Err() == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 100); err == nil && n > 0 {
+			return nil
+		} else if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll the init's pidfd: %w", err)
+		}
+	}
+	return fmt.Errorf("wait for the init %d to exit: %w", rec.Pid, ctx.Err())
 }
 
 // Kill sends sig to the container's init, or with all to every process in

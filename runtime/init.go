@@ -70,6 +70,7 @@ func Init() error {
 // the exec fifo and executes the program.
 func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 	unix.CloseOnExec(cfg.FifoFD)
+	unix.CloseOnExec(cfg.ResultFD)
 	if cfg.ConsoleFD >= 0 {
 		unix.CloseOnExec(cfg.ConsoleFD)
 	}
@@ -102,7 +103,14 @@ func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		hooks = func() error { return startContainerHooks(cfg) }
 	}
-	return execProcess(cfg.Spec.Process, cfg.Spec.Linux.Personality, path, cfg.FirstFD, cfg.Seccomp, hooks)
+	err = execProcess(cfg.Spec.Process, cfg.Spec.Linux.Personality, path, cfg.FirstFD, cfg.Seccomp, hooks)
+	// Here only when it failed: `start` waits on the result fifo for this.
+	msg := err.Error()
+	if len(msg) > maxResult {
+		msg = msg[:maxResult]
+	}
+	_, _ = unix.Write(cfg.ResultFD, []byte(msg))
+	return err
 }
 
 // initExec runs an exec'd process: it is in the container's namespaces and

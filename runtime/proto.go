@@ -72,6 +72,18 @@ func PauseSteps() map[string][]string {
 // and its existence means "created".
 const fifoName = "exec.fifo"
 
+// resultName is the start result fifo beside the exec fifo: `create` makes
+// it and hands it to the init, `start` opens it for reading before it
+// releases the init. The init's end closes on execve, so `start` reads
+// end-of-file once the container's program runs, or the text of whatever
+// failed in between (a startContainer hook, the credentials, the execve)
+// when the init gives up: the runtime-spec has start fail then.
+const resultName = "exec.result"
+
+// maxResult bounds the error text the init reports on the result fifo:
+// one write of at most PIPE_BUF bytes lands whole, whoever reads.
+const maxResult = 4096
+
 // filterName is the compiled seccomp filter in a container's state
 // directory: `exec` loads it into every process it starts there, so the
 // profile compiles once per container.
@@ -103,6 +115,8 @@ type initConfig struct {
 	FirstFD int `json:"firstFD"`
 	// FifoFD is the exec fifo, opened read-write by create.
 	FifoFD int `json:"fifoFD"`
+	// ResultFD is the start result fifo, opened read-write by create.
+	ResultFD int `json:"resultFD"`
 	// ConsoleFD is the console socket for process.terminal, or -1.
 	ConsoleFD int `json:"consoleFD"`
 	// Seccomp is linux.seccomp compiled by create (Spec comes without it).

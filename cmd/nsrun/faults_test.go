@@ -257,6 +257,9 @@ func TestHookFailsOrHangs(t *testing.T) {
 					hs.CreateContainer = h
 				case "startContainer":
 					hs.StartContainer = h
+					// A failed startContainer hook ends the lifecycle:
+					// no poststart hook may run after it.
+					hs.Poststart = []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + filepath.Join(e.tmp, "poststart-ran")}}}
 				case "poststart":
 					hs.Poststart = h
 				case "poststop":
@@ -279,15 +282,22 @@ func TestHookFailsOrHangs(t *testing.T) {
 				default:
 					require.Zero(t, code, stderr)
 					_, stderr, code = e.nsrun("start", id)
-					assert.Zero(t, code, stderr)
 					switch stage {
 					case "startContainer":
-						require.Eventually(t, func() bool { return e.state(id).Status == specs.StateStopped }, 20*time.Second, 10*time.Millisecond,
-							"a failed startContainer hook stops the container")
+						// The runtime-spec: a failed startContainer hook
+						// makes start fail and stops the container.
+						assert.NotZero(t, code, "start with a failing %s hook", stage)
+						assert.Contains(t, stderr, stage)
+						assert.Contains(t, stderr, want)
+						assert.Equal(t, specs.StateStopped, e.state(id).Status, "the container once start has failed")
+						assert.NoFileExists(t, filepath.Join(e.tmp, "poststart-ran"), "a poststart hook after a failed startContainer hook")
 					case "poststart":
+						assert.Zero(t, code, stderr)
 						assert.Contains(t, stderr, "warning")
 						assert.Contains(t, stderr, want)
 						assert.Equal(t, specs.StateRunning, e.state(id).Status, "the container goes on")
+					default:
+						assert.Zero(t, code, stderr)
 					}
 					_, stderr, code = e.nsrun("delete", "--force", id)
 					assert.Zero(t, code, stderr)
