@@ -7,12 +7,16 @@
 package atomicfile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/internal/flock"
 )
 
 // Write replaces path with data, mode perm. Once it returns, data is on
@@ -80,6 +84,11 @@ func kind(m os.FileMode) string {
 // When another writer put path there meanwhile, its tree is kept and this
 // one removed: callers use Dir for content named by what it holds (caches),
 // where either tree serves. On error nothing is left but what was there.
+//
+// A writer killed while it fills (SIGKILL, a crash) cannot remove its
+// temporary. Each writer therefore holds an flock on its temporary while
+// it fills, and Dir first removes the temporaries of path that nobody
+// holds: their writers are gone. One whose writer is still at work stays.
 func Dir(path string, fill func(tmp string) error) error {
 	parent, base := filepath.Split(path)
 	if parent == "" {
@@ -88,10 +97,13 @@ func Dir(path string, fill func(tmp string) error) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", parent, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-*")
+	prefix := "." + base + ".tmp-"
+	sweep(parent, prefix)
+	tmp, unlock, err := lockedTemp(parent, prefix)
 	if err != nil {
 		return fmt.Errorf("create a temporary directory for %s: %w", path, err)
 	}
+	defer unlock()
 	// MkdirTemp makes 0700; the trees here are read by other users (the
 	// rootless tests, a VM image builder running unprivileged).
 	if err := os.Chmod(tmp, 0o755); err != nil {
@@ -110,6 +122,56 @@ func Dir(path string, fill func(tmp string) error) error {
 		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
 	}
 	return syncDir(parent)
+}
+
+// lockedTemp makes a temporary directory in parent and locks it. Between
+// the two a sweep may take it for a dead writer's and remove it: then it
+// tries again with a new one.
+func lockedTemp(parent, prefix string) (string, func(), error) {
+	for attempt := 0; ; attempt++ {
+		tmp, err := os.MkdirTemp(parent, prefix+"*")
+		if err != nil {
+			return "", nil, err
+		}
+		made, err := os.Lstat(tmp)
+		if err != nil {
+			return "", nil, err
+		}
+		// Only a sweep can hold the lock of a new temporary, and only
+		// while it removes it.
+		unlock, err := flock.LockDir(context.Background(), tmp)
+		if err == nil {
+			if now, err := os.Lstat(tmp); err == nil && os.SameFile(made, now) {
+				return tmp, unlock, nil
+			}
+			unlock()
+		}
+		if attempt == 10 {
+			return "", nil, fmt.Errorf("%s: swept by other writers %d times in a row", tmp, attempt+1)
+		}
+	}
+}
+
+// sweep removes the temporaries in parent named prefix* that no writer
+// holds. It is best effort: what it cannot remove is no concern of the
+// Dir call that found it (the next one tries again).
+func sweep(parent, prefix string) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		tmp := filepath.Join(parent, e.Name())
+		unlock, ok, err := flock.TryLockDir(tmp)
+		if err != nil || !ok {
+			continue
+		}
+		os.RemoveAll(tmp)
+		unlock()
+	}
 }
 
 // syncDir makes a rename in dir durable.

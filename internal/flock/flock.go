@@ -5,6 +5,7 @@ package flock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,23 @@ func LockDir(ctx context.Context, dir string) (unlock func(), err error) {
 		return nil, fmt.Errorf("open %s to lock it: %w", dir, err)
 	}
 	return lock(ctx, f, dir)
+}
+
+// TryLockDir takes an exclusive flock on an existing directory if nobody
+// holds one: ok is false when someone does (a writer still at work).
+func TryLockDir(dir string) (unlock func(), ok bool, err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, false, fmt.Errorf("open %s to lock it: %w", dir, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", dir, err)
+	}
+	return func() { f.Close() }, true, nil
 }
 
 func lock(ctx context.Context, f *os.File, path string) (unlock func(), err error) {

@@ -48,3 +48,22 @@ func TestLockDirLeavesNoFile(t *testing.T) {
 	_, err = LockDir(context.Background(), filepath.Join(dir, "missing"))
 	assert.ErrorContains(t, err, "missing")
 }
+
+func TestTryLockDir(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := LockDir(context.Background(), dir)
+	require.NoError(t, err)
+	_, ok, err := TryLockDir(dir)
+	require.NoError(t, err)
+	assert.False(t, ok, "held by LockDir")
+	unlock()
+	unlock2, ok, err := TryLockDir(dir)
+	require.NoError(t, err)
+	assert.True(t, ok, "free again after unlock")
+	_, ok, err = TryLockDir(dir)
+	require.NoError(t, err)
+	assert.False(t, ok, "held by TryLockDir")
+	unlock2()
+	_, _, err = TryLockDir(filepath.Join(dir, "missing"))
+	assert.ErrorContains(t, err, "missing")
+}
