@@ -97,7 +97,10 @@ func Dir(path string, fill func(tmp string) error) error {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", parent, err)
 	}
-	prefix := "." + base + ".tmp-"
+	// A name of its own (not Write's ".tmp-"): only temporaries of writers
+	// that lock them are swept, never one an older nsbench, which did not
+	// lock, is filling beside this one.
+	prefix := "." + base + ".dirtmp-"
 	sweep(parent, prefix)
 	tmp, unlock, err := lockedTemp(parent, prefix)
 	if err != nil {
