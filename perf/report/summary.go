@@ -148,8 +148,8 @@ func RunConditions(f *results.File, tables []Table) Conditions {
 		if len(p.Workloads) > 0 {
 			scope = strings.Join(p.Workloads, ", ")
 		}
-		c.Precision = fmt.Sprintf("asked: 95 %% CI half-width of every env/native ratio ≤ ±%.1f %% (%s), %d to %d repetitions, %g min budget, %d warm-up run(s) per cell discarded; outcome: %s after %s",
-			p.HalfWidth*100, scope, p.MinRepetitions, p.MaxRepetitions, p.MaxMinutes, p.Warmups, p.Stop, (time.Duration(p.ElapsedS) * time.Second).String())
+		c.Precision = fmt.Sprintf("asked: 95 %% CI half-width of every env/native ratio ≤ ±%.1f %% (%s), %d to %d repetitions, %g min budget beyond the minimum, %d warm-up run(s) per cell discarded; outcome: %s after %s (%s of it beyond the minimum)",
+			p.HalfWidth*100, scope, p.MinRepetitions, p.MaxRepetitions, p.MaxMinutes, p.Warmups, p.Stop, (time.Duration(p.ElapsedS) * time.Second).String(), (time.Duration(p.AdaptiveS) * time.Second).String())
 	}
 	for _, cell := range f.Cells {
 		if cell.Stopped != "" {

@@ -69,16 +69,21 @@ type Calibration struct {
 type Precision struct {
 	// HalfWidth: the wanted 95 % CI half-width of every env/native ratio
 	// (0.02 = ±2 %).
-	HalfWidth      float64  `json:"half_width"`
-	MinRepetitions int      `json:"min_repetitions"`
-	MaxRepetitions int      `json:"max_repetitions"`
-	MaxMinutes     float64  `json:"max_minutes"`
-	Workloads      []string `json:"workloads,omitempty"` // adaptive ones; empty: all
-	Warmups        int      `json:"warmups"`             // discarded runs per cell before the first sample
+	HalfWidth      float64 `json:"half_width"`
+	MinRepetitions int     `json:"min_repetitions"`
+	MaxRepetitions int     `json:"max_repetitions"`
+	// MaxMinutes bounds the rounds beyond MinRepetitions, counted from
+	// the end of the fixed rounds.
+	MaxMinutes float64  `json:"max_minutes"`
+	Workloads  []string `json:"workloads,omitempty"` // adaptive ones; empty: all
+	Warmups    int      `json:"warmups"`             // discarded runs per cell before the first sample
 	// Stop says how the run ended: "reached", "max_repetitions",
 	// "time budget" (then the cells' Stopped says which).
 	Stop     string  `json:"stop"`
 	ElapsedS float64 `json:"elapsed_s"`
+	// AdaptiveS: the part of ElapsedS after the minimum repetitions, which
+	// MaxMinutes bounds.
+	AdaptiveS float64 `json:"adaptive_s,omitempty"`
 }
 
 // Conditions are the noise-reducing options in force.

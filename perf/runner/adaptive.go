@@ -21,7 +21,10 @@ import (
 // back, the environments' order rotating by one place per round. With a
 // precision goal, a point's planned repetitions grow after each of its
 // rounds until every environment's ratio to native is that precise
-// (stats.PlanRepetitions), or the budget is spent.
+// (stats.PlanRepetitions), or the budget is spent. The budget counts from
+// the end of the fixed rounds (every point's minimum repetitions): counted
+// from the run's start, slow fixed workloads (fs, net) could spend all of
+// it before an adaptive one (cpu) got a single extra round.
 type matrixRun struct {
 	o      Options
 	f      *results.File
@@ -31,9 +34,14 @@ type matrixRun struct {
 	start  time.Time
 
 	target map[string]int // point key -> repetitions planned
-	ran    time.Duration  // time in samples, for the ETA
-	ranN   int
-	doneN  int
+	// pointTime: how long each point's last round took (all its
+	// environments), to tell whether the next round fits the budget.
+	pointTime map[string]time.Duration
+	// adaptiveStart: when the first round beyond the minimum began.
+	adaptiveStart time.Time
+	ran           time.Duration // time in samples, for the ETA
+	ranN          int
+	doneN         int
 }
 
 func (r *matrixRun) adaptive(p Point) bool {
@@ -44,7 +52,7 @@ func (r *matrixRun) adaptive(p Point) bool {
 func (r *matrixRun) run(ctx context.Context) error {
 	cfg := r.o.Config
 	pc := cfg.Precision
-	r.target = map[string]int{}
+	r.target, r.pointTime = map[string]int{}, map[string]time.Duration{}
 	for _, p := range r.points {
 		r.target[p.Key()] = cfg.Repetitions
 		// a resumed run goes on from what the file already has
@@ -59,7 +67,6 @@ func (r *matrixRun) run(ctx context.Context) error {
 			MaxRepetitions: pc.MaxRepetitions, MaxMinutes: pc.MaxMinutes, Workloads: pc.Workloads, Warmups: cfg.Warmups}
 	}
 	stop := ""
-	var lastRound time.Duration
 	for round := 0; ; round++ {
 		var due []Point
 		for _, p := range r.points {
@@ -71,8 +78,16 @@ func (r *matrixRun) run(ctx context.Context) error {
 			break
 		}
 		if pc != nil && round >= cfg.Repetitions {
+			if r.adaptiveStart.IsZero() {
+				r.adaptiveStart = time.Now()
+			}
+			// The next round takes about what its points' last rounds took.
+			var next time.Duration
+			for _, p := range due {
+				next += r.pointTime[p.Key()]
+			}
 			budget := time.Duration(pc.MaxMinutes * float64(time.Minute))
-			if time.Since(r.start)+lastRound > budget {
+			if time.Since(r.adaptiveStart)+next > budget {
 				stop = "time budget"
 				break
 			}
@@ -89,8 +104,8 @@ func (r *matrixRun) run(ctx context.Context) error {
 				c.QuietMissed++
 			}
 		}
-		t0 := time.Now()
 		for _, p := range due {
+			t0 := time.Now()
 			for _, e := range rotate(r.envs, round) {
 				if !slices.Contains(r.envs, e) {
 					continue // failed earlier in this round
@@ -99,8 +114,8 @@ func (r *matrixRun) run(ctx context.Context) error {
 					return err
 				}
 			}
+			r.pointTime[p.Key()] = time.Since(t0)
 		}
-		lastRound = time.Since(t0)
 		for _, p := range due {
 			if r.adaptive(p) && r.target[p.Key()] == round+1 {
 				hw, ok := r.halfWidth(p)
@@ -306,6 +321,9 @@ func (r *matrixRun) finish(stop string) {
 		}
 	}
 	r.f.Precision.ElapsedS = time.Since(r.start).Seconds()
+	if !r.adaptiveStart.IsZero() {
+		r.f.Precision.AdaptiveS = time.Since(r.adaptiveStart).Seconds()
+	}
 	switch {
 	case missed == 0:
 		r.f.Precision.Stop = "reached"

@@ -59,7 +59,10 @@ type PrecisionConfig struct {
 	// HalfWidth of every env/native ratio's 95 % CI (0.02 = ±2 %).
 	HalfWidth      float64 `json:"half_width"`
 	MaxRepetitions int     `json:"max_repetitions"`
-	MaxMinutes     float64 `json:"max_minutes"`
+	// MaxMinutes bounds the rounds beyond the minimum (Config.Repetitions),
+	// counted once every point has its minimum: the fixed rounds of the
+	// workloads the goal leaves out do not eat it.
+	MaxMinutes float64 `json:"max_minutes"`
 	// Workloads the goal applies to; the others get Repetitions. Empty: all.
 	Workloads []string `json:"workloads,omitempty"`
 }
