@@ -311,6 +311,11 @@ func validateLinux(s *specs.Spec) error {
 			}
 			if _, err := os.Stat(ns.Path); err != nil {
 				errs = append(errs, bad(f+".path", "%v", err))
+			} else if ns.Type == specs.MountNamespace && sameFile(ns.Path, "/proc/self/ns/mnt") {
+				// The rootfs is pivoted inside a joined mount namespace (as
+				// runc does): in the runtime's own that is the host's root,
+				// switched under every process of the host.
+				errs = append(errs, bad(f+".path", "%s is the runtime's own mount namespace: the container's root would replace the root of every process in it; join another container's mount namespace or leave path empty for a new one", ns.Path))
 			}
 		}
 	}
@@ -454,4 +459,14 @@ func validateHook(field, kind string, h specs.Hook) error {
 		return bad(field+".path", "%s is not an executable file", h.Path)
 	}
 	return nil
+}
+
+// sameFile says whether a and b name the same inode (a namespace, here).
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
