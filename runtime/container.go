@@ -23,6 +23,7 @@ import (
 	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
 	"github.com/nsbench/nsbench/runtime/state"
+	"github.com/nsbench/nsbench/runtime/timeline"
 )
 
 // Runtime manages the containers whose state lives under Root.
@@ -33,6 +34,9 @@ type Runtime struct {
 	// PauseAt names a step at which the command stops for good, for the
 	// fault tests (see testPause); empty outside them.
 	PauseAt string
+	// Trace, when not nil, records the points a container's start passes
+	// (package timeline); the init records its own into the same file.
+	Trace *timeline.Recorder
 }
 
 // DefaultRoot is /run/nsrun for root and $XDG_RUNTIME_DIR/nsrun otherwise.
@@ -136,6 +140,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err != nil {
 		return nil, err
 	}
+	r.Trace.Mark(timeline.Validated)
 
 	st := r.store()
 	unlock, err := st.Create(ctx, o.ID)
@@ -162,6 +167,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := st.Save(rec); err != nil {
 		return nil, err
 	}
+	r.Trace.Mark(timeline.StateSaved)
 	r.testPause("state-saved")
 
 	// The one reading of the host's cgroup layout for this container.
@@ -192,6 +198,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		}
 		r.testPause("cgroup-created")
 	}
+	r.Trace.Mark(timeline.CgroupMade)
 
 	if err := saveFilter(st.Dir(o.ID), filter); err != nil {
 		return nil, err
@@ -223,6 +230,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	so := &spawnOptions{
 		ID: o.ID, Namespaces: s.Linux.Namespaces, UIDMappings: s.Linux.UIDMappings, GIDMappings: s.Linux.GIDMappings,
 		Rootless: rootless, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Sock: childSock, Exe: exe, CgroupFD: -1,
+		Trace: r.Trace.File(),
 	}
 	for i := 0; i < o.PreserveFDs; i++ {
 		so.Extra = append(so.Extra, os.NewFile(uintptr(3+i), "preserved"))
@@ -255,6 +263,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	// create.
 	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
 	defer stop()
+	r.Trace.Mark(timeline.Sealed)
 	sp, err := spawn(so, parentSock)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -263,6 +272,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 		return nil, fmt.Errorf("create %s: %w", o.ID, err)
 	}
 	childSock.Close()
+	r.Trace.Mark(timeline.Cloned)
 	pid := sp.Pid
 	cleanup.push(sp.kill)
 	rec.Pid = pid
@@ -277,6 +287,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			return nil, err
 		}
 	}
+	r.Trace.Mark(timeline.CgroupJoined)
 	r.testPause("init-started")
 
 	c := sp.conn
@@ -322,12 +333,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 			if err := c.send(message{Type: msgContinue}); err != nil {
 				return nil, err
 			}
+			r.Trace.Mark(timeline.Namespaces)
 		case msgReady:
 			r.testPause("ready")
 			rec.Status = specs.StateCreated
 			if err := st.Save(rec); err != nil {
 				return nil, err
 			}
+			r.Trace.Mark(timeline.Created)
 			r.testPause("created-saved")
 			return &Process{ID: o.ID, Pid: pid, sp: sp}, nil
 		default:
@@ -548,6 +561,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 			r.warn("%v", err)
 		}
 	}
+	r.Trace.Mark(timeline.Started)
 	return nil
 }
 
@@ -666,7 +680,11 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	// hooks undo (a lease, a veth) with nothing left to find it by.
 	r.poststop(ctx, rec)
 	r.testPause("poststop-done")
-	return st.Remove(id)
+	if err := st.Remove(id); err != nil {
+		return err
+	}
+	r.Trace.Mark(timeline.Deleted)
+	return nil
 }
 
 // poststop runs the container's poststop hooks; their failure is a warning

@@ -21,6 +21,7 @@ import (
 	"github.com/nsbench/nsbench/runtime/rootfs"
 	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/spec"
+	"github.com/nsbench/nsbench/runtime/timeline"
 )
 
 // Init is the process nsrun starts as "nsrun init": a container's first
@@ -32,6 +33,7 @@ import (
 // reporting it to the parent.
 func Init() error {
 	goruntime.LockOSThread()
+	trace := initTrace()
 	syncFD, err := strconv.Atoi(os.Getenv(nsenter.EnvSyncFD))
 	if err != nil {
 		return errors.New("nsrun init is started by `nsrun create` and `nsrun exec`, not by hand")
@@ -54,11 +56,12 @@ func Init() error {
 	if err != nil {
 		return fmt.Errorf("nsrun init: read config from the parent: %v", err)
 	}
+	trace.Mark(timeline.Configured)
 	switch {
 	case m.Type == msgConfig && m.Config != nil:
-		err = initContainer(c, sock, m.Config)
+		err = initContainer(c, sock, m.Config, trace)
 	case m.Type == msgExec && m.Exec != nil:
-		err = initExec(m.Exec)
+		err = initExec(m.Exec, trace)
 	default:
 		err = fmt.Errorf("nsrun init: unexpected first message %q from the parent", m.Type)
 	}
@@ -66,21 +69,41 @@ func Init() error {
 	return err
 }
 
+// initTrace is the recorder of nsrun's trace file when nsrun records one
+// (envTraceFD), else nil. The file must not reach the program.
+func initTrace() *timeline.Recorder {
+	v := os.Getenv(envTraceFD)
+	if v == "" {
+		return nil
+	}
+	start := timeline.Now()
+	fd, err := strconv.Atoi(v)
+	if err != nil {
+		return nil
+	}
+	unix.CloseOnExec(fd)
+	r := timeline.FromFile(os.NewFile(uintptr(fd), "trace"), os.Getpid())
+	r.MarkAt(timeline.InitMain, start)
+	return r
+}
+
 // initContainer builds the container, reports ready, waits for `start` on
 // the exec fifo and executes the program.
-func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
+func initContainer(c *conn, sock *os.File, cfg *initConfig, trace *timeline.Recorder) error {
 	unix.CloseOnExec(cfg.FifoFD)
 	unix.CloseOnExec(cfg.ResultFD)
 	if cfg.ConsoleFD >= 0 {
 		unix.CloseOnExec(cfg.ConsoleFD)
 	}
-	if err := setup(c, cfg); err != nil {
+	if err := setup(c, cfg, trace); err != nil {
 		return err
 	}
 	path, err := lookPath(cfg.Spec.Process)
 	if err != nil {
 		return err
 	}
+	trace.Mark(timeline.Ready)
+	trace.Flush()
 	if err := c.send(message{Type: msgReady}); err != nil {
 		return err
 	}
@@ -98,12 +121,13 @@ func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 		}
 		break
 	}
+	trace.Mark(timeline.Woken)
 	unix.Close(cfg.FifoFD)
 	var hooks func() error
 	if h := cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
 		hooks = func() error { return startContainerHooks(cfg) }
 	}
-	err = execProcess(cfg.Spec.Process, cfg.Spec.Linux.Personality, path, cfg.FirstFD, cfg.Seccomp, hooks)
+	err = execProcess(cfg.Spec.Process, cfg.Spec.Linux.Personality, path, cfg.FirstFD, cfg.Seccomp, hooks, trace)
 	// Here only when it failed: `start` waits on the result fifo for this.
 	msg := err.Error()
 	if len(msg) > maxResult {
@@ -116,7 +140,7 @@ func initContainer(c *conn, sock *os.File, cfg *initConfig) error {
 // initExec runs an exec'd process: it is in the container's namespaces and
 // cgroup already; what is left is its own terminal, limits, directory and
 // credentials.
-func initExec(cfg *execConfig) error {
+func initExec(cfg *execConfig, trace *timeline.Recorder) error {
 	p := cfg.Process
 	if cfg.ConsoleFD >= 0 {
 		unix.CloseOnExec(cfg.ConsoleFD)
@@ -134,7 +158,7 @@ func initExec(cfg *execConfig) error {
 	if err != nil {
 		return err
 	}
-	return execProcess(p, cfg.Personality, path, cfg.FirstFD, cfg.Seccomp, nil)
+	return execProcess(p, cfg.Personality, path, cfg.FirstFD, cfg.Seccomp, nil, trace)
 }
 
 // setupTerminal opens a pty in the container, sends its master over the
@@ -169,7 +193,7 @@ func setupTerminal(consoleFD int, bindConsole bool, size *specs.Box) error {
 }
 
 // setup builds the container up to the point where only execve is left.
-func setup(c *conn, cfg *initConfig) error {
+func setup(c *conn, cfg *initConfig, trace *timeline.Recorder) error {
 	s := cfg.Spec
 	if s.Process.OOMScoreAdj != nil {
 		// Before pivot_root: /proc here is still the host's, known mounted.
@@ -200,6 +224,7 @@ func setup(c *conn, cfg *initConfig) error {
 	if err := rootfs.Prepare(&rootfs.Options{Spec: s, Rootfs: cfg.Rootfs, UserNS: userns, CgroupV2: cfg.CgroupV2, CgroupV1: cfg.CgroupV1}); err != nil {
 		return err
 	}
+	trace.Mark(timeline.Mounted)
 	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
 		st := cfg.State
 		st.Status = specs.StateCreating
@@ -207,9 +232,11 @@ func setup(c *conn, cfg *initConfig) error {
 			return err
 		}
 	}
+	trace.Mark(timeline.HooksDone)
 	if err := rootfs.Pivot(cfg.Rootfs); err != nil {
 		return err
 	}
+	trace.Mark(timeline.Pivoted)
 	if s.Process.Terminal {
 		if err := setupTerminal(cfg.ConsoleFD, true, s.Process.ConsoleSize); err != nil {
 			return err
@@ -283,7 +310,7 @@ func lookPath(p *specs.Process) (string, error) {
 // beforeExec (a container's startContainer hooks) with exactly those,
 // closes every descriptor the program must not see, loads the seccomp
 // filter (if any) and replaces itself with the program.
-func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path string, firstFD int, filter *seccomp.Filter, beforeExec func() error) error {
+func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path string, firstFD int, filter *seccomp.Filter, beforeExec func() error, trace *timeline.Recorder) error {
 	if err := applyProcessAttrs(p, personality); err != nil {
 		return err
 	}
@@ -301,6 +328,8 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 	// runc). The filter must then allow the calls below: prctl, setgroups,
 	// setres[ug]id, capset, umask, close_range and execve.
 	if filter != nil && !p.NoNewPrivileges {
+		// The trace ends here: under the filter a write may be denied.
+		trace = endTrace(trace)
 		if err := filter.Load(); err != nil {
 			return err
 		}
@@ -336,6 +365,7 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 	// which execve keeps; every process the program starts inherits it.
 	late := filter != nil && p.NoNewPrivileges
 	if late && beforeExec != nil {
+		trace = endTrace(trace)
 		if err := filter.Load(); err != nil {
 			return err
 		}
@@ -355,6 +385,7 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 			return err
 		}
 	}
+	endTrace(trace)
 	if late && beforeExec == nil {
 		if err := filter.Load(); err != nil {
 			return err
@@ -363,6 +394,15 @@ func execProcess(p *specs.Process, personality *specs.LinuxPersonality, path str
 	if err := unix.Exec(path, p.Args, p.Env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
+	return nil
+}
+
+// endTrace records the process's last point and writes its trace before
+// the seccomp filter is loaded (which may deny the write) or execve; it
+// returns nil, the recorder from then on, so the point is recorded once.
+func endTrace(trace *timeline.Recorder) *timeline.Recorder {
+	trace.Mark(timeline.Execve)
+	trace.Flush()
 	return nil
 }
 

@@ -67,6 +67,10 @@ func PauseSteps() map[string][]string {
 	}
 }
 
+// envTraceFD names nsrun's trace file (package timeline) when it records
+// one: the init appends its points to it until its execve.
+const envTraceFD = "_NSRUN_TRACE_FD"
+
 // fifoName is the exec fifo in the container's state directory: `create`
 // makes it, the init blocks reading it, `start` writes it and removes it,
 // and its existence means "created".

@@ -46,6 +46,9 @@ type spawnOptions struct {
 	// Exec: an exec'd process always goes through the constructor (it
 	// joins every namespace) and is made non-dumpable until its execve.
 	Exec bool
+	// Trace, when not nil, is nsrun's trace file (package timeline): the
+	// process records its own points there until its execve.
+	Trace *os.File
 }
 
 // spawned is a started `nsrun init` and the channel to it.
@@ -101,6 +104,10 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 	// The id in argv names the init in ps until it execs the program.
 	cmd.Args = []string{"nsrun", "init", o.ID}
 	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD}
+	if o.Trace != nil {
+		cmd.Env = append(cmd.Env, envTraceFD+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Trace)
+	}
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if o.CgroupFD >= 0 {
 		attr.UseCgroupFD, attr.CgroupFD = true, o.CgroupFD

@@ -21,6 +21,7 @@ import (
 	"github.com/nsbench/nsbench/runtime"
 	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/spec"
+	"github.com/nsbench/nsbench/runtime/timeline"
 )
 
 // version is set with -ldflags "-X main.version=..." by release builds.
@@ -48,7 +49,7 @@ commands:
 `
 
 // exit codes follow runc: 1 for any failure, the container's status for run.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int {
 	global := flag.NewFlagSet("nsrun", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	global.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -88,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		global.Usage()
 		return 2
 	}
-	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause)}
+	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause), Trace: trace}
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 	defer stop()
 	cmd, cargs := rest[0], rest[1:]
@@ -396,6 +397,7 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 		log.Error(fmt.Errorf("container %s ran longer than --timeout %s: killing it", p.ID, timeout))
 		_ = rt.Kill(p.ID, unix.SIGKILL, true)
 	})
+	rt.Trace.Mark(timeline.Exited)
 	if err := rt.Delete(context.Background(), p.ID, true); err != nil {
 		log.Error(err)
 	}

@@ -15,7 +15,14 @@ import (
 	goruntime "runtime"
 
 	"github.com/nsbench/nsbench/runtime"
+	"github.com/nsbench/nsbench/runtime/timeline"
 )
+
+// envTrace names a file nsrun appends a trace of its work to (JSON lines
+// of package timeline: when each step of create, start and delete ended,
+// the init's included), for `nsbench startcost`'s breakdown. Unset, nothing
+// is recorded.
+const envTrace = "NSRUN_TRACE"
 
 func init() {
 	// The container's init must stay on the main thread: its namespace,
@@ -33,5 +40,18 @@ func main() {
 		os.Stderr.WriteString("nsrun init: " + err.Error() + "\n")
 		os.Exit(1)
 	}
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	var trace *timeline.Recorder
+	if path := os.Getenv(envTrace); path != "" {
+		start := timeline.Now()
+		t, err := timeline.Open(path)
+		if err != nil {
+			os.Stderr.WriteString("nsrun: " + envTrace + ": " + err.Error() + "\n")
+			os.Exit(2)
+		}
+		t.MarkAt(timeline.Main, start)
+		trace = t
+	}
+	code := run(os.Args[1:], os.Stdout, os.Stderr, trace)
+	trace.Close()
+	os.Exit(code)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/leftover"
 	"github.com/nsbench/nsbench/internal/testutil"
+	"github.com/nsbench/nsbench/runtime/timeline"
 )
 
 // nsprobeBin runs inside containers where a test needs to look around.
@@ -437,4 +438,55 @@ func TestResources(t *testing.T) {
 	require.Zero(t, code, stderr)
 	assert.NoDirExists(t, dir)
 	assert.Empty(t, e.leftovers(id))
+}
+
+// TestTrace: with NSRUN_TRACE nsrun and its init record every point of a
+// run once, in order, on one clock; without it nothing is written.
+func TestTrace(t *testing.T) {
+	testutil.NeedRoot(t, "the traced run uses the root bundle and cgroups")
+	e := newEnv(t)
+	b := e.newBundle("true")
+	path := filepath.Join(e.tmp, "trace.jsonl")
+	id := randomID("trace")
+	_, stderr, code := e.nsrunEnv([]string{"NSRUN_TRACE=" + path}, "run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	evs, err := timeline.Read(f)
+	require.NoError(t, err)
+	seen := map[string]int{}
+	pids := map[string]int{}
+	for _, ev := range evs {
+		seen[ev.Point]++
+		pids[ev.Point] = ev.Pid
+	}
+	for _, p := range timeline.Order() {
+		if p == timeline.Spawn || p == timeline.Reaped {
+			continue // the benchmark's own
+		}
+		assert.Equal(t, 1, seen[p], "point %s", p)
+	}
+	assert.Equal(t, timeline.Main, evs[0].Point)
+	assert.Equal(t, timeline.Deleted, evs[len(evs)-1].Point)
+	assert.NotEqual(t, pids[timeline.Main], pids[timeline.Mounted], "the init records its own points")
+	// The init's points fall between nsrun's.
+	at := map[string]int64{}
+	for _, ev := range evs {
+		at[ev.Point] = ev.NS
+	}
+	assert.Less(t, at[timeline.Cloned], at[timeline.Configured])
+	assert.Less(t, at[timeline.Mounted], at[timeline.Pivoted])
+	assert.Less(t, at[timeline.Ready], at[timeline.Created])
+	// start marks its point after the init may have woken.
+	assert.Less(t, at[timeline.Created], at[timeline.Woken])
+	assert.Less(t, at[timeline.Execve], at[timeline.Exited])
+
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	_, stderr, code = e.nsrun("run", "--bundle", b.Dir, randomID("notrace"))
+	require.Zero(t, code, stderr)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "an untraced run writes nothing")
 }
