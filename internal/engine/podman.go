@@ -13,7 +13,7 @@ import (
 // client command runs the containers through conmon.
 func (e *Engine) startPodman() error {
 	// crun 1.8.1 refuses this host's hybrid cgroup layout (see
-	// internal/oci.hideCgroup2); runc runs podman's containers here. There is
+	// internal/oci.Cgroup2Wrapper); runc runs podman's containers here. There is
 	// no systemd, so podman manages cgroupfs itself, and no journal for events.
 	if _, err := exec.LookPath("runc"); err != nil {
 		return fmt.Errorf("podman: runc is not installed (apt-get install runc): %w", err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // EnvRuntime names the runtime under test: a name on PATH or an absolute
@@ -41,8 +42,9 @@ type Runtime struct {
 	// Env is added to the environment of every command (XDG_RUNTIME_DIR for
 	// rootless runs, for example).
 	Env []string
-	// wrap is prepended to every command line; see hideCgroup2.
-	wrap []string
+	// Wrap is prepended to every command line: New sets it to the
+	// per-call cgroup2 wrapper (Cgroup2Wrapper) for crun on a hybrid host.
+	Wrap []string
 }
 
 // IO is the standard input, output and error a container inherits. Nil
@@ -104,40 +106,57 @@ func New(nameOrPath, root string) (*Runtime, error) {
 		return nil, fmt.Errorf("OCI runtime %s: not an executable file", path)
 	}
 	r := &Runtime{Name: filepath.Base(path), Path: path, Root: root}
-	if r.Name == "crun" {
-		wrap, err := hideCgroup2(os.Geteuid(), os.Getegid())
+	if r.Name == "crun" && CrunNeedsCgroup2Hidden() {
+		wrap, err := Cgroup2Wrapper(os.Geteuid(), os.Getegid(), Cgroup2Mount)
 		if err != nil {
 			return nil, err
 		}
-		r.wrap = wrap
+		r.Wrap = wrap
 	}
 	return r, nil
 }
 
-// hideCgroup2 returns the command prefix that runs crun with this host's
-// cgroup2 mount detached. crun 1.8.1 refuses hybrid hosts whose cgroup2
-// hierarchy has any controller enabled ("cgroups in hybrid mode not
-// supported, drop all controllers from cgroupv2"); on Debian's hybrid layout
-// hugetlb sits there. With /sys/fs/cgroup/unified gone from its view crun
-// takes the host for pure cgroup v1, which it supports. Propagation is left
-// as the host has it, so that mounts cross between the host and crun's
-// containers exactly as they would without the wrapper (a slave namespace
-// would stop an rshared container's mounts from reaching the host); only
-// /sys/fs/cgroup is made private first, so the detach never propagates out.
+// Cgroup2Mount is where a hybrid host (Debian's layout) mounts cgroup2.
+const Cgroup2Mount = "/sys/fs/cgroup/unified"
+
+// CrunNeedsCgroup2Hidden reports whether crun must not see this host's
+// cgroup2 mount. crun 1.8.1 refuses hybrid hosts whose cgroup2 hierarchy
+// has any controller enabled ("cgroups in hybrid mode not supported, drop
+// all controllers from cgroupv2"); on Debian's hybrid layout hugetlb sits
+// there. With /sys/fs/cgroup/unified gone from its view crun takes the
+// host for pure cgroup v1, which it supports. A pure v1 or v2 host, or a
+// mount namespace where it is covered already (HideCgroup2), needs nothing.
+func CrunNeedsCgroup2Hidden() bool {
+	data, err := os.ReadFile(filepath.Join(Cgroup2Mount, "cgroup.controllers"))
+	return err == nil && len(bytes.TrimSpace(data)) > 0
+}
+
+// The cgroup2 mount is detached (so no runtime finds it in mountinfo),
+// then its directory covered with a throwaway tmpfs: crun 1.8.1 still
+// makes a directory with a cgroup.procs file for each container in
+// whatever /sys/fs/cgroup/unified then is, and leaves it behind (its rmdir
+// fails on the file). Uncovered, that is the host's /sys/fs/cgroup tmpfs,
+// under its cgroup2 mount, where nobody sees the directories pile up; the
+// namespace's own tmpfs goes with the namespace.
+const coverSize = "size=16m,mode=0755"
+
+// Cgroup2Wrapper returns the command prefix that runs a command with the
+// cgroup2 mount at mountpoint (Cgroup2Mount) hidden, in a mount namespace
+// of its own made for that one call: four execs (unshare, sh, umount,
+// mount) and a namespace copy per call, which HideCgroup2 does once
+// instead.
+// Propagation is left as the host has it, so that mounts cross between the
+// host and crun's containers exactly as they would without the wrapper (a
+// slave namespace would stop an rshared container's mounts from reaching
+// the host); only /sys/fs/cgroup is made private first, so the cover never
+// propagates out.
 //
 // Rootless, crun runs in a user namespace of its own that maps only the
 // caller's ids onto themselves, so it is still the unprivileged caller and
-// makes rootless containers. The mounts copied into that namespace are
-// locked (a less privileged namespace may not uncover what lies beneath
-// them), so the cgroup2 mount is covered with an empty tmpfs instead of
-// detached; --keep-caps lets sh and mount keep the capabilities the new
-// namespace gave them across exec.
-func hideCgroup2(euid, egid int) ([]string, error) {
-	const unified = "/sys/fs/cgroup/unified"
-	data, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
-	if err != nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil, nil // not hybrid, or no controller there: crun copes
-	}
+// makes rootless containers (the mounts copied into that namespace are
+// locked, so covering is the only way there too); --keep-caps lets sh and
+// mount keep the capabilities the new namespace gave them across exec.
+func Cgroup2Wrapper(euid, egid int, mountpoint string) ([]string, error) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
 		return nil, fmt.Errorf("crun on a hybrid cgroup host needs unshare(1) from util-linux: %w", err)
@@ -145,15 +164,36 @@ func hideCgroup2(euid, egid int) ([]string, error) {
 	if euid != 0 {
 		return []string{unshare, "--user", "--map-user=" + strconv.Itoa(euid), "--map-group=" + strconv.Itoa(egid),
 			"--mount", "--keep-caps", "--", "sh", "-c",
-			`mount -t tmpfs -o size=4k,mode=0555 nsbench-no-cgroup2 ` + unified + ` && exec "$0" "$@"`}, nil
+			`mount -t tmpfs -o size=4k,mode=0555 nsbench-no-cgroup2 ` + mountpoint + ` && exec "$0" "$@"`}, nil
 	}
 	return []string{unshare, "--mount", "--propagation", "unchanged", "--", "sh", "-c",
-		`mount --make-rprivate /sys/fs/cgroup && umount -l ` + unified + ` && exec "$0" "$@"`}, nil
+		`mount --make-rprivate /sys/fs/cgroup && umount -l ` + mountpoint + ` && mount -t tmpfs -o ` + coverSize + ` nsbench-no-cgroup2 ` + mountpoint +
+			` && exec "$0" "$@"`}, nil
+}
+
+// HideCgroup2 does once, in the calling process's mount namespace, what
+// Cgroup2Wrapper does per call: /sys/fs/cgroup made private (so nothing
+// propagates to the host), then the cgroup2 mount detached and its
+// directory covered with a tmpfs.
+// The process must have a mount namespace of its own (cloned with
+// CLONE_NEWNS): it then runs every runtime with the same view, none paying
+// a wrapper. The namespace, and the tmpfs, end with its last process.
+func HideCgroup2() error {
+	if err := unix.Mount("", "/sys/fs/cgroup", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make /sys/fs/cgroup private in this mount namespace: %w", err)
+	}
+	if err := unix.Unmount(Cgroup2Mount, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach %s in this mount namespace: %w", Cgroup2Mount, err)
+	}
+	if err := unix.Mount("nsbench-no-cgroup2", Cgroup2Mount, "tmpfs", 0, coverSize); err != nil {
+		return fmt.Errorf("cover %s with a tmpfs in this mount namespace: %w", Cgroup2Mount, err)
+	}
+	return nil
 }
 
 // Command returns the command line for the runtime with its global options.
 func (r *Runtime) Command(ctx context.Context, args ...string) *exec.Cmd {
-	argv := append([]string(nil), r.wrap...)
+	argv := append([]string(nil), r.Wrap...)
 	argv = append(argv, r.Path)
 	if r.Root != "" {
 		argv = append(argv, "--root", r.Root)
@@ -201,7 +241,7 @@ func (r *Runtime) run(ctx context.Context, stdio *IO, args ...string) ([]byte, e
 	if err == nil {
 		return stdout.Bytes(), nil
 	}
-	ce := &CommandError{Args: cmd.Args[len(r.wrap):], ExitCode: -1, Stderr: stderr.String(), Err: err}
+	ce := &CommandError{Args: cmd.Args[len(r.Wrap):], ExitCode: -1, Stderr: stderr.String(), Err: err}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		ce.ExitCode = ee.ExitCode()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -131,4 +133,34 @@ func TestKillRunning(t *testing.T) {
 			require.NoError(t, r.Delete(ctx, id, false))
 		})
 	}
+}
+
+// TestCrunWrapperLeavesNothing: on a hybrid host crun runs through the
+// per-call wrapper, and makes a cgroup directory (with a cgroup.procs file
+// it cannot remove) in whatever /sys/fs/cgroup/unified is in its
+// namespace. Were the cgroup2 mount only detached, that would be the host's
+// /sys/fs/cgroup tmpfs underneath it, piling up unseen; the wrapper's own
+// tmpfs must take it instead.
+func TestCrunWrapperLeavesNothing(t *testing.T) {
+	testutil.NeedRoot(t, "crun creates cgroups only as root here")
+	if !CrunNeedsCgroup2Hidden() {
+		t.Skip("not a hybrid host with cgroup2 controllers: crun runs without the wrapper")
+	}
+	r, err := New("crun", filepath.Join(t.TempDir(), "crun"))
+	if err != nil {
+		t.Skipf("crun not installed: %v", err)
+	}
+	require.NotEmpty(t, r.Wrap)
+	b, err := bundle.New(filepath.Join(t.TempDir(), "b"), bundle.Options{Args: []string{"true"}})
+	require.NoError(t, err)
+	id := "oci-wrap-" + strconv.Itoa(os.Getpid())
+	code, err := r.Run(context.Background(), id, b.Dir, IO{})
+	require.NoError(t, err)
+	require.Zero(t, code)
+	// Look under the host's cgroup2 mount, in a namespace of this look's own.
+	under := filepath.Join(Cgroup2Mount, id)
+	out, err := exec.Command("unshare", "--mount", "--propagation", "unchanged", "--", "sh", "-c",
+		`mount --make-rprivate /sys/fs/cgroup && umount -l `+Cgroup2Mount+` && if [ -e "$0" ]; then echo left; fi`, under).CombinedOutput()
+	require.NoError(t, err, string(out))
+	assert.Empty(t, strings.TrimSpace(string(out)), "crun left %s on the host's /sys/fs/cgroup tmpfs", under)
 }
