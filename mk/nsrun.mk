@@ -8,10 +8,12 @@ NSRUN_STATIC := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflag
 nsrun:
 	$(NSRUN_STATIC) -o $(BIN)/nsrun ./cmd/nsrun
 
-# Median wall time of `run /bin/true` for nsrun, runc and crun, interleaved;
+# The fair start-cost benchmark (nsbench startcost): `run /bin/true` for nsrun,
+# runc and crun, interleaved, under the same conditions, with the breakdown
+# of nsrun's time by phase;
 # SECCOMP=docker or podman gives the bundle that engine's default profile.
 bench-runtime: deps-bench
-	$(GO) run ./cmd/rtbench -n $(or $(RUNS),50) $(if $(SECCOMP),-seccomp $(SECCOMP)) nsrun runc crun
+	$(GO) run ./cmd/nsbench startcost -n $(or $(RUNS),30) $(if $(SECCOMP),-seccomp $(SECCOMP)) -out $(or $(STARTCOST_OUT),results/startcost.json) nsrun runc crun
 
 # The rootless tests run as this unprivileged account (created when root).
 test-go: test-users

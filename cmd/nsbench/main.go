@@ -1,7 +1,8 @@
 // Command nsbench measures what isolation costs: `nsbench run` runs a
 // benchmark matrix natively and in every container environment present,
 // `nsbench report` turns results files into tables, plots and an HTML page,
-// and `nsbench merge` joins the results of shards.
+// `nsbench merge` joins the results of shards, and `nsbench startcost`
+// compares what OCI runtimes take to start a container (make bench-runtime).
 package main
 
 import (
@@ -24,7 +25,8 @@ const usage = `usage:
   nsbench run    [-config perf/configs/quick.json] [-set path=value]... [-out results/quick.json] [-resume] [-shard i/n]
   nsbench run    -kernels stock,hardened [-arch x86_64|arm64] [-config ...] [-out ...] [-resume]   (in VM guests, one kernel per boot)
   nsbench report [-out results] results.json...
-  nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...`
+  nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...
+  nsbench startcost [-n 30] [-seccomp docker|podman] [-trace=true] [-wrapper=true] [-nsrun BIN] [-out F.json] [nsrun runc crun]`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -44,6 +46,8 @@ func main() {
 		err = reportCmd(os.Args[2:])
 	case "merge":
 		err = merge(os.Args[2:])
+	case "startcost":
+		err = startcostCmd(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q\n%s", os.Args[1], usage)
 	}
