@@ -42,7 +42,8 @@ func Parse(c *specs.LinuxCapabilities) (*Set, error) {
 // DropBounding removes from the bounding set every capability not in
 // s.Bounding. It needs CAP_SETPCAP, so it runs before the uid changes.
 func (s *Set) DropBounding() error {
-	for c := 0; c <= LastCap(); c++ {
+	last := LastCap() // asked once, not per capability
+	for c := 0; c <= last; c++ {
 		if s.Bounding&(1<<uint(c)) != 0 {
 			continue
 		}
@@ -67,7 +68,11 @@ func (s *Set) Apply() error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
-	for c := 0; c <= LastCap(); c++ {
+	if s.Ambient == 0 {
+		return nil
+	}
+	last := LastCap()
+	for c := 0; c <= last; c++ {
 		if s.Ambient&(1<<uint(c)) == 0 {
 			continue
 		}
