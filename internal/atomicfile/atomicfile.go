@@ -26,7 +26,21 @@ import (
 // a FIFO, a socket or a directory is refused: renaming over /dev/null (a
 // --pid-file or -out of /dev/null) would replace the host's null device
 // with a regular file.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, true)
+}
+
+// WriteVolatile replaces path with data as Write does, atomically for
+// readers and with the same refusals, but without the two fsyncs: for
+// files whose content is meaningless after a crash of the machine anyway,
+// such as a container runtime's state (the processes it describes died
+// with the boot). The fsyncs cost a journal commit each on ext4, the
+// largest part of saving nsrun's record.
+func WriteVolatile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, sync bool) (err error) {
 	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() && fi.Mode()&os.ModeSymlink == 0 {
 		return fmt.Errorf("write %s: it is a %s, not a regular file: refusing to replace it (name a regular file)", path, kind(fi.Mode()))
 	}
@@ -51,14 +65,19 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if err := tmp.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: fsync: %w", tmp.Name(), err)
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("write %s: fsync: %w", tmp.Name(), err)
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	return syncDir(dir)
 }

@@ -37,6 +37,12 @@ func TestWriteReplacesWithMode(t *testing.T) {
 // half-written file, or fail with ENOENT), and a reader always sees one
 // writer's whole content.
 func TestConcurrentWriters(t *testing.T) {
+	for name, write := range map[string]func(string, []byte, os.FileMode) error{"Write": Write, "WriteVolatile": WriteVolatile} {
+		t.Run(name, func(t *testing.T) { concurrentWriters(t, write) })
+	}
+}
+
+func concurrentWriters(t *testing.T, write func(string, []byte, os.FileMode) error) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "leases.json")
 	const writers, rounds = 8, 50
@@ -45,7 +51,7 @@ func TestConcurrentWriters(t *testing.T) {
 		// Large enough that a torn write would show.
 		contents[i] = bytes.Repeat([]byte{byte('a' + i)}, 64<<10)
 	}
-	require.NoError(t, Write(path, contents[0], 0o644))
+	require.NoError(t, write(path, contents[0], 0o644))
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*rounds)
 	for i := range writers {
@@ -53,7 +59,7 @@ func TestConcurrentWriters(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range rounds {
-				if err := Write(path, contents[i], 0o644); err != nil {
+				if err := write(path, contents[i], 0o644); err != nil {
 					errs <- err
 				}
 			}

@@ -99,13 +99,16 @@ func (s *Store) lock(ctx context.Context, id string) (func(), error) {
 }
 
 // Save writes the record atomically: a reader sees the old file or the new
-// one, never a torn one.
+// one, never a torn one. It is not fsynced: a record is about processes
+// that a crash of the machine ends too (and it lives under /run, cleared
+// at boot, by default), so durability would buy nothing for two journal
+// commits per save.
 func (s *Store) Save(c *Container) error {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", c.ID, err)
 	}
-	if err := atomicfile.Write(filepath.Join(s.Dir(c.ID), "state.json"), data, 0o600); err != nil {
+	if err := atomicfile.WriteVolatile(filepath.Join(s.Dir(c.ID), "state.json"), data, 0o600); err != nil {
 		return fmt.Errorf("save state of %s: %w", c.ID, err)
 	}
 	return nil
