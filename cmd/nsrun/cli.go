@@ -90,9 +90,14 @@ func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int 
 		return 2
 	}
 	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause), Trace: trace}
-	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
-	defer stop()
 	cmd, cargs := rest[0], rest[1:]
+	ctx := context.Background()
+	switch cmd {
+	case "create", "start", "delete", "pause", "resume", "update":
+		var cancel context.CancelFunc
+		ctx, cancel = interruptible(ctx)
+		defer cancel()
+	}
 	if *systemd && (cmd == "create" || cmd == "run" || cmd == "update") {
 		log.Error(errors.New("--systemd-cgroup: nsrun has no systemd cgroup driver (it manages cgroupfs itself, and needs no systemd); run the engine with cgroupfs: dockerd --exec-opt native.cgroupdriver=cgroupfs, podman --cgroup-manager cgroupfs"))
 		return 1
@@ -117,10 +122,9 @@ func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int 
 	case "delete":
 		err = cmdDelete(ctx, rt, cargs, stderr)
 	case "run":
-		stop() // run forwards SIGINT/SIGTERM to the container instead
+		// run and exec forward signals to the container instead.
 		return cmdRun(rt, cargs, stderr, log)
 	case "exec":
-		stop() // exec forwards signals to the process instead
 		return cmdExec(rt, cargs, stderr, log)
 	case "list":
 		err = cmdList(rt, stdout)
@@ -145,6 +149,43 @@ func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int 
 		return 1
 	}
 	return 0
+}
+
+// interruptible is ctx, cancelled by SIGINT or SIGTERM. Go enables each
+// signal for os/signal with a round trip to a thread of its own (two
+// context switches, each a wait for a CPU on a loaded machine), so the two
+// are enabled in the background while the command works, and never
+// disabled again: nsrun exits instead.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, unix.SIGINT, unix.SIGTERM)
+		select {
+		case <-ch:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
+// forwardable starts catching every signal, for run and exec to forward
+// to the container's process, and returns the channel and a wait for the
+// catching to be in place. All 60-odd signals cost a round trip each to
+// enable (see interruptible), the largest part of a foreground run's
+// context switches: they are enabled in the background while the
+// container is made, and never disabled (nsrun exits instead). A signal
+// that arrives before its catching is in place has its default effect, as
+// one before signal.Notify always had.
+func forwardable() (<-chan os.Signal, func()) {
+	sigs := make(chan os.Signal, 16)
+	done := make(chan struct{})
+	go func() {
+		signal.Notify(sigs)
+		close(done)
+	}()
+	return sigs, func() { <-done }
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -347,9 +388,7 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 	var timeout time.Duration
 	// Signals that arrive while the container is being made are forwarded
 	// once it exists.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	sigs, catching := forwardable()
 	var proxy *os.File
 	p, _, err := createOne(context.Background(), rt, "run", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&detach, "detach", false, "return once the container runs")
@@ -381,6 +420,7 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 		// Before start: the program finds the window size already set.
 		defer startProxy(proxy)()
 	}
+	catching()
 	if err := rt.Start(context.Background(), p.ID); err != nil {
 		log.Error(err)
 		_ = rt.Delete(context.Background(), p.ID, true)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -64,9 +63,7 @@ func (f *execFlags) register(fs *flag.FlagSet) {
 func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) int {
 	// Signals that arrive while the process is being made are forwarded
 	// once it exists.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	sigs, catching := forwardable()
 	fail := func(err error) int {
 		if !errors.Is(err, flag.ErrHelp) {
 			log.Error(err)
@@ -129,6 +126,7 @@ func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) 
 	if f.detach {
 		return 0
 	}
+	catching()
 	var restore func()
 	if proxy != nil {
 		restore = startProxy(proxy)
