@@ -24,18 +24,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The points, in the order a `run` passes them. The time before a point,
-// since the previous one, is the phase its Label names.
+// The points, in the order a `run` passes them on a cgroup v1 host (on v2
+// the cgroup is made before the init is cloned into it). The time before
+// a point, since the previous one, is the phase its Label names.
 const (
 	Spawn        = "spawn"         // the caller forks nsrun (benchmark)
 	Main         = "main"          // nsrun's main runs (exec + Go runtime start)
 	Validated    = "validated"     // config loaded, validated, seccomp compiled
-	StateSaved   = "state"         // lock taken, first record saved
-	CgroupMade   = "cgroup"        // cgroup directories made, limits set
-	Sealed       = "sealed"        // sealed exe, exec fifo, sync socket
+	Sealed       = "sealed"        // id locked; sealed exe, exec fifo, sync socket
 	Cloned       = "cloned"        // init cloned into its namespaces and exec'd
+	StateSaved   = "state"         // record saved (with the init's pid)
+	CgroupMade   = "cgroup"        // cgroup directories made, limits set
 	InitMain     = "init-main"     // the init's Go runtime is up (init)
-	CgroupJoined = "cgroup-joined" // init moved into its cgroups (v1), pid saved
+	CgroupJoined = "cgroup-joined" // init moved into its cgroups (v1)
 	Configured   = "configured"    // init has its config (init)
 	Namespaces   = "namespaces"    // createRuntime hooks done, init continues
 	Mounted      = "mounted"       // rootfs and mounts made (init)
@@ -51,10 +52,11 @@ const (
 	Reaped       = "reaped"        // the caller reaped nsrun (benchmark)
 )
 
-// Order lists the points in the order a `run` passes them (the init's Go
-// start and nsrun's cgroup join may swap: they run at once).
+// Order lists the points in the order a `run` passes them on cgroup v1
+// (the init's Go start runs while nsrun saves the record and makes the
+// cgroup: their points fall in any order).
 func Order() []string {
-	return []string{Spawn, Main, Validated, StateSaved, CgroupMade, Sealed, Cloned, InitMain, CgroupJoined,
+	return []string{Spawn, Main, Validated, Sealed, Cloned, StateSaved, CgroupMade, InitMain, CgroupJoined,
 		Configured, Namespaces, Mounted, HooksDone, Pivoted, Ready, Created, Started, Woken, Execve, Exited, Deleted, Reaped}
 }
 
@@ -62,12 +64,12 @@ func Order() []string {
 var labels = map[string]string{
 	Main:         "nsrun exec + Go runtime start",
 	Validated:    "validate config",
-	StateSaved:   "state (lock, record)",
-	CgroupMade:   "cgroup (mkdir, limits)",
-	Sealed:       "sealed exe, fifo, socket",
+	Sealed:       "lock, fifo, socket, sealed exe",
 	Cloned:       "clone + exec of init",
+	StateSaved:   "state record",
+	CgroupMade:   "cgroup (mkdir, limits)",
 	InitMain:     "init: Go runtime start",
-	CgroupJoined: "cgroup join (v1), pid saved",
+	CgroupJoined: "cgroup join (v1)",
 	Configured:   "handshake: config to init",
 	Namespaces:   "handshake: createRuntime hooks",
 	Mounted:      "init: mounts",

@@ -1,0 +1,379 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsbench/nsbench/internal/procfs"
+	"github.com/nsbench/nsbench/runtime/cgroups"
+	"github.com/nsbench/nsbench/runtime/hooks"
+	"github.com/nsbench/nsbench/runtime/seccomp"
+	"github.com/nsbench/nsbench/runtime/spec"
+	"github.com/nsbench/nsbench/runtime/state"
+	"github.com/nsbench/nsbench/runtime/timeline"
+)
+
+// creation is one `create` on its way: what the steps of Create share.
+type creation struct {
+	o        CreateOptions
+	s        *specs.Spec
+	bundle   string
+	rootfs   string
+	rootless bool
+	filter   *seccomp.Filter
+	layout   *cgroups.Layout
+	// mgr is the container's cgroup; nil for a rootless container that
+	// may have none.
+	mgr *cgroups.Manager
+
+	st  *state.Store
+	rec *state.Container
+	// cleanup undoes what the steps made when a later one fails.
+	cleanup undo
+
+	// The init's side of things, closed when Create returns.
+	fifo, result, parentSock, childSock, exe *os.File
+	fifoFD, resultFD, consoleFD              int
+	sp                               *spawned
+	bornInCgroup                     bool
+	// stopDeadline ends the watch that unblocks the socket when ctx ends.
+	stopDeadline func() bool
+}
+
+// Create builds container o.ID from its bundle and leaves its init blocked
+// before execve. On failure everything it made is removed again.
+//
+// The steps, and why in this order: the config is checked before anything
+// exists. The init is started as early as it can be, right after the
+// container's id is reserved: its exec and Go runtime start (a few ms)
+// then run while nsrun saves the record and makes the cgroup, instead of
+// after. It can do nothing meanwhile but wait for its config, which it
+// gets only once it is in its cgroup; and it exits on its own should nsrun
+// die before (its socket reads end of file). On cgroup v2 the cgroup comes
+// first instead, for the init is cloned straight into it. Then the
+// handshake: config, namespaces (createRuntime hooks), ready.
+func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err error) {
+	c, err := r.checkConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	r.Trace.Mark(timeline.Validated)
+	c.st = r.store()
+	unlock, err := c.st.Create(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	defer func() {
+		if err != nil {
+			c.cleanup.run()
+		}
+	}()
+	c.cleanup.push(func() { _ = c.st.Remove(o.ID) })
+	defer c.close()
+	c.rec = &state.Container{
+		State:    specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Bundle: c.bundle, Annotations: c.s.Annotations},
+		Created:  time.Now().UTC(),
+		Rootless: c.rootless,
+		Config:   c.s,
+	}
+	if c.mgr != nil {
+		c.rec.CgroupPaths = c.mgr.Paths()
+	}
+	if err := r.prepareInit(c); err != nil {
+		return nil, err
+	}
+	v2 := c.mgr != nil && c.layout.Mode() == cgroups.ModeV2
+	if v2 {
+		if err := r.saveRecord(c); err != nil {
+			return nil, err
+		}
+		if err := r.makeCgroup(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.startInit(ctx, c); err != nil {
+		return nil, err
+	}
+	if !v2 {
+		if err := r.saveRecord(c); err != nil {
+			return nil, err
+		}
+		if err := r.makeCgroup(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.joinCgroup(c); err != nil {
+		return nil, err
+	}
+	return r.handshake(ctx, c)
+}
+
+// checkConfig loads and validates the bundle's config and everything
+// derived from it (seccomp filter, cgroup paths) before anything exists.
+func (r *Runtime) checkConfig(o CreateOptions) (*creation, error) {
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle path %s: %w", o.Bundle, err)
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := spec.Validate(s, bundle); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	r.normalize(s)
+	switch {
+	case s.Process.Terminal && o.ConsoleSocket == nil:
+		return nil, errors.New("config.json: process.terminal is true: pass --console-socket (a unix socket that receives the pty master), or run it in the foreground with `nsrun run`")
+	case !s.Process.Terminal && o.ConsoleSocket != nil:
+		return nil, errors.New("--console-socket given but config.json's process.terminal is false: set it to true or drop the socket")
+	}
+	c := &creation{o: o, s: s, bundle: bundle, rootless: os.Geteuid() != 0, fifoFD: -1, resultFD: -1, consoleFD: -1}
+	if c.filter, err = compileSeccomp(s.Linux.Seccomp); err != nil {
+		return nil, err
+	}
+	if c.rootfs, err = spec.RootfsPath(s, bundle); err != nil {
+		return nil, err
+	}
+	// The one reading of the host's cgroup layout for this container.
+	if c.layout, err = cgroups.HostLayout(); err != nil {
+		return nil, err
+	}
+	if c.mgr, err = r.cgroup(c.layout, s, o.ID, c.rootless); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// saveRecord saves the container's record: before its cgroup exists, so a
+// create killed at any later point leaves a record `delete --force` can
+// clean up from (the init, when it runs already, by its pid).
+func (r *Runtime) saveRecord(c *creation) error {
+	if c.sp != nil {
+		c.notePid()
+	}
+	if err := c.st.Save(c.rec); err != nil {
+		return err
+	}
+	r.Trace.Mark(timeline.StateSaved)
+	r.testPause("state-saved")
+	return nil
+}
+
+// notePid records the init's pid and start time (which tell it from a
+// later process with the same pid).
+func (c *creation) notePid() {
+	c.rec.Pid = c.sp.Pid
+	if ps, err := procfs.ReadStat(c.sp.Pid); err == nil {
+		c.rec.InitStartTime = ps.StartTime
+	}
+}
+
+// makeCgroup makes the container's cgroup directories and sets its limits.
+func (r *Runtime) makeCgroup(c *creation) error {
+	if c.mgr == nil {
+		r.Trace.Mark(timeline.CgroupMade)
+		return nil
+	}
+	mgr := c.mgr
+	c.cleanup.push(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mgr.Signal(unix.SIGKILL)
+		_ = mgr.Destroy(ctx)
+	})
+	if err := mgr.Create(); err != nil {
+		return err
+	}
+	if err := mgr.Set(withAllowedDevices(c.s)); err != nil {
+		return err
+	}
+	r.Trace.Mark(timeline.CgroupMade)
+	r.testPause("cgroup-created")
+	return nil
+}
+
+// prepareInit makes what the init is started with: the exec fifo, the
+// sync socket, the sealed executable (and the seccomp filter's file).
+func (r *Runtime) prepareInit(c *creation) (err error) {
+	dir := c.st.Dir(c.o.ID)
+	if err := saveFilter(dir, c.filter); err != nil {
+		return err
+	}
+	// The init reads the exec fifo and so blocks until `start` writes; it
+	// reports on the result fifo what kept it from the program.
+	if c.fifo, err = makeFifo(dir, fifoName); err != nil {
+		return err
+	}
+	if c.result, err = makeFifo(dir, resultName); err != nil {
+		return err
+	}
+	if c.parentSock, c.childSock, err = socketpair(); err != nil {
+		return err
+	}
+	if c.exe, err = sealedExe(dir); err != nil {
+		return err
+	}
+	r.Trace.Mark(timeline.Sealed)
+	return nil
+}
+
+// close closes the init's side of things held by nsrun.
+func (c *creation) close() {
+	if c.stopDeadline != nil {
+		c.stopDeadline()
+	}
+	for _, f := range []*os.File{c.fifo, c.result, c.parentSock, c.childSock, c.exe} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// startInit starts the container's init in its namespaces (on cgroup v2
+// straight in its cgroup); it then waits for its config.
+func (r *Runtime) startInit(ctx context.Context, c *creation) error {
+	o, s := c.o, c.s
+	so := &spawnOptions{
+		ID: o.ID, Namespaces: s.Linux.Namespaces, UIDMappings: s.Linux.UIDMappings, GIDMappings: s.Linux.GIDMappings,
+		Rootless: c.rootless, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Sock: c.childSock, Exe: c.exe, CgroupFD: -1,
+		Trace: r.Trace.File(),
+	}
+	for i := 0; i < o.PreserveFDs; i++ {
+		so.Extra = append(so.Extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	c.fifoFD = 3 + len(so.Extra)
+	so.Extra = append(so.Extra, c.fifo)
+	c.resultFD = 3 + len(so.Extra)
+	so.Extra = append(so.Extra, c.result)
+	if o.ConsoleSocket != nil {
+		c.consoleFD = 3 + len(so.Extra)
+		so.Extra = append(so.Extra, o.ConsoleSocket)
+	}
+	// On cgroup v2 the init is cloned straight into its cgroup. Elsewhere
+	// it is moved in after the clone (joinCgroup): on v1 that first
+	// cgroup.procs write waits out an RCU grace period.
+	if c.mgr != nil {
+		fd, err := c.mgr.OpenV2()
+		if err != nil {
+			return err
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			so.CgroupFD = fd
+			c.bornInCgroup = true
+		}
+	}
+	// The init's errors surface on the socket; a hung init must not hang
+	// create.
+	parent := c.parentSock
+	c.stopDeadline = context.AfterFunc(ctx, func() { _ = parent.SetDeadline(time.Now()) })
+	sp, err := spawn(so, c.parentSock)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("create %s: %w", o.ID, ctx.Err())
+		}
+		return fmt.Errorf("create %s: %w", o.ID, err)
+	}
+	c.childSock.Close()
+	c.childSock = nil
+	c.sp = sp
+	c.cleanup.push(sp.kill)
+	r.Trace.Mark(timeline.Cloned)
+	return nil
+}
+
+// joinCgroup moves the init into its cgroup where it was not born there,
+// and records its pid where that was not saved yet (cgroup v2).
+func (r *Runtime) joinCgroup(c *creation) error {
+	if c.rec.Pid == 0 {
+		c.notePid()
+		if err := c.st.Save(c.rec); err != nil {
+			return err
+		}
+	}
+	if c.mgr != nil && !c.bornInCgroup {
+		if err := c.mgr.Apply(c.sp.Pid); err != nil {
+			return err
+		}
+	}
+	r.Trace.Mark(timeline.CgroupJoined)
+	r.testPause("init-started")
+	return nil
+}
+
+// handshake sends the init its config, runs the createRuntime hooks once
+// its namespaces exist and returns when it is ready: rootfs pivoted,
+// blocked before execve.
+func (r *Runtime) handshake(ctx context.Context, c *creation) (*Process, error) {
+	o, s, st, rec := c.o, c.s, c.st, c.rec
+	conn := c.sp.conn
+	r.testPause("before-config")
+	if err := conn.send(message{Type: msgConfig, Config: &initConfig{
+		State: rec.State, Rootfs: c.rootfs, Spec: withoutSeccomp(s), CgroupV2: c.layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(c.layout, c.mgr),
+		FirstFD: 3 + o.PreserveFDs, FifoFD: c.fifoFD, ResultFD: c.resultFD, ConsoleFD: c.consoleFD,
+		Seccomp: c.filter,
+	}}); err != nil {
+		return nil, err
+	}
+	for {
+		m, err := conn.recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("create %s: %w", o.ID, ctx.Err())
+			}
+			return nil, fmt.Errorf("create %s: the container's init exited before it was ready: %s", o.ID, c.sp.exitReason())
+		}
+		switch m.Type {
+		case msgError:
+			return nil, fmt.Errorf("create %s: %s", o.ID, m.Error)
+		case msgNamespaces:
+			hst := rec.State
+			if s.Hooks != nil {
+				// From the first createRuntime hook on, a failed create
+				// runs the poststop hooks, as delete would: a hook that
+				// set something up (nsnet's veth and lease) has it undone.
+				c.cleanup.push(func() {
+					ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+					defer cancel()
+					r.poststop(ctx, rec)
+				})
+				//lint:ignore SA1019 the spec still requires running legacy prestart hooks, at createRuntime time
+				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &hst); err != nil {
+					return nil, err
+				}
+				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &hst); err != nil {
+					return nil, err
+				}
+			}
+			r.testPause("hooks-done")
+			if err := conn.send(message{Type: msgContinue}); err != nil {
+				return nil, err
+			}
+			r.Trace.Mark(timeline.Namespaces)
+		case msgReady:
+			r.testPause("ready")
+			rec.Status = specs.StateCreated
+			if err := st.Save(rec); err != nil {
+				return nil, err
+			}
+			r.Trace.Mark(timeline.Created)
+			r.testPause("created-saved")
+			return &Process{ID: o.ID, Pid: c.sp.Pid, sp: c.sp}, nil
+		default:
+			return nil, fmt.Errorf("create %s: unexpected %q message from the container's init", o.ID, m.Type)
+		}
+	}
+}
