@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,15 +53,27 @@ type spawnOptions struct {
 	Trace *os.File
 }
 
-// spawned is a started `nsrun init` and the channel to it.
+// spawned is a started `nsrun init` and the channel to it. It is started
+// with syscall.ForkExec and reaped with wait4, not with os/exec: the first
+// os.StartProcess of a process forks a throw-away child to check that
+// pidfds work, a fork and a reap on every container's start.
 type spawned struct {
 	// Pid is the process that goes on: the init, or for a pid namespace
 	// the child the constructor forked (nsrun's child too, CLONE_PARENT).
 	Pid int
-	cmd *exec.Cmd
+	// first is the process nsrun started while it is not yet reaped: the
+	// constructor's, which reports Pid and exits when it forks.
+	first int
 	// FirstExtraFD is the descriptor number of Extra[0] in the child.
 	FirstExtraFD int
 	conn         *conn
+
+	// reaped is Pid's wait, done once whoever asks first; gone is set
+	// then, so that no signal is sent to a pid that may be reused.
+	reaped sync.Once
+	gone   atomic.Bool
+	ws     syscall.WaitStatus
+	werr   error
 }
 
 // needsNSEnter: joining a namespace by path goes through the C constructor
@@ -95,18 +109,17 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 			return nil, err
 		}
 	}
-	cmd := &exec.Cmd{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)
-	cmd.ExtraFiles = append(append([]*os.File(nil), o.Extra...), o.Sock, o.Exe)
+	files := append([]*os.File{orStd(o.Stdin, os.Stdin), orStd(o.Stdout, os.Stdout), orStd(o.Stderr, os.Stderr)}, o.Extra...)
+	files = append(files, o.Sock, o.Exe)
 	syncFD := 3 + len(o.Extra)
 	exeFD := strconv.Itoa(syncFD + 1)
-	cmd.Path = "/proc/self/fd/" + exeFD
+	path := "/proc/self/fd/" + exeFD
 	// The id in argv names the init in ps until it execs the program.
-	cmd.Args = []string{"nsrun", "init", o.ID}
-	cmd.Env = []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD}
+	args := []string{"nsrun", "init", o.ID}
+	env := []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD}
 	if o.Trace != nil {
-		cmd.Env = append(cmd.Env, envTraceFD+"="+strconv.Itoa(3+len(cmd.ExtraFiles)))
-		cmd.ExtraFiles = append(cmd.ExtraFiles, o.Trace)
+		env = append(env, envTraceFD+"="+strconv.Itoa(len(files)))
+		files = append(files, o.Trace)
 	}
 	attr := &syscall.SysProcAttr{Setsid: true}
 	if o.CgroupFD >= 0 {
@@ -114,7 +127,7 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 	}
 	var req *nsenter.Request
 	if useC {
-		cmd.Env = append(cmd.Env, nsenter.Env+"=1")
+		env = append(env, nsenter.Env+"=1")
 		req = nsenterRequest(o)
 	} else {
 		for _, ns := range o.Namespaces {
@@ -133,11 +146,17 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: o.Rootless}
 		}
 	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start container init (%s, sealed nsrun): %w", cmd.Path, err)
+	fds := make([]uintptr, len(files))
+	for i, f := range files {
+		fds[i] = f.Fd()
 	}
-	sp := &spawned{Pid: cmd.Process.Pid, cmd: cmd, FirstExtraFD: 3, conn: newConn(parent)}
+	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{Env: env, Files: fds, Sys: attr})
+	// The files must stay open until the child has them.
+	goruntime.KeepAlive(files)
+	if err != nil {
+		return nil, fmt.Errorf("start container init (%s, sealed nsrun): %w", path, err)
+	}
+	sp := &spawned{Pid: pid, first: pid, FirstExtraFD: 3, conn: newConn(parent)}
 	if req == nil {
 		return sp, nil
 	}
@@ -184,15 +203,16 @@ func (sp *spawned) nsenter(req *nsenter.Request, o *spawnOptions) error {
 	for {
 		m, err := sp.conn.recv()
 		if err != nil {
-			return fmt.Errorf("the container's init exited while joining its namespaces: %s", exitReason(sp.cmd, sp.cmd.Process.Pid))
+			return fmt.Errorf("the container's init exited while joining its namespaces: %s", sp.exitReason())
 		}
 		switch m.Type {
 		case msgError:
 			// The constructor's process exits after reporting.
-			_ = sp.cmd.Wait()
+			_, _ = sp.wait()
+			sp.first = 0
 			return errors.New(m.Error)
 		case msgIDMap:
-			if err := writeIDMaps(sp.cmd.Process.Pid, o.UIDMappings, o.GIDMappings, o.Rootless); err != nil {
+			if err := writeIDMaps(sp.first, o.UIDMappings, o.GIDMappings, o.Rootless); err != nil {
 				return err
 			}
 			if err := sp.conn.sendRaw([]byte{nsenter.Ack}); err != nil {
@@ -202,13 +222,15 @@ func (sp *spawned) nsenter(req *nsenter.Request, o *spawnOptions) error {
 			if m.Pid <= 0 {
 				return fmt.Errorf("the container's init reported pid %d", m.Pid)
 			}
-			if m.Pid != sp.cmd.Process.Pid {
+			if m.Pid != sp.first {
 				// The constructor forked and exits: reap it. Its child is
 				// ours (CLONE_PARENT).
-				if err := sp.cmd.Wait(); err != nil {
-					return fmt.Errorf("the container's init exited after forking into its pid namespace: %w", err)
+				ws, err := reap(sp.first)
+				sp.first = 0
+				if err != nil || ws.ExitStatus() != 0 || !ws.Exited() {
+					sp.Pid = m.Pid
+					return fmt.Errorf("the container's init exited after forking into its pid namespace: %s", waitString(ws))
 				}
-				sp.cmd = nil
 			}
 			sp.Pid = m.Pid
 			return nil
@@ -218,46 +240,47 @@ func (sp *spawned) nsenter(req *nsenter.Request, o *spawnOptions) error {
 	}
 }
 
-// wait waits for the process that goes on and returns its wait status.
-func (sp *spawned) wait() (syscall.WaitStatus, error) {
-	var ps *os.ProcessState
-	var err error
-	if sp.cmd != nil {
-		err = sp.cmd.Wait()
-		ps = sp.cmd.ProcessState
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			err = nil
+// reap waits for pid to exit (wait4, EINTR retried).
+func reap(pid int) (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == syscall.EINTR {
+			continue
 		}
-	} else {
-		var p *os.Process
-		if p, err = os.FindProcess(sp.Pid); err == nil {
-			ps, err = p.Wait()
+		if err != nil {
+			return 0, fmt.Errorf("wait for pid %d: %w", pid, err)
 		}
+		return ws, nil
 	}
-	if ps == nil {
-		return 0, err
-	}
-	ws, _ := ps.Sys().(syscall.WaitStatus)
-	return ws, err
 }
 
-// kill ends the process and reaps it.
+// wait waits for the process that goes on and returns its wait status;
+// every caller gets the one wait's result.
+func (sp *spawned) wait() (syscall.WaitStatus, error) {
+	sp.reaped.Do(func() {
+		sp.ws, sp.werr = reap(sp.Pid)
+		sp.gone.Store(true)
+	})
+	return sp.ws, sp.werr
+}
+
+// kill ends the process (and the constructor's, if it still runs) and
+// reaps it.
 func (sp *spawned) kill() {
-	_ = unix.Kill(sp.Pid, unix.SIGKILL)
-	if sp.cmd != nil && sp.cmd.Process.Pid != sp.Pid {
-		_ = sp.cmd.Process.Kill()
-		_ = sp.cmd.Wait()
-		sp.cmd = nil
+	if !sp.gone.Load() {
+		_ = unix.Kill(sp.Pid, unix.SIGKILL)
+	}
+	if sp.first != 0 && sp.first != sp.Pid {
+		_ = unix.Kill(sp.first, unix.SIGKILL)
+		_, _ = reap(sp.first)
+		sp.first = 0
 	}
 	_, _ = sp.wait()
 }
 
 // exitReason says why the process that goes on stopped talking.
 func (sp *spawned) exitReason() string {
-	if sp.cmd != nil {
-		return exitReason(sp.cmd, sp.Pid)
-	}
 	done := make(chan string, 1)
 	go func() {
 		ws, err := sp.wait()
@@ -283,20 +306,6 @@ func waitString(ws syscall.WaitStatus) string {
 		return "signal: " + ws.Signal().String()
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
-}
-
-func exitReason(cmd *exec.Cmd, pid int) string {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err == nil {
-			return "exit status 0"
-		}
-		return err.Error()
-	case <-time.After(2 * time.Second):
-		return fmt.Sprintf("pid %d closed its channel but did not exit", pid)
-	}
 }
 
 var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
