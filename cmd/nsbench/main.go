@@ -26,7 +26,7 @@ const usage = `usage:
   nsbench run    -kernels stock,hardened [-arch x86_64|arm64] [-config ...] [-out ...] [-resume]   (in VM guests, one kernel per boot)
   nsbench report [-out results] results.json...
   nsbench merge  [-config c.json] -out merged.json shard1.json shard2.json...
-  nsbench startcost [-n 30] [-seccomp docker|podman] [-trace=true] [-wrapper=true] [-nsrun BIN] [-out F.json] [nsrun runc crun]`
+  nsbench startcost [-n 30] [-seccomp docker|podman] [-trace=true] [-wrapper=true] [-nsrun BIN] [-out F.json] [nsrun runc crun | LABEL=PATH ...]`
 
 func main() {
 	if len(os.Args) < 2 {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -70,7 +71,7 @@ func startcostCmd(ctx context.Context, args []string) error {
 		dir = d
 	}
 	// nsrun is resolved (built) once, before any namespace.
-	if slices.Contains(names, "nsrun") {
+	if slices.Contains(names, "nsrun") && *nsrunBin == "" {
 		bin, err := gobuild.Resolve(ctx, "nsrun", *nsrunBin, os.Getenv, filepath.Join(dir, "bin"), "")
 		if err != nil {
 			return err
@@ -101,12 +102,15 @@ func startcostCmd(ctx context.Context, args []string) error {
 	default:
 		o.Setup = "no cgroup2 controllers to hide from crun: every runtime runs as it is"
 	}
-	for _, name := range names {
+	for i, name := range names {
 		path := name
-		if name == "nsrun" {
+		if label, p, ok := strings.Cut(name, "="); ok {
+			name, path = label, p
+		}
+		if name == "nsrun" && path == name {
 			path = *nsrunBin
 		}
-		r, err := oci.New(path, filepath.Join(dir, "state-"+name))
+		r, err := oci.New(path, filepath.Join(dir, "state-"+strconv.Itoa(i)))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "startcost: skip %s: %v\n", name, err)
 			continue

@@ -16,15 +16,15 @@ func Print(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, "load average before %s, after %s\n\n", r.Load[0], r.Load[1])
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\truns\twall median\t95% CI\tp10\tp90\tCPU median\t95% CI\tversion\t")
+	fmt.Fprintln(tw, "\truns\twall median\t95% CI\tp10\tp90\tCPU median\t95% CI\tctx sw\tversion\t")
 	for _, row := range r.Rows {
 		s := row.Stat
 		if s.Wall == nil {
-			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t%s\t\n", row.Name, row.Version)
+			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t-\t%s\t\n", row.Name, row.Version)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.Name, s.N, ms(s.Wall.Median), ci(*s.Wall), ms(s.Wall.P10), ms(s.Wall.P90),
-			ms(s.CPU.Median), ci(*s.CPU), row.Version)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t%s\t\n", row.Name, s.N, ms(s.Wall.Median), ci(*s.Wall), ms(s.Wall.P10), ms(s.Wall.P90),
+			ms(s.CPU.Median), ci(*s.CPU), s.CSW, row.Version)
 	}
 	tw.Flush()
 	for _, row := range r.Rows {
@@ -37,6 +37,15 @@ func Print(w io.Writer, r *Result) {
 		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "\tpairs\twall\t95% CI\tCPU\t95% CI\t")
 		for _, d := range r.Diffs {
+			fmt.Fprintf(tw, "%s - %s\t%d\t%s\t%s\t%s\t%s\t\n", d.A, d.B, d.N, ms(d.Wall.Median), ci(d.Wall), ms(d.CPU.Median), ci(d.CPU))
+		}
+		tw.Flush()
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintln(w, "\nwhat each build of nsrun changed, against the one before it (paired by round; negative: faster):")
+		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "\tpairs\twall\t95% CI\tCPU\t95% CI\t")
+		for _, d := range r.Steps {
 			fmt.Fprintf(tw, "%s - %s\t%d\t%s\t%s\t%s\t%s\t\n", d.A, d.B, d.N, ms(d.Wall.Median), ci(d.Wall), ms(d.CPU.Median), ci(d.CPU))
 		}
 		tw.Flush()

@@ -90,6 +90,9 @@ type Sample struct {
 	Round int     `json:"round"`
 	Wall  float64 `json:"wall_ms"`
 	CPU   float64 `json:"cpu_ms"`
+	// CSW counts the context switches (voluntary and not) of the runtime
+	// and its reaped children: each is a wait for a CPU on a loaded host.
+	CSW int64 `json:"csw"`
 }
 
 // Estimate is a median with its distribution-free 95 % interval.
@@ -105,6 +108,8 @@ type RowStats struct {
 	N    int       `json:"n"`
 	Wall *Estimate `json:"wall_ms,omitempty"`
 	CPU  *Estimate `json:"cpu_ms,omitempty"`
+	// CSW is the median number of context switches.
+	CSW float64 `json:"csw"`
 }
 
 // Diff is a paired comparison: the median of the per-round differences
@@ -133,6 +138,9 @@ type Result struct {
 	Load  [2]string `json:"load"`
 	Rows  []*Row    `json:"rows"`
 	Diffs []Diff    `json:"diffs"`
+	// Steps compare consecutive builds of nsrun given as rows named
+	// nsrun@LABEL (each minus the one before): what each change bought.
+	Steps []Diff `json:"steps,omitempty"`
 	// Wrapper is the per-call wrapper's own cost: (wrapper + /bin/true)
 	// minus /bin/true, paired by round.
 	Wrapper *Diff   `json:"wrapper,omitempty"`
@@ -143,6 +151,7 @@ type Result struct {
 
 type sample struct {
 	wall, cpu float64 // ms
+	csw       int64
 	// t0 and t1 are the fork and the reap (timeline.Now).
 	t0, t1 int64
 	phases []timeline.Phase
@@ -192,7 +201,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				continue
 			}
 			row.Wall, row.CPU = append(row.Wall, s.wall), append(row.CPU, s.cpu)
-			row.Samples = append(row.Samples, Sample{Round: k, Wall: s.wall, CPU: s.cpu})
+			row.Samples = append(row.Samples, Sample{Round: k, Wall: s.wall, CPU: s.cpu, CSW: s.csw})
 			if s.phases != nil {
 				traces = append(traces, s.phases)
 			}
@@ -206,6 +215,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		r.Stat = rowStats(r)
 	}
 	res.Diffs = diffs(rows)
+	res.Steps = steps(rows)
 	if o.Wrapper != nil {
 		if d, ok := pairDiff(find(rows, rowWrapperTrue), find(rows, rowTrue)); ok {
 			res.Wrapper = &d
@@ -339,6 +349,7 @@ func timeCommand(cmd *exec.Cmd) (s sample, pid int, err error) {
 		pid = cmd.ProcessState.Pid()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			s.cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e6
+			s.csw = ru.Nvcsw + ru.Nivcsw
 		}
 	}
 	if err != nil {
@@ -391,6 +402,11 @@ func rowStats(r *Row) RowStats {
 	if st.N > 0 {
 		w, c := estimate(r.Wall), estimate(r.CPU)
 		st.Wall, st.CPU = &w, &c
+		var csw []float64
+		for _, s := range r.Samples {
+			csw = append(csw, float64(s.CSW))
+		}
+		st.CSW = stats.Median(csw)
 	}
 	return st
 }
@@ -409,6 +425,24 @@ func diffs(rows []*Row) []Diff {
 		if d, ok := pairDiff(a, b); ok {
 			out = append(out, d)
 		}
+	}
+	return out
+}
+
+// steps compares each row named nsrun@LABEL with the one before it.
+func steps(rows []*Row) []Diff {
+	var out []Diff
+	var prev *Row
+	for _, r := range rows {
+		if !strings.HasPrefix(r.Name, "nsrun@") {
+			continue
+		}
+		if prev != nil {
+			if d, ok := pairDiff(r, prev); ok {
+				out = append(out, d)
+			}
+		}
+		prev = r
 	}
 	return out
 }

@@ -27,6 +27,22 @@ func TestPairDiffUsesRoundsBothHave(t *testing.T) {
 	assert.False(t, ok, "no pair, no interval")
 }
 
+func TestStepsCompareConsecutiveBuilds(t *testing.T) {
+	rows := []*Row{
+		{Name: "nsrun@a", Wall: []float64{10, 10}, CPU: []float64{5, 5}},
+		{Name: "crun", Wall: []float64{1, 1}, CPU: []float64{1, 1}},
+		{Name: "nsrun@b", Wall: []float64{8, 6}, CPU: []float64{4, 4}},
+		{Name: "nsrun@c", Wall: []float64{7, 5}, CPU: []float64{4, 2}},
+	}
+	st := steps(rows)
+	require.Len(t, st, 2, "crun is no build of nsrun")
+	assert.Equal(t, "nsrun@b", st[0].A)
+	assert.Equal(t, "nsrun@a", st[0].B)
+	assert.InDelta(t, -3, st[0].Wall.Median, 1e-9)
+	assert.InDelta(t, -1, st[1].Wall.Median, 1e-9)
+	assert.InDelta(t, -1, st[1].CPU.Median, 1e-9)
+}
+
 func TestPhaseStatsFollowTimelineOrder(t *testing.T) {
 	runs := [][]timeline.Phase{
 		{{Point: timeline.Main, NS: 2e6}, {Point: timeline.Validated, NS: 1e6}, {Point: timeline.Reaped, NS: 1e6}},
