@@ -55,11 +55,15 @@ func Print(w io.Writer, r *Result) {
 			ms(d.Wall.Median), ci(d.Wall), ms(d.CPU.Median), ci(d.CPU))
 	}
 	if len(r.Phases) > 0 {
-		fmt.Fprintf(w, "\nwhere nsrun's time goes (traced runs; the time until each point, nsrun and its init on one clock; total median %s):\n", ms(r.TracedTotal))
+		fmt.Fprintf(w, "\nwhere nsrun's time goes (traced runs; the time until each point, nsrun and its init on one clock; total median %s; CPU: of the process that passed the point, since its previous one):\n", ms(r.TracedTotal))
 		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "phase\tmedian\tp10\tp90\t")
+		fmt.Fprintln(tw, "phase\twall median\tp10\tp90\tCPU median\t")
 		for _, p := range r.Phases {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", p.Label, ms(p.MS.Median), ms(p.MS.P10), ms(p.MS.P90))
+			c := "-"
+			if p.CPU != nil {
+				c = ms(p.CPU.Median)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", p.Label, ms(p.MS.Median), ms(p.MS.P10), ms(p.MS.P90), c)
 		}
 		tw.Flush()
 	}

@@ -128,6 +128,9 @@ type Phase struct {
 	Label string   `json:"label"`
 	N     int      `json:"n"`
 	MS    Estimate `json:"ms"`
+	// CPU is the CPU time the process that passed Point used since its
+	// previous point (since its start for its first), when recorded.
+	CPU *Estimate `json:"cpu_ms,omitempty"`
 }
 
 // Result is the whole benchmark.
@@ -471,12 +474,15 @@ func phaseStats(traces [][]timeline.Phase) ([]Phase, float64) {
 	if len(traces) == 0 {
 		return nil, 0
 	}
-	per := map[string][]float64{}
+	per, cpu := map[string][]float64{}, map[string][]float64{}
 	var totals []float64
 	for _, tr := range traces {
 		var total int64
 		for _, p := range tr {
 			per[p.Point] = append(per[p.Point], float64(p.NS)/1e6)
+			if p.CPU >= 0 {
+				cpu[p.Point] = append(cpu[p.Point], float64(p.CPU)/1e6)
+			}
 			total += p.NS
 		}
 		totals = append(totals, float64(total)/1e6)
@@ -487,7 +493,12 @@ func phaseStats(traces [][]timeline.Phase) ([]Phase, float64) {
 		if !ok {
 			continue
 		}
-		out = append(out, Phase{Point: pt, Label: timeline.Label(pt), N: len(xs), MS: estimate(xs)})
+		ph := Phase{Point: pt, Label: timeline.Label(pt), N: len(xs), MS: estimate(xs)}
+		if cs := cpu[pt]; len(cs) > 0 {
+			e := estimate(cs)
+			ph.CPU = &e
+		}
+		out = append(out, ph)
 	}
 	return out, stats.Median(totals)
 }

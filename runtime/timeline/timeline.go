@@ -106,6 +106,9 @@ type Event struct {
 	Pid   int    `json:"pid"`
 	// NS is CLOCK_MONOTONIC in nanoseconds.
 	NS int64 `json:"ns"`
+	// CPU is the CPU time (user + system, every thread) the process had
+	// used by then, in nanoseconds; 0 when not known.
+	CPU int64 `json:"cpu_ns,omitempty"`
 }
 
 // Recorder buffers one process's events and appends them to the trace file
@@ -144,16 +147,25 @@ func (r *Recorder) Mark(point string) {
 	if r == nil {
 		return
 	}
-	r.events = append(r.events, Event{Point: point, Pid: r.pid, NS: Now()})
+	r.events = append(r.events, Event{Point: point, Pid: r.pid, NS: Now(), CPU: cpu()})
 }
 
-// MarkAt records a point at a time taken earlier (the init's start, before
-// it knew whether to record).
+// cpu is the calling process's CPU time so far.
+func cpu() int64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// MarkAt records a point at a time taken earlier (the process's start,
+// before it knew whether to record), with the CPU time used by now.
 func (r *Recorder) MarkAt(point string, ns int64) {
 	if r == nil {
 		return
 	}
-	r.events = append(r.events, Event{Point: point, Pid: r.pid, NS: ns})
+	r.events = append(r.events, Event{Point: point, Pid: r.pid, NS: ns, CPU: cpu()})
 }
 
 // Flush appends the buffered events in one write. Tracing is a diagnostic:
@@ -210,6 +222,9 @@ func Read(rd io.Reader) ([]Event, error) {
 type Phase struct {
 	Point string
 	NS    int64
+	// CPU is what the process that passed Point used since its own
+	// previous point (or since it started); -1 when not known.
+	CPU int64
 }
 
 // Phases turns time-ordered events into the phases between them. Where two
@@ -218,8 +233,15 @@ type Phase struct {
 // points fall, so the phases always add up to the total.
 func Phases(events []Event) []Phase {
 	var out []Phase
+	last := map[int]int64{}
 	for i := 1; i < len(events); i++ {
-		out = append(out, Phase{Point: events[i].Point, NS: events[i].NS - events[i-1].NS})
+		e := events[i]
+		c := int64(-1)
+		if e.CPU > 0 {
+			c = e.CPU - last[e.Pid] // from 0: the process's start
+			last[e.Pid] = e.CPU
+		}
+		out = append(out, Phase{Point: e.Point, NS: e.NS - events[i-1].NS, CPU: c})
 	}
 	return out
 }

@@ -25,6 +25,7 @@ func TestRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	b, err := Open(path)
 	require.NoError(t, err)
+	b.pid = a.pid + 1 // as another process
 	a.MarkAt(Main, 100)
 	b.MarkAt(InitMain, 150)
 	a.MarkAt(Validated, 120)
@@ -45,8 +46,14 @@ func TestRoundTrip(t *testing.T) {
 	assert.Equal(t, []string{Main, Validated, InitMain, Created}, points)
 	ph := Phases(evs)
 	require.Len(t, ph, 3)
-	assert.Equal(t, Phase{Point: Validated, NS: 20}, ph[0])
-	assert.Equal(t, Phase{Point: InitMain, NS: 30}, ph[1])
+	assert.Equal(t, Validated, ph[0].Point)
+	assert.EqualValues(t, 20, ph[0].NS)
+	assert.Equal(t, InitMain, ph[1].Point)
+	assert.EqualValues(t, 30, ph[1].NS)
+	// Each process's CPU time only grows.
+	for _, p := range ph {
+		assert.GreaterOrEqual(t, p.CPU, int64(0), "%s", p.Point)
+	}
 	var sum int64
 	for _, p := range ph {
 		sum += p.NS
