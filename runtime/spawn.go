@@ -76,6 +76,16 @@ type spawned struct {
 	werr   error
 }
 
+// initGoEnv sets up the Go runtime of the init, which runs one goroutine
+// on one locked thread: with a single P the runtime takes the P back as
+// soon as that thread blocks in a read (config, hooks, the exec fifo), and
+// its monitor thread then sleeps instead of polling every 20-100 µs for as
+// long as another P is idle (a context switch each time); and a set
+// GOMAXPROCS spares the start-up the reading of cgroup files for a CPU
+// limit. The program's own environment replaces this one at execve, and
+// hooks get theirs from the config.
+const initGoEnv = "GOMAXPROCS=1"
+
 // needsNSEnter: joining a namespace by path goes through the C constructor
 // (a Go program cannot join a user or mount namespace once its threads
 // run), and so does creating new ones after such a join. Everything else
@@ -116,7 +126,7 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 	path := "/proc/self/fd/" + exeFD
 	// The id in argv names the init in ps until it execs the program.
 	args := []string{"nsrun", "init", o.ID}
-	env := []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD}
+	env := []string{nsenter.EnvSyncFD + "=" + strconv.Itoa(syncFD), envExeFD + "=" + exeFD, initGoEnv}
 	if o.Trace != nil {
 		env = append(env, envTraceFD+"="+strconv.Itoa(len(files)))
 		files = append(files, o.Trace)
