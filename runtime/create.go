@@ -43,6 +43,8 @@ type creation struct {
 	fifoFD, resultFD, consoleFD              int
 	sp                               *spawned
 	bornInCgroup                     bool
+	// pidSaved: the record on disk has the init's pid.
+	pidSaved bool
 	// stopDeadline ends the watch that unblocks the socket when ctx ends.
 	stopDeadline func() bool
 }
@@ -58,7 +60,9 @@ type creation struct {
 // gets only once it is in its cgroup; and it exits on its own should nsrun
 // die before (its socket reads end of file). On cgroup v2 the cgroup comes
 // first instead, for the init is cloned straight into it. Then the
-// handshake: config, namespaces (createRuntime hooks), ready.
+// handshake: the config goes to the init as soon as it runs, so that it
+// decodes it meanwhile too; it then waits to be told to go on, which
+// comes only after its cgroup join; then the createRuntime hooks, ready.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err error) {
 	c, err := r.checkConfig(o)
 	if err != nil {
@@ -102,6 +106,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := r.startInit(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := r.sendConfig(c); err != nil {
+		return nil, err
+	}
 	if !v2 {
 		if err := r.saveRecord(c); err != nil {
 			return nil, err
@@ -113,7 +120,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := r.joinCgroup(c); err != nil {
 		return nil, err
 	}
-	return r.handshake(ctx, c)
+	return r.awaitReady(ctx, c)
 }
 
 // checkConfig loads and validates the bundle's config and everything
@@ -167,14 +174,18 @@ func (r *Runtime) saveRecord(c *creation) error {
 	if err := c.st.Save(c.rec); err != nil {
 		return err
 	}
+	c.pidSaved = c.sp != nil
 	r.Trace.Mark(timeline.StateSaved)
 	r.testPause("state-saved")
 	return nil
 }
 
 // notePid records the init's pid and start time (which tell it from a
-// later process with the same pid).
+// later process with the same pid), once.
 func (c *creation) notePid() {
+	if c.rec.Pid != 0 {
+		return
+	}
 	c.rec.Pid = c.sp.Pid
 	if ps, err := procfs.ReadStat(c.sp.Pid); err == nil {
 		c.rec.InitStartTime = ps.StartTime
@@ -298,11 +309,12 @@ func (r *Runtime) startInit(ctx context.Context, c *creation) error {
 // joinCgroup moves the init into its cgroup where it was not born there,
 // and records its pid where that was not saved yet (cgroup v2).
 func (r *Runtime) joinCgroup(c *creation) error {
-	if c.rec.Pid == 0 {
+	if !c.pidSaved {
 		c.notePid()
 		if err := c.st.Save(c.rec); err != nil {
 			return err
 		}
+		c.pidSaved = true
 	}
 	if c.mgr != nil && !c.bornInCgroup {
 		if err := c.mgr.Apply(c.sp.Pid); err != nil {
@@ -314,20 +326,25 @@ func (r *Runtime) joinCgroup(c *creation) error {
 	return nil
 }
 
-// handshake sends the init its config, runs the createRuntime hooks once
-// its namespaces exist and returns when it is ready: rootfs pivoted,
-// blocked before execve.
-func (r *Runtime) handshake(ctx context.Context, c *creation) (*Process, error) {
+// sendConfig sends the init what to build. The init only decodes it and
+// reports its namespaces: it goes on to mount anything only once told to
+// (awaitReady), after its cgroup join.
+func (r *Runtime) sendConfig(c *creation) error {
+	c.notePid() // the hooks the init runs get the state with its pid
+	r.testPause("before-config")
+	return c.sp.conn.send(message{Type: msgConfig, Config: &initConfig{
+		State: c.rec.State, Rootfs: c.rootfs, Spec: withoutSeccomp(c.s), CgroupV2: c.layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(c.layout, c.mgr),
+		FirstFD: 3 + c.o.PreserveFDs, FifoFD: c.fifoFD, ResultFD: c.resultFD, ConsoleFD: c.consoleFD,
+		Seccomp: c.filter,
+	}})
+}
+
+// awaitReady runs the createRuntime hooks once the init's namespaces exist,
+// lets it go on and returns when it is ready: rootfs pivoted, blocked
+// before execve.
+func (r *Runtime) awaitReady(ctx context.Context, c *creation) (*Process, error) {
 	o, s, st, rec := c.o, c.s, c.st, c.rec
 	conn := c.sp.conn
-	r.testPause("before-config")
-	if err := conn.send(message{Type: msgConfig, Config: &initConfig{
-		State: rec.State, Rootfs: c.rootfs, Spec: withoutSeccomp(s), CgroupV2: c.layout.Mode() == cgroups.ModeV2, CgroupV1: cgroupV1Mounts(c.layout, c.mgr),
-		FirstFD: 3 + o.PreserveFDs, FifoFD: c.fifoFD, ResultFD: c.resultFD, ConsoleFD: c.consoleFD,
-		Seccomp: c.filter,
-	}}); err != nil {
-		return nil, err
-	}
 	for {
 		m, err := conn.recv()
 		if err != nil {

@@ -57,10 +57,11 @@ const envExeFD = "_NSRUN_EXE_FD"
 const EnvTestPause = "_NSRUN_TEST_PAUSE"
 
 // PauseSteps returns the steps Runtime.PauseAt can name, per command, in
-// the order they are reached.
+// the order they are reached (create's on cgroup v1; on v2 the record and
+// the cgroup come before the init and its config).
 func PauseSteps() map[string][]string {
 	return map[string][]string{
-		"create": {"state-saved", "cgroup-created", "init-started", "before-config", "hooks-done", "ready", "created-saved"},
+		"create": {"before-config", "state-saved", "cgroup-created", "init-started", "hooks-done", "ready", "created-saved"},
 		"start":  {"start-locked", "fifo-written", "start-saved"},
 		"exec":   {"exec-locked", "exec-spawned", "exec-sent"},
 		"delete": {"delete-locked", "delete-killed", "cgroup-destroyed", "poststop-done"},
