@@ -82,6 +82,12 @@ func (m *Manager) Signal(sig unix.Signal) error {
 		_, err := m.signalOnce(sig)
 		return err
 	}
+	// An empty cgroup needs no freezing: no process there can be forking
+	// (the container's lock keeps exec from adding one). That is every
+	// delete of a container that stopped by itself.
+	if pids, err := m.Pids(); err != nil || len(pids) == 0 {
+		return err
+	}
 	for round := 0; round < 20; round++ {
 		thaw, err := m.freezeForKill()
 		if err != nil {

@@ -277,6 +277,11 @@ func (m *Manager) Destroy(ctx context.Context) error {
 // rmdirAll removes dir and the sub-cgroups a container may have made in
 // it. A parent that still holds others' cgroups (ENOTEMPTY/EBUSY) is left.
 func rmdirAll(ctx context.Context, dir string, mustGo bool) error {
+	// Most often the directory holds no sub-cgroup and goes at once; a
+	// parent that does not is someone else's too.
+	if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) || !mustGo {
+		return nil
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
