@@ -5,6 +5,11 @@
 //
 // It prints the guest's go test output, the matrix and the perf smoke's
 // numbers, and exits with the suite's status.
+//
+//	nsvm startcost --kernel stock --arch x86_64 [--kernel-image bzImage] [-n 20]
+//
+// runs `nsbench startcost` (nsrun, runc, crun) in the guest: the start-cost
+// comparison on a cgroup v2 host.
 package main
 
 import (
@@ -23,6 +28,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "startcost" {
+		os.Exit(startcost(os.Args[2:]))
+	}
 	if len(os.Args) < 2 || os.Args[1] != "run" {
 		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--aufs-src DIR] [--accel kvm|tcg] [--kvm-probe D] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
@@ -84,6 +92,44 @@ func guestPrograms(ctx context.Context, arch string) (map[string]string, func(),
 		return nil, nil, err
 	}
 	return progs, cleanup, nil
+}
+
+// startcost is `nsvm startcost`.
+func startcost(args []string) int {
+	fs := flag.NewFlagSet("nsvm startcost", flag.ExitOnError)
+	var o vmtest.StartcostOptions
+	fs.StringVar(&o.Variant, "kernel", envOr("KERNEL", "stock"), "kernel variant")
+	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture")
+	fs.StringVar(&o.KernelImage, "kernel-image", "", "a kernel of that variant built already (a cache entry's bzImage): nothing is built")
+	fs.IntVar(&o.Rounds, "n", 20, "rounds: runs per runtime in the guest")
+	fs.StringVar(&o.OutDir, "out", "", "directory for console.log, the share and the results (default results/vm/startcost-<kernel>-<arch>)")
+	fs.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "give up on the guest after this long")
+	fs.StringVar(&o.Accel.Force, "accel", os.Getenv("NSBENCH_ACCEL"), "kvm or tcg to force QEMU's accelerator")
+	verbose := fs.Bool("v", false, "show build output")
+	_ = fs.Parse(args)
+	if *verbose {
+		o.Log = os.Stderr
+	}
+	o.Accel.ProbeDeadline = vmtest.DefaultProbeDeadline
+	o.Accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir, err := os.MkdirTemp("", "nsvm-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsvm:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	progs, err := gobuild.ResolveAll(ctx, images.Programs(), os.Getenv, dir, o.Arch)
+	if err == nil {
+		o.Programs = progs
+		err = vmtest.RunStartcost(ctx, o, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsvm:", err)
+		return 1
+	}
+	return 0
 }
 
 func envOr(name, def string) string {
