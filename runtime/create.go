@@ -41,8 +41,8 @@ type creation struct {
 	// The init's side of things, closed when Create returns.
 	fifo, result, parentSock, childSock, exe *os.File
 	fifoFD, resultFD, consoleFD              int
-	sp                               *spawned
-	bornInCgroup                     bool
+	sp                                       *spawned
+	bornInCgroup                             bool
 	// pidSaved: the record on disk has the init's pid.
 	pidSaved bool
 	// stopDeadline ends the watch that unblocks the socket when ctx ends.
