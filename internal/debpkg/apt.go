@@ -182,16 +182,7 @@ var ErrPinGone = errors.New("the archive no longer has the pinned version")
 // FetchPinned fetches and unpacks exactly p (architecture r.Arch, or all),
 // checking the .deb's SHA256 against the pin: the same bytes on any host.
 func (r *Repo) FetchPinned(ctx context.Context, p Pin) (*Package, error) {
-	if err := r.Update(ctx); err != nil {
-		return nil, err
-	}
-	base := filepath.Join(r.Dir, r.Arch.Name)
-	for _, d := range []string{"debs", "root"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			return nil, fmt.Errorf("create package cache %s: %w", filepath.Join(base, d), err)
-		}
-	}
-	unlock, err := flock.Lock(ctx, filepath.Join(base, "lock"))
+	base, unlock, err := r.lockCache(ctx)
 	if err != nil {
 		return nil, err
 	}

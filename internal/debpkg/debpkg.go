@@ -249,17 +249,7 @@ func isLibPackage(n string) bool {
 // each named package of r's arch. Unpacked trees are kept under
 // Dir/<arch>/root/<name>_<version>, so a second call needs no network.
 func (r *Repo) Fetch(ctx context.Context, names ...string) ([]*Package, error) {
-	if err := r.Update(ctx); err != nil {
-		return nil, err
-	}
-	base := filepath.Join(r.Dir, r.Arch.Name)
-	for _, d := range []string{"debs", "root"} {
-		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
-			return nil, fmt.Errorf("create package cache %s: %w", filepath.Join(base, d), err)
-		}
-	}
-	// Concurrent image builds must not unpack into the same directory.
-	unlock, err := flock.Lock(ctx, filepath.Join(base, "lock"))
+	base, unlock, err := r.lockCache(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +288,26 @@ func (r *Repo) Fetch(ctx context.Context, names ...string) ([]*Package, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// lockCache updates the package lists and takes the cache of r's arch,
+// Dir/<arch> (debs/ and root/ made if missing), for the caller alone:
+// concurrent image builds must not unpack into the same directory.
+func (r *Repo) lockCache(ctx context.Context) (base string, unlock func(), err error) {
+	if err := r.Update(ctx); err != nil {
+		return "", nil, err
+	}
+	base = filepath.Join(r.Dir, r.Arch.Name)
+	for _, d := range []string{"debs", "root"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
+			return "", nil, fmt.Errorf("create package cache %s: %w", filepath.Join(base, d), err)
+		}
+	}
+	unlock, err = flock.Lock(ctx, filepath.Join(base, "lock"))
+	if err != nil {
+		return "", nil, err
+	}
+	return base, unlock, nil
 }
 
 // safeVersion makes a version usable in a file name (epochs have a colon).
