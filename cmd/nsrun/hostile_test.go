@@ -37,6 +37,26 @@ func replaceWithSymlink(t *testing.T, b *bundle.Bundle, path, target string) {
 	require.NoError(t, os.Symlink(target, p))
 }
 
+// baitVolume makes a host directory for a bundle to bind (at /vol) holding
+// target, a world-writable file of "bait\n": a runtime write redirected to
+// /vol/target by a hostile image would land in it.
+func baitVolume(t *testing.T, dir string) (vol, target string) {
+	t.Helper()
+	vol = filepath.Join(dir, "volume")
+	require.NoError(t, os.Mkdir(vol, 0o777))
+	target = filepath.Join(vol, "target")
+	require.NoError(t, os.WriteFile(target, []byte("bait\n"), 0o666))
+	return vol, target
+}
+
+// assertBait checks that a baitVolume target is still untouched.
+func assertBait(t *testing.T, target, msg string) {
+	t.Helper()
+	data, err := os.ReadFile(target)
+	require.NoError(t, err)
+	assert.Equal(t, "bait\n", string(data), msg)
+}
+
 // TestDevSymlinkStaysInRootfs: an image whose /dev is a symlink to a host
 // directory must not get the runtime to create (or delete) anything there:
 // the /dev links (fd, stdin, stdout, stderr, ptmx) and the device nodes are
@@ -277,10 +297,7 @@ func TestRbindReadOnlyIsRecursive(t *testing.T) {
 // be refused, not land there (runc's CVE-2025-52881, CVE-2019-19921).
 func TestSysctlNotRedirected(t *testing.T) {
 	e := newEnv(t)
-	vol := filepath.Join(e.tmp, "volume")
-	require.NoError(t, os.Mkdir(vol, 0o777))
-	target := filepath.Join(vol, "target")
-	require.NoError(t, os.WriteFile(target, []byte("bait\n"), 0o666))
+	vol, target := baitVolume(t, e.tmp)
 	b := e.newBundle("true")
 	for i, m := range b.Spec.Mounts {
 		if m.Destination == "/proc" {
@@ -294,9 +311,7 @@ func TestSysctlNotRedirected(t *testing.T) {
 	replaceWithSymlink(t, b, "proc/sys/kernel/domainname", "/vol/target")
 	id := randomID("sysctl")
 	_, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
-	data, err := os.ReadFile(target)
-	require.NoError(t, err)
-	assert.Equal(t, "bait\n", string(data), "the runtime's sysctl write landed in a host file")
+	assertBait(t, target, "the runtime's sysctl write landed in a host file")
 	assert.NotZero(t, code, "a sysctl with no procfs on /proc must be refused")
 	assert.Contains(t, stderr, "not procfs")
 	assert.Empty(t, e.leftovers(id))
@@ -310,10 +325,7 @@ func TestSysctlNotRedirected(t *testing.T) {
 // applied (runc's CVE-2025-52565). The bind must be the pty itself.
 func TestConsoleNotRedirected(t *testing.T) {
 	e := newEnv(t)
-	vol := filepath.Join(e.tmp, "volume")
-	require.NoError(t, os.Mkdir(vol, 0o777))
-	target := filepath.Join(vol, "target")
-	require.NoError(t, os.WriteFile(target, []byte("bait\n"), 0o666))
+	vol, target := baitVolume(t, e.tmp)
 	b := e.newBundle("sh", "-c", "stat -c '%F %t' /dev/console; echo done")
 	b.Spec.Process.Terminal = true
 	var mounts []specs.Mount
@@ -343,7 +355,5 @@ func TestConsoleNotRedirected(t *testing.T) {
 	} else {
 		assert.Contains(t, stderr, "console", "refused for another reason")
 	}
-	data, err := os.ReadFile(target)
-	require.NoError(t, err)
-	assert.Equal(t, "bait\n", string(data))
+	assertBait(t, target, "the pty bind landed on a host file")
 }
