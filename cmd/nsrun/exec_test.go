@@ -146,9 +146,7 @@ func TestExec(t *testing.T) {
 		require.Zero(t, code, stderr)
 	}
 
-	_, stderr, code = e.nsrun("delete", "--force", id)
-	require.Zero(t, code, stderr)
-	assert.Empty(t, e.leftovers(id))
+	e.forceDeleted(id)
 }
 
 // TestExecRefused: what exec cannot do fails with the reason, and no
@@ -332,9 +330,7 @@ func TestTerminal(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "pass --console-socket")
 
-	_, stderr, code = e.nsrun("delete", "--force", id)
-	require.Zero(t, code, stderr)
-	assert.Empty(t, e.leftovers(id))
+	e.forceDeleted(id)
 }
 
 // TestPod: a second container joins the first's net, ipc, uts and pid
@@ -373,9 +369,7 @@ func TestPod(t *testing.T) {
 	assert.Equal(t, "sleep60\n"+ns1["pid"]+"\n", strings.ReplaceAll(out, "\x00", ""))
 
 	for _, id := range []string{id2, id1} {
-		_, stderr, code := e.nsrun("delete", "--force", id)
-		require.Zero(t, code, stderr)
-		assert.Empty(t, e.leftovers(id))
+		e.forceDeleted(id)
 	}
 }
 

@@ -122,6 +122,15 @@ func (e *env) leftovers(id string) []string {
 	return e.scope(id).List()
 }
 
+// forceDeleted deletes container id with --force, which must succeed and
+// leave nothing on the host.
+func (e *env) forceDeleted(id string) {
+	e.t.Helper()
+	_, stderr, code := e.nsrun("delete", "--force", id)
+	require.Zero(e.t, code, stderr)
+	assert.Empty(e.t, e.leftovers(id))
+}
+
 // scope is what container id may leave on the host. Only mounts naming
 // this test's files are attributable to it; other processes on the
 // machine may mount and unmount meanwhile.
@@ -182,9 +191,7 @@ func TestBadCommands(t *testing.T) {
 			assert.Contains(t, stderr, tc.want)
 		})
 	}
-	_, stderr, code = e.nsrun("delete", "--force", id)
-	require.Zero(t, code, stderr)
-	assert.Empty(t, e.leftovers(id))
+	e.forceDeleted(id)
 }
 
 func TestLifecycle(t *testing.T) {
