@@ -357,6 +357,20 @@ func (f *File) Save(path string) error {
 	return atomicfile.Write(path, data, 0o644)
 }
 
+// addPerShard copies src into *dst (made if nil), each key followed by
+// " (shard S)" when src is a shard's.
+func addPerShard[V any](dst *map[string]V, src map[string]V, shard string) {
+	for k, v := range src {
+		if *dst == nil {
+			*dst = map[string]V{}
+		}
+		if shard != "" {
+			k += " (shard " + shard + ")"
+		}
+		(*dst)[k] = v
+	}
+}
+
 // Merge joins shards: cells by key (samples of the same repetition from two
 // files are an error: the shards overlapped), runtimes and skips united.
 func Merge(files ...*File) (*File, error) {
@@ -375,25 +389,10 @@ func Merge(files ...*File) (*File, error) {
 		for k, v := range f.Skipped {
 			out.Skipped[k] = v
 		}
-		for k, v := range f.Failed {
-			if out.Failed == nil {
-				out.Failed = map[string]Failure{}
-			}
-			if f.Shard != "" {
-				k += " (shard " + f.Shard + ")"
-			}
-			out.Failed[k] = v
-		}
-		for k, v := range f.Calibration {
-			if out.Calibration == nil {
-				out.Calibration = map[string]Calibration{}
-			}
-			// shards calibrate on their own machines: keep each one's size
-			if f.Shard != "" {
-				k += " (shard " + f.Shard + ")"
-			}
-			out.Calibration[k] = v
-		}
+		// Failures and calibrations are each shard's own (shards calibrate
+		// on their own machines): kept apart, named by their shard.
+		addPerShard(&out.Failed, f.Failed, f.Shard)
+		addPerShard(&out.Calibration, f.Calibration, f.Shard)
 		if out.Precision == nil {
 			out.Precision = f.Precision
 		}
