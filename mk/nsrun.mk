@@ -2,7 +2,7 @@
 # run before the Go runtime to join namespaces) needs cgo; the binary is
 # linked statically against glibc so it runs in bare root filesystems and VM
 # guests (netgo/osusergo keep glibc's NSS out).
-.PHONY: nsrun bench-runtime test-users
+.PHONY: nsrun bench-runtime bench-runtime-vm test-users
 NSRUN_STATIC := CGO_ENABLED=1 $(GO) build -trimpath -tags netgo,osusergo -ldflags '-s -w -extldflags=-static'
 
 nsrun:
@@ -14,6 +14,11 @@ nsrun:
 # SECCOMP=docker or podman gives the bundle that engine's default profile.
 bench-runtime: deps-bench
 	$(GO) run ./cmd/nsbench startcost -n $(or $(RUNS),30) $(if $(SECCOMP),-seccomp $(SECCOMP)) -out $(or $(STARTCOST_OUT),results/startcost.json) nsrun runc crun
+
+# The same in a cgroup v2 guest (KERNEL, ARCH as for vmtest; KERNEL_IMAGE
+# names a kernel built already, so nothing is built).
+bench-runtime-vm: deps-vm $(KERNEL_DEPS)
+	$(GO) run ./cmd/nsvm startcost --kernel $(KERNEL) --arch $(ARCH) -n $(or $(RUNS),20) $(if $(KERNEL_IMAGE),--kernel-image $(KERNEL_IMAGE))
 
 # The rootless tests run as this unprivileged account (created when root).
 test-go: test-users
