@@ -68,6 +68,11 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err != nil {
 		return nil, err
 	}
+	if c.mgr != nil {
+		// On cgroup v1 the join's grace period passes while the steps
+		// below run, instead of after them.
+		go c.mgr.StartGracePeriod()
+	}
 	r.Trace.Mark(timeline.Validated)
 	c.st = r.store()
 	unlock, err := c.st.Create(ctx, o.ID)

@@ -35,6 +35,9 @@ type Manager struct {
 	// created lists directories this Manager made, parents first, so
 	// Destroy removes exactly those.
 	created []string
+	// ownProcs is cgroup.procs of the calling process's own cgroup in one
+	// v1 hierarchy (New sets it), for StartGracePeriod.
+	ownProcs string
 }
 
 // New resolves the container's cgroup in layout l (HostLayout).
@@ -66,13 +69,12 @@ func newFromLayout(l *Layout, own map[string]string, cgroupsPath, containerID st
 		if !path.IsAbs(cgroupsPath) && cgroupsPath != "" {
 			p = path.Join(own[h.Name], rel)
 		}
-		// The mount shows the hierarchy from h.Root down; a path outside it
-		// cannot be reached through this mount.
-		inMount, err := filepath.Rel(h.Root, p)
-		if err != nil || strings.HasPrefix(inMount, "..") {
-			inMount = strings.TrimPrefix(p, "/")
+		m.paths[h.Name] = inMount(h, p)
+		if m.ownProcs == "" && h.Name != unifiedName {
+			if o, ok := own[h.Name]; ok {
+				m.ownProcs = filepath.Join(inMount(h, o), "cgroup.procs")
+			}
 		}
-		m.paths[h.Name] = filepath.Join(h.Mountpoint, inMount)
 	}
 	if rootless {
 		parent := filepath.Dir(m.paths[unifiedName])
@@ -81,6 +83,34 @@ func newFromLayout(l *Layout, own map[string]string, cgroupsPath, containerID st
 		}
 	}
 	return m, nil
+}
+
+// inMount is cgroup p of hierarchy h as a path under its mount, which
+// shows the hierarchy from h.Root down; a path outside that cannot be
+// reached through this mount.
+func inMount(h Hierarchy, p string) string {
+	rel, err := filepath.Rel(h.Root, p)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = strings.TrimPrefix(p, "/")
+	}
+	return filepath.Join(h.Mountpoint, rel)
+}
+
+// StartGracePeriod makes the kernel begin, now, the RCU grace period that
+// the first cgroup.procs write of a v1 host waits out (10-30 ms here: the
+// global cgroup_threadgroup_rwsem must leave its fast mode, and every
+// writer that enters while it does waits for the same period): it moves
+// the calling process into the cgroup it is in already, which changes
+// nothing but takes that lock. Run in a goroutine while create does other
+// work, it lets the grace period pass meanwhile, so that Apply later
+// finds the lock warm. Cgroup v2 needs none: the init is cloned into its
+// cgroup. Errors are of no consequence and are dropped.
+func (m *Manager) StartGracePeriod() {
+	if m.pureV2() || m.ownProcs == "" {
+		return
+	}
+	// "0" is the writing process itself.
+	_ = os.WriteFile(m.ownProcs, []byte("0"), 0)
 }
 
 // cleanPath validates cgroupsPath and applies the default.

@@ -308,3 +308,29 @@ func BenchmarkCreateApplyDestroy(b *testing.B) {
 		}
 	}
 }
+
+// TestStartGracePeriodMovesNothing: the early write names the caller's own
+// cgroup of a v1 hierarchy, and leaves the caller where it was.
+func TestStartGracePeriodMovesNothing(t *testing.T) {
+	l, err := HostLayout()
+	require.NoError(t, err)
+	m, err := New(l, "", "grace-test", false)
+	if err != nil {
+		t.Skipf("no cgroup here: %v", err)
+	}
+	if l.Mode() == ModeV2 {
+		assert.Empty(t, m.ownProcs, "v2 clones into the cgroup: nothing to warm")
+		return
+	}
+	require.NotEmpty(t, m.ownProcs)
+	before, err := os.ReadFile("/proc/self/cgroup")
+	require.NoError(t, err)
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	procs, err := os.ReadFile(m.ownProcs)
+	require.NoError(t, err)
+	require.Contains(t, string(procs), string(pid), "%s is this process's own cgroup", m.ownProcs)
+	m.StartGracePeriod()
+	after, err := os.ReadFile("/proc/self/cgroup")
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after))
+}
