@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/kernels"
 	"github.com/nsbench/nsbench/perf/runner"
@@ -69,7 +70,12 @@ func runVM(ctx context.Context, cfg runner.Config, vf vmFlags, given runner.Bina
 		return fmt.Errorf("create build directory: %w", err)
 	}
 	defer os.RemoveAll(bin)
-	progs, err := guestPrograms(ctx, given, bin, arch)
+	gb, err := gobuild.ForGuest(ctx, vf.toolchain, debpkg.Bookworm(os.Getenv("NSBENCH_DEBIAN_MIRROR")),
+		filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "gobuild"), log)
+	if err != nil {
+		return err
+	}
+	progs, err := guestPrograms(ctx, gb, given, bin, arch)
 	if err != nil {
 		return err
 	}
@@ -97,12 +103,12 @@ func runVM(ctx context.Context, cfg runner.Config, vf vmFlags, given runner.Bina
 
 // guestPrograms resolves the image's programs for the guest's arch: the
 // run's flags for nsrun, nsnet and nsbench-cpu, then the environment, then
-// a build.
-func guestPrograms(ctx context.Context, given runner.Binaries, dir, arch string) (map[string]string, error) {
+// a build by gb.
+func guestPrograms(ctx context.Context, gb gobuild.Builder, given runner.Binaries, dir, arch string) (map[string]string, error) {
 	flags := map[string]string{"nsrun": given.NSRun, "nsnet": given.NSNet, "nsbench-cpu": given.CPU}
 	out := map[string]string{}
 	for gp, name := range images.Programs() {
-		p, err := gobuild.Resolve(ctx, name, flags[name], os.Getenv, dir, arch)
+		p, err := gb.Resolve(ctx, name, flags[name], os.Getenv, dir, arch)
 		if err != nil {
 			return nil, fmt.Errorf("%s for the %s guest: %w", name, arch, err)
 		}

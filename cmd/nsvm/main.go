@@ -16,6 +16,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/nsbench/nsbench/images"
+	"github.com/nsbench/nsbench/internal/debpkg"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/vmtest"
 )
@@ -57,7 +59,7 @@ func main() {
 	o.Accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	progs, cleanup, err := guestPrograms(ctx, o.Arch)
+	progs, cleanup, err := guestPrograms(ctx, o.KernelToolchain, o.Arch, o.Log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nsvm:", err)
 		os.Exit(1)
@@ -74,17 +76,22 @@ func main() {
 
 // guestPrograms builds the image's programs and the conformance suite for
 // the guest's arch (NSBENCH_NSRUN and the like name prebuilt ones when they
-// are of that arch).
-func guestPrograms(ctx context.Context, arch string) (map[string]string, func(), error) {
+// are of that arch), in the pinned Debian 12 root unless toolchain is host.
+func guestPrograms(ctx context.Context, toolchain, arch string, log io.Writer) (map[string]string, func(), error) {
+	gb, err := gobuild.ForGuest(ctx, toolchain, debpkg.Bookworm(os.Getenv("NSBENCH_DEBIAN_MIRROR")),
+		filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "gobuild"), log)
+	if err != nil {
+		return nil, nil, err
+	}
 	dir, err := os.MkdirTemp("", "nsvm-bin-")
 	if err != nil {
 		return nil, nil, fmt.Errorf("create build directory: %w", err)
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	progs, err := gobuild.ResolveAll(ctx, images.Programs(), os.Getenv, dir, arch)
+	progs, err := gb.ResolveAll(ctx, images.Programs(), os.Getenv, dir, arch)
 	if err == nil {
 		suite := filepath.Join(dir, "conformance.test")
-		err = gobuild.TestBinary(ctx, "./conformance/", suite, arch)
+		err = gb.TestBinary(ctx, "./conformance/", suite, arch)
 		progs[images.GuestConformance] = suite
 	}
 	if err != nil {

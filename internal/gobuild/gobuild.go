@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/nsbench/nsbench/internal/buildroot"
 )
 
 // Command is one of this module's programs that other programs need as a
@@ -152,6 +154,10 @@ func goRun(ctx context.Context, env []string, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = env
+	return runGo(cmd, args)
+}
+
+func runGo(cmd *exec.Cmd, args []string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -160,35 +166,44 @@ func goRun(ctx context.Context, env []string, args ...string) error {
 	return nil
 }
 
+// Builder builds the commands: with the host's go, C compiler and
+// environment (the zero Builder, what the package functions use), or in a
+// pinned build root (Pinned), where the binaries do not depend on the host.
+type Builder struct {
+	// root is the pinned build root; nil means the host's tools.
+	root *buildroot.Root
+	// goCache is the build root's own go build cache.
+	goCache string
+}
+
 // Build builds the named command statically for arch (x86_64, arm64, a
-// GOARCH, or "" for the host's) into outDir and returns the binary's path.
-// The go build cache makes repeated calls cheap.
+// GOARCH, or "" for the host's) into outDir with the host's tools and
+// returns the binary's path. The go build cache makes repeated calls cheap.
 func Build(ctx context.Context, name, outDir, arch string) (string, error) {
+	return Builder{}.Build(ctx, name, outDir, arch)
+}
+
+// Build builds the named command statically for arch into outDir and
+// returns the binary's path.
+func (b Builder) Build(ctx context.Context, name, outDir, arch string) (string, error) {
 	c, err := Lookup(name)
 	if err != nil {
 		return "", err
 	}
-	return build(ctx, c, outDir, arch)
+	return b.build(ctx, c, outDir, arch)
 }
 
-func build(ctx context.Context, c Command, outDir, arch string) (string, error) {
-	goarch, err := GOARCH(arch)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return "", fmt.Errorf("create %s: %w", outDir, err)
-	}
-	env, err := buildEnv(goarch, c.CGO)
-	if err != nil {
-		return "", err
-	}
+// buildArgs are go build's arguments for c, without -o and the package.
+// VCS stamping is off: a binary depends on its source alone, not on
+// whether git is installed or the checkout has stray files (a host whose
+// go env file says -buildvcs=false and one whose does not built different
+// binaries from one commit).
+func buildArgs(c Command) []string {
 	ldflags := "-s -w"
 	if c.CGO {
 		ldflags += " -linkmode external -extldflags -static"
 	}
-	out := filepath.Join(outDir, c.Name)
-	args := []string{"build", "-trimpath", "-ldflags=" + ldflags}
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=" + ldflags}
 	tags := c.Tags
 	if c.CGO {
 		// Go's resolver and user lookups: glibc's would need its shared
@@ -198,15 +213,43 @@ func build(ctx context.Context, c Command, outDir, arch string) (string, error) 
 	if tags != "" {
 		args = append(args, "-tags="+tags)
 	}
-	if err := goRun(ctx, env, append(args, "-o", out, c.Pkg)...); err != nil {
+	return args
+}
+
+func (b Builder) build(ctx context.Context, c Command, outDir, arch string) (string, error) {
+	goarch, err := GOARCH(arch)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", outDir, err)
+	}
+	out := filepath.Join(outDir, c.Name)
+	if b.root != nil {
+		if err := b.goInRoot(ctx, goarch, c.CGO, outDir, append(buildArgs(c), "-o", pinnedOut+"/"+c.Name, c.Pkg)...); err != nil {
+			return "", err
+		}
+		return out, nil
+	}
+	env, err := buildEnv(goarch, c.CGO)
+	if err != nil {
+		return "", err
+	}
+	if err := goRun(ctx, env, append(buildArgs(c), "-o", out, c.Pkg)...); err != nil {
 		return "", err
 	}
 	return out, nil
 }
 
-// TestBinary compiles pkg's tests (go test -c) statically for arch into out:
-// the conformance suite the VM guests run.
+// TestBinary compiles pkg's tests (go test -c) statically for arch into out
+// with the host's tools: the conformance suite the VM guests run.
 func TestBinary(ctx context.Context, pkg, out, arch string) error {
+	return Builder{}.TestBinary(ctx, pkg, out, arch)
+}
+
+// TestBinary compiles pkg's tests (go test -c, without cgo) for arch into
+// out.
+func (b Builder) TestBinary(ctx context.Context, pkg, out, arch string) error {
 	goarch, err := GOARCH(arch)
 	if err != nil {
 		return err
@@ -214,11 +257,15 @@ func TestBinary(ctx context.Context, pkg, out, arch string) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(out), err)
 	}
+	args := []string{"test", "-c", "-trimpath", "-buildvcs=false"}
+	if b.root != nil {
+		return b.goInRoot(ctx, goarch, false, filepath.Dir(out), append(args, "-o", pinnedOut+"/"+filepath.Base(out), pkg)...)
+	}
 	env, err := buildEnv(goarch, false)
 	if err != nil {
 		return err
 	}
-	return goRun(ctx, env, "test", "-c", "-trimpath", "-o", out, pkg)
+	return goRun(ctx, env, append(args, "-o", out, pkg)...)
 }
 
 // Resolve returns the binary of the named command for arch: given (a
@@ -227,6 +274,11 @@ func TestBinary(ctx context.Context, pkg, out, arch string) error {
 // else a build into outDir. A given or named binary must exist, be
 // executable and be built for arch.
 func Resolve(ctx context.Context, name, given string, getenv func(string) string, outDir, arch string) (string, error) {
+	return Builder{}.Resolve(ctx, name, given, getenv, outDir, arch)
+}
+
+// Resolve is the package's Resolve with b building.
+func (b Builder) Resolve(ctx context.Context, name, given string, getenv func(string) string, outDir, arch string) (string, error) {
 	c, err := Lookup(name)
 	if err != nil {
 		return "", err
@@ -249,7 +301,7 @@ func Resolve(ctx context.Context, name, given string, getenv func(string) string
 			return p, nil
 		}
 	}
-	return build(ctx, c, outDir, goarch)
+	return b.build(ctx, c, outDir, goarch)
 }
 
 // elfMachine is the ELF machine of goarch's binaries.
@@ -288,9 +340,14 @@ func Check(path, goarch string) error {
 // maps the same keys to binaries. There are no flags here: getenv, then a
 // build.
 func ResolveAll(ctx context.Context, names map[string]string, getenv func(string) string, outDir, arch string) (map[string]string, error) {
+	return Builder{}.ResolveAll(ctx, names, getenv, outDir, arch)
+}
+
+// ResolveAll is the package's ResolveAll with b building.
+func (b Builder) ResolveAll(ctx context.Context, names map[string]string, getenv func(string) string, outDir, arch string) (map[string]string, error) {
 	out := make(map[string]string, len(names))
 	for key, name := range names {
-		p, err := Resolve(ctx, name, "", getenv, outDir, arch)
+		p, err := b.Resolve(ctx, name, "", getenv, outDir, arch)
 		if err != nil {
 			return nil, err
 		}

@@ -63,7 +63,7 @@ func TestBuildIsStatic(t *testing.T) {
 		{withC, "arm64", elf.EM_AARCH64},
 	} {
 		t.Run(tc.c.Name+"-"+tc.arch, func(t *testing.T) {
-			bin, err := build(context.Background(), tc.c, filepath.Join(dir, tc.c.Name+tc.arch), tc.arch)
+			bin, err := Builder{}.build(context.Background(), tc.c, filepath.Join(dir, tc.c.Name+tc.arch), tc.arch)
 			if errors.Is(err, ErrNoCrossCC) {
 				t.Skip(err)
 			}
@@ -78,7 +78,7 @@ func TestBuildBadInput(t *testing.T) {
 	assert.ErrorContains(t, err, `unknown command "nosuchcmd"`)
 	_, err = Build(context.Background(), "nsrun", t.TempDir(), "sparc")
 	assert.ErrorContains(t, err, `unknown arch "sparc"`)
-	_, err = build(context.Background(), Command{Name: "x", Pkg: "./does/not/exist"}, t.TempDir(), "")
+	_, err = Builder{}.build(context.Background(), Command{Name: "x", Pkg: "./does/not/exist"}, t.TempDir(), "")
 	assert.ErrorContains(t, err, "go build")
 	assert.ErrorContains(t, err, "./does/not/exist")
 }
