@@ -69,8 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	what := strings.Join(purposes, ", ")
 	if cmd == "list" {
-		if len(unavail) > 0 {
-			fmt.Fprintln(stderr, "nsdeps:", &hostdeps.UnavailableError{Release: *release, Packages: unavail})
+		if req := hostdeps.Required(unavail); len(req) > 0 {
+			fmt.Fprintln(stderr, "nsdeps:", &hostdeps.UnavailableError{Release: *release, Packages: req})
 			return 1
 		}
 		for _, n := range needs {

@@ -32,6 +32,9 @@ type Row struct {
 	Package  string
 	// Names per release: the name there, or "" when it has none.
 	Names map[string]string
+	// Optional marks the releases ("~" in the table) that have no such
+	// package and do without it: what needs it skips, saying why.
+	Optional map[string]bool
 	Note  string
 	Line  int
 }
@@ -70,6 +73,12 @@ func ParseTable(name string, r io.Reader) (*Table, error) {
 				row.Names[rel] = row.Package
 			case "-":
 				row.Names[rel] = ""
+			case "~":
+				row.Names[rel] = ""
+				if row.Optional == nil {
+					row.Optional = map[string]bool{}
+				}
+				row.Optional[rel] = true
 			default:
 				row.Names[rel] = v
 			}
@@ -109,6 +118,19 @@ type Need struct {
 type Unavailable struct {
 	Package, Note string
 	Purposes      []string
+	// Optional: the purposes go on without it (the table's "~").
+	Optional bool
+}
+
+// Required returns the packages of u that a purpose cannot do without.
+func Required(u []Unavailable) []Unavailable {
+	var out []Unavailable
+	for _, x := range u {
+		if !x.Optional {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // ReleaseError is a host the table has no column for.
@@ -148,7 +170,7 @@ func (t *Table) Packages(release string, purposes ...string) ([]Need, []Unavaila
 		}
 		name := r.Names[release]
 		if name == "" {
-			missing = append(missing, Unavailable{Package: r.Package, Note: r.Note, Purposes: why})
+			missing = append(missing, Unavailable{Package: r.Package, Note: r.Note, Purposes: why, Optional: r.Optional[release]})
 			continue
 		}
 		n := byName[name]
@@ -373,8 +395,11 @@ func tail(s string, n int) string {
 // refuses to install what would make apt remove installed packages
 // unless allowRemove.
 func Ensure(ctx context.Context, a Apt, release, what string, needs []Need, unavail []Unavailable, root, allowRemove bool, w io.Writer) error {
-	if len(unavail) > 0 {
-		return &UnavailableError{Release: release, Packages: unavail}
+	if req := Required(unavail); len(req) > 0 {
+		return &UnavailableError{Release: release, Packages: req}
+	}
+	for _, u := range unavail {
+		fmt.Fprintf(w, "deps (%s): %s has no %s; going on without it: %s\n", what, release, u.Package, u.Note)
 	}
 	names := make([]string, len(needs))
 	for i, n := range needs {

@@ -47,8 +47,8 @@ func TestPackages(t *testing.T) {
 		unavail       []string
 	}{
 		{"bench only", "rel-a", []string{"bench"}, []Need{{"runc", []string{"bench"}}}, nil},
-		{"test renames gcc", "rel-b", []string{"test"}, []Need{{"gcc-x", []string{"test"}}, {"qemu", []string{"test"}}, {"runc", []string{"test"}}}, nil},
-		{"shared package names both purposes", "rel-a", []string{"bench", "test"}, []Need{{"gcc", []string{"test"}}, {"qemu", []string{"test"}}, {"runc", []string{"bench", "test"}}}, nil},
+		{"test renames gcc, goes on without the browser", "rel-b", []string{"test"}, []Need{{"gcc-x", []string{"test"}}, {"qemu", []string{"test"}}, {"runc", []string{"test"}}}, []string{"browser"}},
+		{"shared package names both purposes", "rel-a", []string{"bench", "test"}, []Need{{"browser", []string{"test"}}, {"gcc", []string{"test"}}, {"qemu", []string{"test"}}, {"runc", []string{"bench", "test"}}}, nil},
 		{"absent package", "rel-b", []string{"kernel"}, []Need{}, []string{"plugin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +58,8 @@ func TestPackages(t *testing.T) {
 			var names []string
 			for _, u := range un {
 				names = append(names, u.Package)
-				assert.Equal(t, "rel-b has gcc 14 only", u.Note)
+				// Only the "~" row may be done without.
+				assert.Equal(t, u.Package == "browser", u.Optional, u.Package)
 			}
 			assert.Equal(t, tc.unavail, names)
 		})
@@ -83,7 +84,7 @@ func TestRepositoryTable(t *testing.T) {
 	for _, rel := range tab.Releases {
 		needs, un, err := tab.Packages(rel, "bench", "test", "kernel", "vm")
 		require.NoError(t, err)
-		assert.Empty(t, un, rel)
+		assert.Empty(t, Required(un), rel)
 		assert.NotEmpty(t, needs, rel)
 	}
 	_, un, err := tab.Packages("debian-12", "kernel-hosttc")
@@ -162,6 +163,11 @@ func TestEnsureOnThisHost(t *testing.T) {
 	err = Ensure(ctx, a, "rel-b", "kernel", nil, []Unavailable{{Package: "plugin", Note: "use the build root", Purposes: []string{"kernel"}}}, true, false, &w)
 	require.True(t, errors.As(err, &ue))
 	assert.Contains(t, err.Error(), "plugin (needed for kernel): use the build root")
+
+	// An optional package the release lacks is said, not refused.
+	w.Reset()
+	require.NoError(t, Ensure(ctx, a, "rel-b", "test", []Need{{"dpkg", []string{"test"}}}, []Unavailable{{Package: "browser", Note: "the browser test skips", Purposes: []string{"test"}, Optional: true}}, false, false, &w))
+	assert.Equal(t, "deps (test): rel-b has no browser; going on without it: the browser test skips\n", w.String())
 }
 
 func TestParseInstalled(t *testing.T) {
