@@ -35,8 +35,8 @@ type Row struct {
 	// Optional marks the releases ("~" in the table) that have no such
 	// package and do without it: what needs it skips, saying why.
 	Optional map[string]bool
-	Note  string
-	Line  int
+	Note     string
+	Line     int
 }
 
 // ParseTable reads the table. name is used in error messages.
