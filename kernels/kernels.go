@@ -1,5 +1,11 @@
 package kernels
 
+// This file is over 500 lines because it is one pipeline with one cache
+// key: the plan of a variant (fragments, options, sysctls), the key that
+// names its build, and the build itself (fetch, configure, check, compile,
+// record) must change together, or a cached kernel would stop matching the
+// config it claims; the source and the toolchain live in their own files.
+
 import (
 	"context"
 	"crypto/sha256"

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,12 +14,10 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/procfs"
 	"github.com/nsbench/nsbench/internal/testpause"
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/hooks"
-	"github.com/nsbench/nsbench/runtime/seccomp"
 	"github.com/nsbench/nsbench/runtime/state"
 	"github.com/nsbench/nsbench/runtime/timeline"
 )
@@ -128,75 +125,6 @@ func socketpair() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("socketpair for the container's init: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "init-parent"), os.NewFile(uintptr(fds[1]), "init-child"), nil
-}
-
-// compileSeccomp compiles the container's filter, once, on the host: the
-// init only loads it. The kernel is asked here whether it takes the
-// filter's actions and flags, so that create fails, not start.
-func compileSeccomp(p *specs.LinuxSeccomp) (*seccomp.Filter, error) {
-	if p == nil {
-		return nil, nil
-	}
-	arch, err := seccomp.HostArch()
-	if err != nil {
-		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
-	}
-	f, err := seccomp.Compile(p, arch)
-	if err != nil {
-		if _, ok := err.(*seccomp.Error); ok {
-			return nil, fmt.Errorf("config.json: %w", err)
-		}
-		return nil, fmt.Errorf("config.json: linux.seccomp: %w", err)
-	}
-	if f != nil {
-		if err := f.Check(); err != nil {
-			return nil, err
-		}
-	}
-	return f, nil
-}
-
-func saveFilter(dir string, f *seccomp.Filter) error {
-	if f == nil {
-		return nil
-	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("encode the seccomp filter: %w", err)
-	}
-	return atomicfile.Write(filepath.Join(dir, filterName), data, 0o600)
-}
-
-// loadFilter is the container's compiled filter; a container whose record
-// predates the file gets its profile compiled again.
-func loadFilter(dir string, s *specs.Spec) (*seccomp.Filter, error) {
-	data, err := os.ReadFile(filepath.Join(dir, filterName))
-	if errors.Is(err, os.ErrNotExist) {
-		if s == nil || s.Linux == nil {
-			return nil, nil
-		}
-		return compileSeccomp(s.Linux.Seccomp)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the container's seccomp filter: %w", err)
-	}
-	var f seccomp.Filter
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", filepath.Join(dir, filterName), err)
-	}
-	return &f, nil
-}
-
-// withoutSeccomp is s without its seccomp profile (tens of kilobytes of
-// JSON), which the init gets compiled instead.
-func withoutSeccomp(s *specs.Spec) *specs.Spec {
-	if s.Linux == nil || s.Linux.Seccomp == nil {
-		return s
-	}
-	cp, lx := *s, *s.Linux
-	lx.Seccomp = nil
-	cp.Linux = &lx
-	return &cp
 }
 
 // cgroup returns the container's cgroup manager, or nil for a rootless

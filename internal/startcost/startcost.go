@@ -14,6 +14,10 @@
 //
 // With Trace, nsrun is also run with NSRUN_TRACE, and the points it records
 // (package runtime/timeline) give the breakdown of its time by phase.
+//
+// The file is over 500 lines because measuring (rounds, timing of a
+// command and its reaped children, traces) and the statistics of that
+// one design (medians, paired differences, phases) change together.
 package startcost
 
 import (

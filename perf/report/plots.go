@@ -1,5 +1,10 @@
 package report
 
+// This file is over 500 lines because every figure goes through one chart
+// type (error bars, integer ticks, PNG and SVG) and the grouping that turns
+// a table's rows into series; split, the two would have to share their
+// private types.
+
 import (
 	"fmt"
 	"image/color"

@@ -12,6 +12,10 @@
 // nothing already saved (the guest writes its results file on the share
 // after every sample); the block is recorded as failed and -resume boots it
 // again, the guest skipping what it already has.
+//
+// This file is over 500 lines because the plan of blocks, the boot of
+// one, the merge of what it brought back and the resume check share the
+// block and results types and must agree on what "done" means.
 package vm
 
 import (
