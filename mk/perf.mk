@@ -1,4 +1,4 @@
-# perf: what isolation costs (see README, section perf).
+# perf: what isolation costs (see README, "Performance").
 #   make bench                     quick matrix (every workload and environment), tables + results/
 #   make bench BENCH_CONFIG=perf/configs/seed000.json   seed 000's CPU experiment
 #   make bench BENCH_CONFIG=perf/configs/seed001.json   seed 001's fio/iperf3 experiment
@@ -18,7 +18,7 @@ bench: deps-bench
 bench-report:
 	$(GO) run ./cmd/nsbench report -out $(BENCH_OUT) $(BENCH_OUT)/$(BENCH_NAME).json
 
-# perf in VM guests, the kernel as a dimension (perf/vm, README section perf):
+# perf in VM guests, the kernel as a dimension (perf/vm, README "Kernels and VM tests"):
 #   make bench-vm                                 stock + hardened, x86_64, perf/configs/quick-vm.json
 #   make bench-vm BENCH_VM_KERNELS=stock,hardened,aufs AUFS_SRC=/path/to/aufs-standalone
 #   make bench-vm BENCH_VM_ARCH=arm64 BENCH_VM_CONFIG=perf/configs/seed001.json
