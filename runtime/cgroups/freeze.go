@@ -35,6 +35,10 @@ func (m *Manager) freezer() (freezer, error) {
 	return freezer{}, ErrNoFreezer
 }
 
+// refreezeAfter is how long a v1 freeze may stay FREEZING before it is
+// asked again.
+const refreezeAfter = 50 * time.Millisecond
+
 // Freeze stops every process of the container and returns once the kernel
 // reports them all stopped, or with ctx's error after thawing them again.
 func (m *Manager) Freeze(ctx context.Context) error {
@@ -45,10 +49,25 @@ func (m *Manager) Freeze(ctx context.Context) error {
 	if err := write(f.dir, f.file, f.frozen); err != nil {
 		return err
 	}
+	asked := time.Now()
 	for delay := 100 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
 		done, err := f.settled()
 		if err != nil || done {
 			return err
+		}
+		// A v1 freezer can stay FREEZING for good: a task that forks while
+		// the freeze walks the cgroup, or sleeps where it cannot be frozen,
+		// is never caught (seen here with a shell forking every 10 ms on a
+		// loaded host). Thawing and asking again lets it through, as runc
+		// does; v2 freezes such tasks as they come.
+		if !f.v2 && time.Since(asked) > refreezeAfter {
+			if err := write(f.dir, f.file, f.thawed); err != nil {
+				return err
+			}
+			if err := write(f.dir, f.file, f.frozen); err != nil {
+				return err
+			}
+			asked = time.Now()
 		}
 		select {
 		case <-ctx.Done():
