@@ -43,13 +43,14 @@ func TestReadStatSelf(t *testing.T) {
 	all, err := All()
 	require.NoError(t, err)
 	require.Contains(t, all, os.Getpid())
-	assert.Equal(t, st, all[os.Getpid()].withoutTimes(st))
+	assert.Equal(t, st, all[os.Getpid()].withoutMoving(st))
 }
 
-// withoutTimes copies s's CPU times onto a copy of t: they move between
-// two reads.
-func (t *Stat) withoutTimes(s *Stat) *Stat {
+// withoutMoving copies s's CPU times and state onto a copy of t: they move
+// between two reads (a Go process is R while a thread runs, S when all
+// sleep).
+func (t *Stat) withoutMoving(s *Stat) *Stat {
 	c := *t
-	c.UTime, c.STime = s.UTime, s.STime
+	c.UTime, c.STime, c.State = s.UTime, s.STime, s.State
 	return &c
 }
