@@ -238,8 +238,12 @@ func KernelMarkdown(f *results.File, tables []KernelTable) string {
 				switch {
 				case !ok:
 					b.WriteString(" – |")
-				case v == nil:
+				case v == nil && min(r.Base[e].N, r.Other[e].N) < 2:
 					b.WriteString(" n<2 |")
+				case v == nil:
+					// Fieller's set is unbounded: the base kernel's spread is
+					// too wide for its mean to be told from zero.
+					b.WriteString(" no CI (spread) |")
 				default:
 					mark := ""
 					if !v.Significant {

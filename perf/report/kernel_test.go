@@ -88,6 +88,30 @@ func TestKernelTables(t *testing.T) {
 	assert.NotContains(t, kvm, "TCG", "a KVM run is not flagged")
 }
 
+// TestKernelTableNoCI: a comparison without a CI says why: too few
+// samples, or a base so spread that Fieller's set is unbounded.
+func TestKernelTableNoCI(t *testing.T) {
+	f := kernelRun("tcg")
+	for i := range f.Cells {
+		c := &f.Cells[i]
+		switch {
+		case c.Kernel == "stock" && c.Env == "native":
+			// The base's mean cannot be told from zero.
+			for i := range c.Samples {
+				c.Samples[i].Value = []float64{0.1, 5, 0.2, 6, 0.1, 4}[i]
+			}
+		case c.Kernel == "hardened" && c.Env == "nsrun":
+			c.Samples = c.Samples[:1]
+		}
+	}
+	tables, err := Build(f)
+	require.NoError(t, err)
+	md := Markdown(f, tables)
+	i := strings.Index(md, "### cpu: hardened vs stock kernel")
+	require.GreaterOrEqual(t, i, 0, md)
+	assert.Contains(t, md[i:], "| jobs=1 | no CI (spread) | n<2 |")
+}
+
 func TestKernelPlots(t *testing.T) {
 	f := kernelRun("tcg")
 	tables, err := Build(f)
