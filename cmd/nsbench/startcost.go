@@ -61,6 +61,12 @@ func startcostCmd(ctx context.Context, args []string) error {
 		return fmt.Errorf("startcost: -seccomp %q: want docker or podman", *profile)
 	}
 
+	if *out != "" {
+		// Before the runs, not after: a fresh clone has no results/.
+		if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+			return fmt.Errorf("startcost: -out %s: %w", *out, err)
+		}
+	}
 	dir := *dirFlag
 	if dir == "" {
 		d, err := os.MkdirTemp("", "startcost-")
