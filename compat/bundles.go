@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,43 @@ type Case struct {
 	// purpose: a row of the README's compatibility table. A case without it
 	// must come out the same.
 	Differs string `json:"differs,omitempty"`
+	// DiffersBefore says why nsrun differs from a runc older than a given
+	// version, which changed its behaviour there; from that version on
+	// the case must come out the same.
+	DiffersBefore *Since `json:"differs_before,omitempty"`
+}
+
+// Since is a runc version and why outcomes differ before it.
+type Since struct {
+	Runc string `json:"runc"`
+	Why  string `json:"why"`
+}
+
+// DiffersFrom says why nsrun's outcome differs from that of runc at
+// version (a `--version` line's number), or "" when it must be the same.
+func (c Case) DiffersFrom(version string) string {
+	if c.DiffersBefore != nil && versionLess(version, c.DiffersBefore.Runc) {
+		return c.DiffersBefore.Why
+	}
+	return c.Differs
+}
+
+// versionLess compares dotted version numbers field by field.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < max(len(as), len(bs)); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
 }
 
 // DefaultProbe prints what a config decides about a process: identity,

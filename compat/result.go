@@ -92,6 +92,8 @@ func BundleTable(w io.Writer, cases []Case, rs []Result) {
 			verdict = "the same"
 		case rok && nok && c.Differs != "":
 			verdict = "differs: " + c.Differs
+		case rok && nok && c.DiffersBefore != nil:
+			verdict = "differs from runc before " + c.DiffersBefore.Runc + ": " + c.DiffersBefore.Why
 		case rok && nok:
 			verdict = "**differs, unexplained**"
 		}

@@ -166,6 +166,7 @@ func mountOne(o *Options, root *inroot.Root, i int, m specs.Mount) error {
 		if before, err = statIn(root, m.Destination); err != nil {
 			return err
 		}
+		data = withDirMode(data, before)
 	}
 	dest, err := makeTarget(root, m.Destination, bind, m.Source)
 	if err != nil {

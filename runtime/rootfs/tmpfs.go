@@ -15,8 +15,23 @@ import (
 // A tmpfs mount as runc makes it: with the "tmpcopyup" option (runc's
 // extension, which podman asks for on every --tmpfs) the directory's files
 // are copied into the new tmpfs, and a tmpfs over an existing directory
-// keeps that directory's mode (mode= counts only for a directory the
-// runtime had to make).
+// gets that directory's mode unless the config's options name one
+// (runc 1.1.8 and later, crun 1.12 and later: the mode goes into the
+// mount's data, so a mode= of the config wins; runc before 1.1.8 chmodded
+// the tmpfs back afterwards and so ignored mode= on existing directories).
+
+// withDirMode puts the mode of the directory a tmpfs covers first into its
+// data options, where a later mode= of the config overrides it.
+func withDirMode(data string, before *unix.Stat_t) string {
+	if before == nil || before.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return data
+	}
+	mode := fmt.Sprintf("mode=%o", before.Mode&07777)
+	if data == "" {
+		return mode
+	}
+	return mode + "," + data
+}
 
 // splitCopyUp removes "tmpcopyup" from a mount's data options.
 func splitCopyUp(data string) (string, bool) {
@@ -52,8 +67,7 @@ func statIn(root *inroot.Root, p string) (*unix.Stat_t, error) {
 }
 
 // afterTmpfs finishes a tmpfs just mounted at p: copies the files of under
-// (a handle to the directory the tmpfs now covers) into it when copyUp, and
-// gives its root the covered directory's mode when there was one.
+// (a handle to the directory the tmpfs now covers) into it when copyUp.
 func afterTmpfs(root *inroot.Root, p string, under *os.File, before *unix.Stat_t, copyUp bool) error {
 	top, err := root.Lookup(p)
 	if err != nil {
@@ -75,11 +89,6 @@ func afterTmpfs(root *inroot.Root, p string, under *os.File, before *unix.Stat_t
 			return fmt.Errorf("tmpcopyup %s: %w", p, err)
 		}
 	}
-	if before != nil {
-		if err := chmodHandle(top, before.Mode&07777); err != nil {
-			return fmt.Errorf("keep the mode of %s: %w", p, err)
-		}
-	}
 	return nil
 }
 
@@ -91,16 +100,6 @@ func openDir(dir *os.File, name string) (*os.File, error) {
 		return nil, fmt.Errorf("open %s in %s: %w", name, dir.Name(), err)
 	}
 	return os.NewFile(uintptr(fd), dir.Name()+"/"+name), nil
-}
-
-// chmodHandle changes the mode of what an O_PATH handle holds.
-func chmodHandle(h *os.File, mode uint32) error {
-	d, err := openDir(h, ".")
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Fchmod(int(d.Fd()), mode)
 }
 
 // copyTree copies the entries of src into dst, keeping modes and owners:
