@@ -152,6 +152,11 @@ func TestGuestRuntime(t *testing.T) {
 	}
 }
 
+func TestSuiteArgs(t *testing.T) {
+	assert.Equal(t, []string{"-test.v", "-test.count=1"}, suiteArgs(true), "every test")
+	assert.Equal(t, []string{"-test.v", "-test.count=1", "-test.run", "^TestInvariants$"}, suiteArgs(false), "the invariants alone")
+}
+
 func TestPerfSmokeTests(t *testing.T) {
 	tests := perfSmokeTests()
 	require.Len(t, tests, 2)

@@ -1,7 +1,7 @@
 // Command nsvm runs the conformance suite inside a QEMU guest booted with
 // one kernel variant:
 //
-//	nsvm run --kernel stock|hardened|aufs|distro --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--accel kvm|tcg] [--timeout 20m] [-v]
+//	nsvm run --kernel stock|hardened|aufs|distro --arch x86_64|arm64 [--runtime nsrun|runc|crun] [--perf-smoke=false] [--self-test=false] [--accel kvm|tcg] [--timeout 20m] [-v]
 //
 // It prints the guest's go test output, the matrix and the perf smoke's
 // numbers, and exits with the suite's status.
@@ -34,7 +34,7 @@ func main() {
 		os.Exit(startcost(os.Args[2:]))
 	}
 	if len(os.Args) < 2 || os.Args[1] != "run" {
-		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--aufs-src DIR] [--accel kvm|tcg] [--kvm-probe D] [--timeout D] [--out DIR] [-v]")
+		fmt.Fprintln(os.Stderr, "usage: nsvm run [--kernel stock|hardened|aufs|distro] [--arch x86_64|arm64] [--runtime nsrun|runc|crun] [--perf-smoke=BOOL] [--self-test=BOOL] [--aufs-src DIR] [--accel kvm|tcg] [--kvm-probe D] [--timeout D] [--out DIR] [-v]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("nsvm run", flag.ExitOnError)
@@ -43,6 +43,7 @@ func main() {
 	fs.StringVar(&o.Arch, "arch", envOr("ARCH", "x86_64"), "guest architecture")
 	fs.StringVar(&o.Runtime, "runtime", envOr("VMTEST_RUNTIME", "nsrun"), "OCI runtime the suite drives in the guest: nsrun, runc or crun")
 	fs.BoolVar(&o.PerfSmoke, "perf-smoke", true, "also run a few seconds of fio and iperf3 in the guest")
+	fs.BoolVar(&o.SelfTest, "self-test", true, "also run the suite's self-test (every broken setting) in the guest")
 	fs.StringVar(&o.AufsSrc, "aufs-src", os.Getenv("AUFS_SRC"), "aufs-standalone checkout for --kernel aufs")
 	fs.StringVar(&o.KernelToolchain, "kernel-toolchain", os.Getenv("KERNEL_TOOLCHAIN"), "buildroot (default: the pinned Debian 12 build root) or host (this host's gcc)")
 	fs.StringVar(&o.OutDir, "out", "", "directory for console.log and the share (default results/vm/<kernel>-<arch>)")
