@@ -220,7 +220,7 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 			broken := *e
 			broken.Break = tc.brk
 			broken.ExecFlags = tc.exec
-			var failed []string
+			var failed, refused []string
 			mode := expected.Mode(os.Geteuid())
 			for _, inv := range Invariants() {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -234,9 +234,15 @@ func TestBrokenSettingsAreCaught(t *testing.T) {
 				case r.Outcome == Fail:
 					failed = append(failed, inv.Name)
 					t.Logf("%s fails as it should: %s", inv.Name, r.Detail)
+				case r.Refused() && slices.Contains(want, inv.Name):
+					// The runtime refuses the hostile bundle itself (runc
+					// 1.1.15 a /dev/null that is no device), so the broken
+					// setting never comes into play.
+					refused = append(refused, inv.Name)
+					t.Logf("%s passes: the runtime refused the bundle whatever the setting: %s", inv.Name, r.Detail)
 				}
 			}
-			want = slices.DeleteFunc(want, func(inv string) bool { return known.Known(inv, mode) != nil })
+			want = slices.DeleteFunc(want, func(inv string) bool { return known.Known(inv, mode) != nil || slices.Contains(refused, inv) })
 			if len(want) == 0 {
 				want = nil // failed is nil when nothing failed
 			}

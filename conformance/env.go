@@ -41,6 +41,18 @@ type Result struct {
 }
 
 func pass(format string, a ...any) Result { return Result{Pass, fmt.Sprintf(format, a...)} }
+
+// refusedPrefix starts the detail of a hostile check the runtime passed by
+// refusing the bundle.
+const refusedPrefix = "refused: "
+
+func passRefused(err error) Result { return Result{Pass, refusedPrefix + err.Error()} }
+
+// Refused reports whether r passed because the runtime refused the bundle:
+// no setting of the bundle can make such a check fail.
+func (r Result) Refused() bool {
+	return r.Outcome == Pass && strings.HasPrefix(r.Detail, refusedPrefix)
+}
 func fail(format string, a ...any) Result { return Result{Fail, fmt.Sprintf(format, a...)} }
 func skip(format string, a ...any) Result { return Result{Skip, fmt.Sprintf(format, a...)} }
 

@@ -37,15 +37,19 @@ conformance-rootless: deps-test test-users nsconformance
 	$(NSRUN_STATIC) -o $(BIN)/nsrun ./cmd/nsrun
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/nsprobe ./cmd/nsprobe
 	$(GO) test -c -o $(BIN)/conformance.test ./conformance/
-	chmod 755 $(BIN) $(BIN)/nsrun $(BIN)/nsprobe $(BIN)/conformance.test
-	@fail=0; for r in $(CONFORMANCE_RUNTIMES); do \
-	  echo "== $$r (rootless, as nsbench-user)"; rt=$$r; [ $$r = nsrun ] && rt=$(BIN)/nsrun; \
+	@# The user runs copies in a directory of its own reach: a clone under
+	@# /root (mode 700) is out of it.
+	@fail=0; rl=$$(mktemp -d /tmp/nsbench-rootless-XXXXXX); chmod 755 $$rl; \
+	cp $(BIN)/nsrun $(BIN)/nsprobe $(BIN)/conformance.test $$rl/; chmod 755 $$rl/*; \
+	for r in $(CONFORMANCE_RUNTIMES); do \
+	  echo "== $$r (rootless, as nsbench-user)"; rt=$$r; [ $$r = nsrun ] && rt=$$rl/nsrun; \
 	  xdg=$$(mktemp -d /tmp/nsbench-xdg-XXXXXX); chown nsbench-user $$xdg; \
 	  rm -f results/conformance-$$r-rootless.json; \
-	  (cd /tmp && runuser -u nsbench-user -- env XDG_RUNTIME_DIR=$$xdg NSBENCH_RUNTIME=$$rt NSBENCH_PROBE=$(BIN)/nsprobe \
-	    NSBENCH_CONFORMANCE_OUT=$$xdg/conformance.json $(BIN)/conformance.test -test.count=1) || fail=1; \
+	  (cd /tmp && runuser -u nsbench-user -- env XDG_RUNTIME_DIR=$$xdg NSBENCH_RUNTIME=$$rt NSBENCH_PROBE=$$rl/nsprobe \
+	    NSBENCH_CONFORMANCE_OUT=$$xdg/conformance.json $$rl/conformance.test -test.count=1) || fail=1; \
 	  cp $$xdg/conformance.json results/conformance-$$r-rootless.json || fail=1; rm -rf $$xdg; \
 	  $(BIN)/nsconformance check results/conformance-$$r-rootless.json || fail=1; done; \
+	rm -rf $$rl; \
 	echo "== side by side (rootless)"; \
 	$(BIN)/nsconformance check $(foreach r,$(CONFORMANCE_RUNTIMES),results/conformance-$(r)-rootless.json) || fail=1; \
 	exit $$fail
