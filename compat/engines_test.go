@@ -48,6 +48,10 @@ func TestEngines(t *testing.T) {
 			// default root, shared with anyone else's default nsrun.
 			nsrunRoot := "/run/nsrun"
 			before := entries(nsrunRoot)
+			// Engines' network traces (bridges such as podman's cni-podman0,
+			// veths): the flows must leave none behind.
+			linksBefore, err := engine.HostTraces()
+			require.NoError(t, err)
 			e := engine.New(engine.Options{Kind: kind, StateDir: t.TempDir(),
 				Runtimes: []engine.Runtime{{Name: "nsrun", Path: nsrunBin, DefaultRoot: nsrunRoot}}})
 			closed := false
@@ -90,6 +94,9 @@ func TestEngines(t *testing.T) {
 				}
 			}
 			assert.Empty(t, left, "nsrun state the engine's containers left")
+			linksAfter, err := engine.HostTraces()
+			require.NoError(t, err)
+			assert.Empty(t, cmp.Diff(linksBefore.Links, linksAfter.Links), "network interfaces the engine left on the host (-before +after)")
 		})
 	}
 }

@@ -22,7 +22,10 @@ func (e *Engine) startPodman() error {
 	// and the extra runtimes are registered there, so every later command
 	// (and podman's own cleanup process) finds a container's runtime by name.
 	var conf strings.Builder
-	conf.WriteString("[engine]\nruntime = \"runc\"\n\n[engine.runtimes]\n")
+	// netns "none": a container that names no network gets none, as
+	// dockerd's --bridge=none gives; podman's default would make its CNI
+	// bridge (cni-podman0) and firewall chains on the host and keep them.
+	conf.WriteString("[containers]\nnetns = \"none\"\n\n[engine]\nruntime = \"runc\"\n\n[engine.runtimes]\n")
 	for _, r := range e.opts.Runtimes {
 		fmt.Fprintf(&conf, "%s = [%s]\n", r.Name, strconv.Quote(r.Path))
 	}
