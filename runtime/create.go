@@ -53,25 +53,23 @@ type creation struct {
 // before execve. On failure everything it made is removed again.
 //
 // The steps, and why in this order: the config is checked before anything
-// exists. The init is started as early as it can be, right after the
-// container's id is reserved: its exec and Go runtime start (a few ms)
-// then run while nsrun saves the record and makes the cgroup, instead of
-// after. It can do nothing meanwhile but wait for its config, which it
-// gets only once it is in its cgroup; and it exits on its own should nsrun
-// die before (its socket reads end of file). On cgroup v2 the cgroup comes
-// first instead, for the init is cloned straight into it. Then the
-// handshake: the config goes to the init as soon as it runs, so that it
-// decodes it meanwhile too; it then waits to be told to go on, which
-// comes only after its cgroup join; then the createRuntime hooks, ready.
+// exists. Then the container's id is reserved, its record saved and its
+// cgroup directories made, and the init is cloned straight into that
+// cgroup (spawnIn): it is never moved there, which on cgroup v1 would wait
+// out an RCU grace period (5-30 ms here) whenever the kernel's cgroup lock
+// has been idle, i.e. for nearly every container started on its own. The
+// limits are set while the init's exec and Go runtime start run (a few
+// ms); it can do nothing meanwhile but wait for its config, and it exits on
+// its own should nsrun die before (its socket reads end of file). Without
+// a cgroup (rootless on v1) the init is cloned first and the record saved
+// while it starts. Then the handshake: the config goes to the init as soon
+// as it runs, so that it decodes it meanwhile too; it then waits to be told
+// to go on, which comes only once the limits are set; then the
+// createRuntime hooks, ready.
 func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err error) {
 	c, err := r.checkConfig(o)
 	if err != nil {
 		return nil, err
-	}
-	if c.mgr != nil {
-		// On cgroup v1 the join's grace period passes while the steps
-		// below run, instead of after them.
-		go c.mgr.StartGracePeriod()
 	}
 	r.Trace.Mark(timeline.Validated)
 	c.st = r.store()
@@ -99,8 +97,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := r.prepareInit(c); err != nil {
 		return nil, err
 	}
-	v2 := c.mgr != nil && c.layout.Mode() == cgroups.ModeV2
-	if v2 {
+	cgroupFirst := c.mgr != nil
+	if cgroupFirst {
 		if err := r.saveRecord(c); err != nil {
 			return nil, err
 		}
@@ -114,13 +112,16 @@ func (r *Runtime) Create(ctx context.Context, o CreateOptions) (_ *Process, err 
 	if err := r.sendConfig(c); err != nil {
 		return nil, err
 	}
-	if !v2 {
+	if !cgroupFirst {
 		if err := r.saveRecord(c); err != nil {
 			return nil, err
 		}
 		if err := r.makeCgroup(c); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.setLimits(c); err != nil {
+		return nil, err
 	}
 	if err := r.joinCgroup(c); err != nil {
 		return nil, err
@@ -197,7 +198,7 @@ func (c *creation) notePid() {
 	}
 }
 
-// makeCgroup makes the container's cgroup directories and sets its limits.
+// makeCgroup makes the container's cgroup directories.
 func (r *Runtime) makeCgroup(c *creation) error {
 	if c.mgr == nil {
 		r.Trace.Mark(timeline.CgroupMade)
@@ -213,12 +214,37 @@ func (r *Runtime) makeCgroup(c *creation) error {
 	if err := mgr.Create(); err != nil {
 		return err
 	}
-	if err := mgr.Set(withAllowedDevices(c.s)); err != nil {
-		return err
-	}
 	r.Trace.Mark(timeline.CgroupMade)
 	r.testPause("cgroup-created")
 	return nil
+}
+
+// setLimits applies linux.resources to the container's cgroup, all but the
+// pids limit (setPidsLimit): after the init is born in it, while its Go
+// runtime starts, and before it is told to go on, so that nothing of the
+// container's runs without them.
+func (r *Runtime) setLimits(c *creation) error {
+	if c.mgr == nil {
+		return nil
+	}
+	res := withAllowedDevices(c.s)
+	if res != nil && res.Pids != nil {
+		withoutPids := *res
+		withoutPids.Pids = nil
+		res = &withoutPids
+	}
+	return c.mgr.Set(res)
+}
+
+// setPidsLimit applies linux.resources.pids last, right before the init
+// is told to go on: the limit counts threads, and the init's Go runtime
+// starts its own inside the cgroup, so pids.max 1 (room for the init
+// alone, which runc allows) must come after them.
+func (c *creation) setPidsLimit() error {
+	if c.mgr == nil || c.s.Linux.Resources == nil || c.s.Linux.Resources.Pids == nil {
+		return nil
+	}
+	return c.mgr.Set(&specs.LinuxResources{Pids: c.s.Linux.Resources.Pids})
 }
 
 // prepareInit makes what the init is started with: the exec fifo, the
@@ -258,8 +284,8 @@ func (c *creation) close() {
 	}
 }
 
-// startInit starts the container's init in its namespaces (on cgroup v2
-// straight in its cgroup); it then waits for its config.
+// startInit starts the container's init in its namespaces and its
+// cgroup; it then waits for its config.
 func (r *Runtime) startInit(ctx context.Context, c *creation) error {
 	o, s := c.o, c.s
 	so := &spawnOptions{
@@ -278,25 +304,12 @@ func (r *Runtime) startInit(ctx context.Context, c *creation) error {
 		c.consoleFD = 3 + len(so.Extra)
 		so.Extra = append(so.Extra, o.ConsoleSocket)
 	}
-	// On cgroup v2 the init is cloned straight into its cgroup. Elsewhere
-	// it is moved in after the clone (joinCgroup): on v1 that first
-	// cgroup.procs write waits out an RCU grace period.
-	if c.mgr != nil {
-		fd, err := c.mgr.OpenV2()
-		if err != nil {
-			return err
-		}
-		if fd >= 0 {
-			defer unix.Close(fd)
-			so.CgroupFD = fd
-			c.bornInCgroup = true
-		}
-	}
 	// The init's errors surface on the socket; a hung init must not hang
 	// create.
 	parent := c.parentSock
 	c.stopDeadline = context.AfterFunc(ctx, func() { _ = parent.SetDeadline(time.Now()) })
-	sp, err := spawn(so, c.parentSock)
+	sp, born, err := spawnIn(so, c.parentSock, c.mgr)
+	c.bornInCgroup = born
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("create %s: %w", o.ID, ctx.Err())
@@ -312,7 +325,7 @@ func (r *Runtime) startInit(ctx context.Context, c *creation) error {
 }
 
 // joinCgroup moves the init into its cgroup where it was not born there,
-// and records its pid where that was not saved yet (cgroup v2).
+// and records its pid where the record was saved before the clone.
 func (r *Runtime) joinCgroup(c *creation) error {
 	if !c.pidSaved {
 		c.notePid()
@@ -326,7 +339,7 @@ func (r *Runtime) joinCgroup(c *creation) error {
 			return err
 		}
 	}
-	r.Trace.Mark(timeline.CgroupJoined)
+	r.Trace.Mark(timeline.LimitsSet)
 	r.testPause("init-started")
 	return nil
 }
@@ -381,6 +394,9 @@ func (r *Runtime) awaitReady(ctx context.Context, c *creation) (*Process, error)
 				}
 			}
 			r.testPause("hooks-done")
+			if err := c.setPidsLimit(); err != nil {
+				return nil, err
+			}
 			if err := conn.send(message{Type: msgContinue}); err != nil {
 				return nil, err
 			}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -128,17 +127,8 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 		so.Extra = append(so.Extra, o.ConsoleSocket)
 	}
 	var mgr *cgroups.Manager
-	bornInCgroup := false
 	if len(rec.CgroupPaths) > 0 {
 		mgr = cgroups.Load(rec.CgroupPaths)
-		fd, err := mgr.OpenV2()
-		if err != nil {
-			return nil, fmt.Errorf("exec %s: %w", o.ID, err)
-		}
-		if fd >= 0 {
-			defer unix.Close(fd)
-			so.CgroupFD, bornInCgroup = fd, true
-		}
 	}
 	// Like an init, the process starts from a sealed copy of nsrun: until
 	// its execve its /proc/PID/exe is reachable from the container.
@@ -157,7 +147,7 @@ func (r *Runtime) Exec(ctx context.Context, o ExecOptions) (_ *Process, err erro
 	so.Sock = childSock
 	stop := context.AfterFunc(ctx, func() { _ = parentSock.SetDeadline(time.Now()) })
 	defer stop()
-	sp, err := spawn(so, parentSock)
+	sp, bornInCgroup, err := spawnIn(so, parentSock, mgr)
 	if err != nil {
 		return nil, fmt.Errorf("exec %s: %w", o.ID, err)
 	}

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/runtime/cgroups"
 	"github.com/nsbench/nsbench/runtime/nsenter"
 )
 
@@ -45,6 +46,10 @@ type spawnOptions struct {
 	// CgroupFD, when >= 0, is a cgroup v2 directory the process is cloned
 	// into.
 	CgroupFD int
+	// JoinThread, when set, moves the thread that clones the process into
+	// its v1 cgroups first (cgroups.Manager.JoinThread), so that it is
+	// born in them like CgroupFD's.
+	JoinThread func() error
 	// Exec: an exec'd process always goes through the constructor (it
 	// joins every namespace) and is made non-dumpable until its execve.
 	Exec bool
@@ -160,7 +165,7 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 	for i, f := range files {
 		fds[i] = f.Fd()
 	}
-	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{Env: env, Files: fds, Sys: attr})
+	pid, err := forkExec(o.JoinThread, path, args, &syscall.ProcAttr{Env: env, Files: fds, Sys: attr})
 	// The files must stay open until the child has them.
 	goruntime.KeepAlive(files)
 	if err != nil {
@@ -175,6 +180,86 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 		return nil, err
 	}
 	return sp, nil
+}
+
+// spawnIn is spawn with the process born in mgr's cgroup where it can be:
+// clone3's CLONE_INTO_CGROUP for the unified hierarchy, the cloning
+// thread's own cgroups for the v1 ones (forkExec). born says whether it
+// was; if not (no cgroup, or the fallback below), the caller moves it in
+// with mgr.Apply. so's cgroup fields are set here.
+func spawnIn(so *spawnOptions, parent *os.File, mgr *cgroups.Manager) (sp *spawned, born bool, err error) {
+	so.CgroupFD, so.JoinThread = -1, nil
+	if mgr == nil {
+		sp, err = spawn(so, parent)
+		return sp, false, err
+	}
+	fd, err := mgr.OpenUnified()
+	if err != nil {
+		return nil, false, err
+	}
+	if fd >= 0 {
+		defer unix.Close(fd)
+		so.CgroupFD = fd
+	}
+	if mgr.HasV1() {
+		so.JoinThread = mgr.JoinThread
+	}
+	sp, err = spawn(so, parent)
+	if err == nil || !(errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.E2BIG)) {
+		return sp, err == nil, err
+	}
+	// EAGAIN: a pids limit counts the cloning thread too (pids.max 1), or
+	// the cgroup is full already; a process moved in after its clone is
+	// not held to the limit, as under runc. ENOSYS, E2BIG: a kernel
+	// without clone3's CLONE_INTO_CGROUP (before 5.7).
+	so.CgroupFD, so.JoinThread = -1, nil
+	sp, err = spawn(so, parent)
+	return sp, false, err
+}
+
+// forkExec is syscall.ForkExec, from a thread of its own that first runs
+// join when that is set: a child is born in the cgroups of the thread that
+// clones it. The thread is never handed back to the Go scheduler (no
+// UnlockOSThread), so it ends with its goroutine and leaves the cgroups
+// with it; the runtime starts its next threads from a clean one.
+//
+// The main thread is the exception: Go never ends it but parks it for
+// good, in the container's cgroups, where `delete` would freeze nsrun
+// along with the container. So the work goes to another goroutine while
+// the main thread, should it be the one here, stays locked and out of
+// reach.
+func forkExec(join func() error, path string, args []string, attr *syscall.ProcAttr) (int, error) {
+	if join == nil {
+		return syscall.ForkExec(path, args, attr)
+	}
+	done := make(chan forkResult, 1)
+	go forkExecJoined(join, path, args, attr, done)
+	r := <-done
+	return r.pid, r.err
+}
+
+type forkResult struct {
+	pid int
+	err error
+}
+
+func forkExecJoined(join func() error, path string, args []string, attr *syscall.ProcAttr, done chan<- forkResult) {
+	goruntime.LockOSThread()
+	if unix.Gettid() == unix.Getpid() {
+		// Locked here, the main thread can take no other goroutine.
+		inner := make(chan forkResult, 1)
+		go forkExecJoined(join, path, args, attr, inner)
+		r := <-inner
+		goruntime.UnlockOSThread()
+		done <- r
+		return
+	}
+	if err := join(); err != nil {
+		done <- forkResult{err: err}
+		return
+	}
+	pid, err := syscall.ForkExec(path, args, attr)
+	done <- forkResult{pid, err}
 }
 
 func nsenterRequest(o *spawnOptions) *nsenter.Request {

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -39,6 +40,7 @@ func startcostCmd(ctx context.Context, args []string) error {
 	profile := fs.String("seccomp", "", "give the bundle docker's or podman's default seccomp profile")
 	trace := fs.Bool("trace", true, "also run nsrun with NSRUN_TRACE for the breakdown by phase")
 	wrapper := fs.Bool("wrapper", true, "on a hybrid host, also time crun through internal/oci's per-call wrapper, and the wrapper alone")
+	gap := fs.Duration("gap", 100*time.Millisecond, "pause before every run, so that each starts on a quiet host (0: back to back)")
 	nsrunBin := fs.String("nsrun", "", "nsrun binary (default $NSBENCH_NSRUN, else built from this tree)")
 	out := fs.String("out", "", "also write the results as JSON here")
 	dirFlag := fs.String("dir", "", "directory for the bundle and the runtimes' state (default: a temporary one)")
@@ -86,10 +88,10 @@ func startcostCmd(ctx context.Context, args []string) error {
 	}
 	hidden := oci.CrunNeedsCgroup2Hidden()
 	if hidden && os.Geteuid() == 0 && !*inNS {
-		return reexecInMountNS(ctx, []string{"-n", strconv.Itoa(*rounds), "-seccomp", *profile, "-trace=" + strconv.FormatBool(*trace),
+		return reexecInMountNS(ctx, []string{"-n", strconv.Itoa(*rounds), "-seccomp", *profile, "-trace=" + strconv.FormatBool(*trace), "-gap", gap.String(),
 			"-wrapper=" + strconv.FormatBool(*wrapper), "-nsrun", *nsrunBin, "-out", *out, "-dir", dir}, names)
 	}
-	o := startcost.Options{Rounds: *rounds, Dir: dir, Configure: configure, Trace: *trace, Progress: os.Stderr}
+	o := startcost.Options{Rounds: *rounds, Dir: dir, Configure: configure, Trace: *trace, Gap: *gap, Progress: os.Stderr}
 	switch {
 	case *inNS:
 		if err := oci.HideCgroup2(); err != nil {

@@ -447,6 +447,23 @@ func TestResources(t *testing.T) {
 	assert.Empty(t, e.leftovers(id))
 }
 
+// TestPidsLimitOne: pids.max 1 leaves room for the init alone. The init
+// is born in its cgroup from a thread of nsrun's that joined it, which the
+// limit counts too; the clone's EAGAIN falls back to moving the init in,
+// and the container runs as under runc.
+func TestPidsLimitOne(t *testing.T) {
+	testutil.NeedRoot(t, "cgroup limits on this host (v1 hierarchies are not delegated)")
+	e := newEnv(t)
+	b := e.newBundle("true")
+	limit := int64(1)
+	b.Spec.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+	require.NoError(t, b.Save())
+	id := randomID("pids1")
+	_, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	assert.Empty(t, e.leftovers(id))
+}
+
 // TestTrace: with NSRUN_TRACE nsrun and its init record every point of a
 // run once, in order, on one clock; without it nothing is written.
 func TestTrace(t *testing.T) {

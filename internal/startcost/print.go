@@ -14,6 +14,11 @@ func Print(w io.Writer, r *Result) {
 	if r.Setup != "" {
 		fmt.Fprintf(w, "conditions: %s\n", r.Setup)
 	}
+	if r.GapMS > 0 {
+		fmt.Fprintf(w, "every run started after a %.0f ms pause (a quiet host; -gap 0: back to back)\n", r.GapMS)
+	} else {
+		fmt.Fprintln(w, "runs back to back (no pause between them)")
+	}
 	fmt.Fprintf(w, "load average before %s, after %s\n\n", r.Load[0], r.Load[1])
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\truns\twall median\t95% CI\tp10\tp90\tCPU median\t95% CI\tctx sw\tversion\t")

@@ -33,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -61,6 +62,15 @@ type Options struct {
 	Wrapper []string
 	// Setup says how the conditions were made the same, for the report.
 	Setup string
+	// Gap is a pause before every run, so that each starts on a host
+	// that has been quiet for a moment, as a container started on its
+	// own does. Back to back, a run inherits kernel state from the one
+	// before it: the first move of a process into a v1 cgroup waits out
+	// an RCU grace period (5-30 ms) only when cgroup_threadgroup_rwsem has
+	// been idle for one, so a runtime that moves processes finds it warm
+	// after another runtime's run and cold after a pause. Zero runs them
+	// back to back.
+	Gap time.Duration
 	// Progress, when not nil, gets a line per round.
 	Progress io.Writer
 }
@@ -141,6 +151,8 @@ type Phase struct {
 type Result struct {
 	Rounds int    `json:"rounds"`
 	Setup  string `json:"setup"`
+	// GapMS is Options.Gap in milliseconds.
+	GapMS float64 `json:"gap_ms"`
 	// Load is /proc/loadavg before and after.
 	Load  [2]string `json:"load"`
 	Rows  []*Row    `json:"rows"`
@@ -185,7 +197,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Rounds: o.Rounds, Setup: o.Setup, Rows: rows}
+	res := &Result{Rounds: o.Rounds, Setup: o.Setup, Rows: rows, GapMS: float64(o.Gap) / float64(time.Millisecond)}
 	res.Load[0] = loadavg()
 	var traces [][]timeline.Phase
 	for k := 0; k < o.Rounds; k++ {
@@ -201,6 +213,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				continue
 			}
 			id := "startcost-" + strconv.Itoa(os.Getpid()) + "-" + strconv.Itoa(k) + "-" + strconv.Itoa(j)
+			if o.Gap > 0 {
+				select {
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				case <-time.After(o.Gap):
+				}
+			}
 			s, err := row.run(ctx, id)
 			if err != nil {
 				row.Err = err.Error()

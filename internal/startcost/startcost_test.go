@@ -6,6 +6,7 @@ import (
 	"math"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,28 +79,23 @@ func TestPrint(t *testing.T) {
 	assert.Contains(t, out, "nsrun - crun")
 	assert.Contains(t, out, "-1.00 ms", "median of -1, -2, 0")
 	assert.Contains(t, out, "conditions: same")
+	assert.Contains(t, out, "runs back to back")
+	b.Reset()
+	Print(&b, &Result{Rounds: 3, Rows: rows, GapMS: 100})
+	assert.Contains(t, b.String(), "every run started after a 100 ms pause")
 }
 
-// TestRunRunc times runc alone for two rounds: real runs, real rusage.
-func TestRunRunc(t *testing.T) {
-	testutil.NeedRoot(t, "runc runs containers from a root-owned bundle here only as root")
-	if _, err := exec.LookPath("runc"); err != nil {
-		t.Skipf("runc not installed: %v", err)
-	}
+// TestRunGapHonoursContext: the pause before a run ends with the context,
+// and no run starts.
+func TestRunGapHonoursContext(t *testing.T) {
+	testutil.NeedRoot(t, "the bundle's rootfs belongs to root")
+	tr, err := exec.LookPath("true")
+	require.NoError(t, err)
 	dir := t.TempDir()
-	r, err := oci.New("runc", dir+"/state")
+	r, err := oci.New(tr, dir+"/state")
 	require.NoError(t, err)
-	res, err := Run(context.Background(), Options{Runtimes: []*oci.Runtime{r}, Rounds: 2, Dir: dir})
-	require.NoError(t, err)
-	require.Len(t, res.Rows, 1)
-	row := res.Rows[0]
-	require.Empty(t, row.Err)
-	assert.Len(t, row.Samples, 2)
-	assert.Equal(t, 2, row.Stat.N)
-	for _, s := range row.Samples {
-		assert.Positive(t, s.Wall)
-		assert.Positive(t, s.CPU, "runc's CPU time, its init's included")
-		assert.Less(t, s.CPU, s.Wall*2, "CPU time of one run on at most two cores")
-	}
-	assert.Contains(t, row.Version, "runc")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = Run(ctx, Options{Runtimes: []*oci.Runtime{r}, Rounds: 2, Dir: dir, Gap: time.Hour})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }

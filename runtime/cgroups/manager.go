@@ -35,9 +35,6 @@ type Manager struct {
 	// created lists directories this Manager made, parents first, so
 	// Destroy removes exactly those.
 	created []string
-	// ownProcs is cgroup.procs of the calling process's own cgroup in one
-	// v1 hierarchy (New sets it), for StartGracePeriod.
-	ownProcs string
 }
 
 // New resolves the container's cgroup in layout l (HostLayout).
@@ -70,11 +67,6 @@ func newFromLayout(l *Layout, own map[string]string, cgroupsPath, containerID st
 			p = path.Join(own[h.Name], rel)
 		}
 		m.paths[h.Name] = inMount(h, p)
-		if m.ownProcs == "" && h.Name != unifiedName {
-			if o, ok := own[h.Name]; ok {
-				m.ownProcs = filepath.Join(inMount(h, o), "cgroup.procs")
-			}
-		}
 	}
 	if rootless {
 		parent := filepath.Dir(m.paths[unifiedName])
@@ -96,21 +88,43 @@ func inMount(h Hierarchy, p string) string {
 	return filepath.Join(h.Mountpoint, rel)
 }
 
-// StartGracePeriod makes the kernel begin, now, the RCU grace period that
-// the first cgroup.procs write of a v1 host waits out (10-30 ms here: the
-// global cgroup_threadgroup_rwsem must leave its fast mode, and every
-// writer that enters while it does waits for the same period): it moves
-// the calling process into the cgroup it is in already, which changes
-// nothing but takes that lock. Run in a goroutine while create does other
-// work, it lets the grace period pass meanwhile, so that Apply later
-// finds the lock warm. Cgroup v2 needs none: the init is cloned into its
-// cgroup. Errors are of no consequence and are dropped.
-func (m *Manager) StartGracePeriod() {
-	if m.pureV2() || m.ownProcs == "" {
-		return
+// JoinThread moves the calling OS thread, and only it, into the container's
+// cgroup in every v1 hierarchy, so that a process it clones is born there
+// (the v1 counterpart of clone3's CLONE_INTO_CGROUP, which covers the
+// unified hierarchy: OpenUnified). Moving a process (cgroup.procs, or any
+// pid but the writer's own) takes the global cgroup_threadgroup_rwsem for
+// writing, which waits out an RCU grace period when it was idle: 5-30 ms
+// on this host, the largest single wait of a v1 create. Writing "0" to
+// `tasks` moves the writer's own thread, for which the kernel skips that
+// lock ("If we migrate a single thread, we don't care about threadgroup
+// stability", cgroup_procs_write_start in kernel/cgroup/cgroup.c; in the
+// 6.1 source the guests are built from and in this host's 6.18). A kernel
+// without that takes the lock and is only as slow as a process move.
+//
+// The caller must have locked its goroutine to the thread and must let the
+// thread end instead of unlocking it: a Go thread left in a container's
+// cgroups would carry its limits and keep rmdir from removing them.
+func (m *Manager) JoinThread() error {
+	for _, n := range m.names() {
+		if n == unifiedName {
+			continue
+		}
+		if err := write(m.paths[n], "tasks", "0"); err != nil {
+			return fmt.Errorf("move nsrun's cloning thread into the container's cgroup: %w", err)
+		}
 	}
-	// "0" is the writing process itself.
-	_ = os.WriteFile(m.ownProcs, []byte("0"), 0)
+	return nil
+}
+
+// names returns the hierarchies' names, sorted: every walk over them goes
+// in the same order.
+func (m *Manager) names() []string {
+	names := make([]string, 0, len(m.paths))
+	for n := range m.paths {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // cleanPath validates cgroupsPath and applies the default.
@@ -190,12 +204,7 @@ func (m *Manager) pureV2() bool {
 // CPUs or memory nodes, so those are copied down from the parent; on v2 the
 // controllers the container needs are enabled in every ancestor.
 func (m *Manager) Create() error {
-	names := make([]string, 0, len(m.paths))
-	for n := range m.paths {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range m.names() {
 		dir := m.paths[n]
 		var missing []string
 		for d := dir; ; d = filepath.Dir(d) {
@@ -227,16 +236,12 @@ func (m *Manager) Create() error {
 	return nil
 }
 
-// Apply moves pid into the container's cgroup in every hierarchy. On v1
-// only the first write waits out an RCU grace period; the others follow
-// within microseconds each.
+// Apply moves pid into the container's cgroup in every hierarchy: for a
+// process that was not born there (JoinThread, OpenUnified). On v1 only
+// the first write waits out an RCU grace period; the others follow within
+// microseconds each.
 func (m *Manager) Apply(pid int) error {
-	names := make([]string, 0, len(m.paths))
-	for n := range m.paths {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range m.names() {
 		if err := write(m.paths[n], "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}

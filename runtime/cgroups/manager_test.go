@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,28 +311,67 @@ func BenchmarkCreateApplyDestroy(b *testing.B) {
 	}
 }
 
-// TestStartGracePeriodMovesNothing: the early write names the caller's own
-// cgroup of a v1 hierarchy, and leaves the caller where it was.
-func TestStartGracePeriodMovesNothing(t *testing.T) {
-	l, err := HostLayout()
-	require.NoError(t, err)
-	m, err := New(l, "", "grace-test", false)
-	if err != nil {
-		t.Skipf("no cgroup here: %v", err)
+// TestJoinThreadBornInCgroup: a process cloned by a thread that joined the
+// container's v1 cgroups is born in them; the test process itself stays
+// where it was, and the thread, ended with its goroutine, leaves nothing
+// in the container's cgroup but that process.
+func TestJoinThreadBornInCgroup(t *testing.T) {
+	m := testManager(t)
+	if !m.HasV1() {
+		t.Skip("no cgroup v1 hierarchy on this host: processes are cloned into a v2 cgroup instead")
 	}
-	if l.Mode() == ModeV2 {
-		assert.Empty(t, m.ownProcs, "v2 clones into the cgroup: nothing to warm")
-		return
-	}
-	require.NotEmpty(t, m.ownProcs)
 	before, err := os.ReadFile("/proc/self/cgroup")
 	require.NoError(t, err)
-	pid := []byte(strconv.Itoa(os.Getpid()))
-	procs, err := os.ReadFile(m.ownProcs)
+	type started struct {
+		cmd  *exec.Cmd
+		tid  int
+		seen string
+		err  error
+	}
+	done := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends here
+		r := started{tid: unix.Gettid()}
+		if r.err = m.JoinThread(); r.err != nil {
+			done <- r
+			return
+		}
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/cgroup", r.tid))
+		r.seen = string(data)
+		r.cmd = exec.Command("sleep", "60")
+		r.err = r.cmd.Start()
+		done <- r
+	}()
+	r := <-done
+	require.NoError(t, r.err)
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
+	child, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", r.cmd.Process.Pid))
 	require.NoError(t, err)
-	require.Contains(t, string(procs), string(pid), "%s is this process's own cgroup", m.ownProcs)
-	m.StartGracePeriod()
+	for name, dir := range m.Paths() {
+		if name == unifiedName {
+			continue
+		}
+		rel := dir[strings.Index(dir, "/nsrun-test-"):]
+		assert.Contains(t, string(child), ":"+name+":"+rel+"\n", "the child is born in the %s cgroup", name)
+		assert.Contains(t, r.seen, ":"+name+":"+rel+"\n", "the joining thread was in the %s cgroup", name)
+	}
 	after, err := os.ReadFile("/proc/self/cgroup")
 	require.NoError(t, err)
-	assert.Equal(t, string(before), string(after))
+	assert.Equal(t, string(before), string(after), "the process (its main thread) did not move")
+	// The locked thread exits with its goroutine; its tid leaves tasks.
+	require.Eventually(t, func() bool {
+		for name, dir := range m.Paths() {
+			if name == unifiedName {
+				continue
+			}
+			tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
+			if err != nil || strings.TrimSpace(string(tasks)) != strconv.Itoa(r.cmd.Process.Pid) {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "only the child stays in the container's cgroups")
 }

@@ -187,20 +187,25 @@ func enableControllers(dir string) error {
 	return nil
 }
 
-// OpenV2 opens the container's directory on a pure cgroup v2 host, for
-// clone3(CLONE_INTO_CGROUP): the init is born in its cgroup and never
-// migrated. It returns -1 on v1 and hybrid hosts, where it cannot be used.
-func (m *Manager) OpenV2() (int, error) {
-	if !m.pureV2() {
+// OpenUnified opens the container's directory in the unified (cgroup2)
+// hierarchy, on a v2 host and on a hybrid one, for clone3's
+// CLONE_INTO_CGROUP: the process is born in its cgroup and never migrated.
+// It returns -1 where no cgroup2 hierarchy is mounted.
+func (m *Manager) OpenUnified() (int, error) {
+	dir, ok := m.paths[unifiedName]
+	if !ok {
 		return -1, nil
 	}
-	dir := m.paths[unifiedName]
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open cgroup %s: %w", dir, err)
 	}
 	return fd, nil
 }
+
+// HasV1 reports whether the container has v1 hierarchies, where a process
+// is born in its cgroup only through JoinThread.
+func (m *Manager) HasV1() bool { return !m.pureV2() && len(m.paths) > 0 }
 
 func (m *Manager) statsV2(s *Stats) {
 	dir := m.paths[unifiedName]

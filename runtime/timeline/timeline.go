@@ -24,65 +24,66 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The points, in the order a `run` passes them on a cgroup v1 host (on v2
-// the cgroup is made before the init is cloned into it). The time before
-// a point, since the previous one, is the phase its Label names.
+// The points, in the order a `run` of a container with a cgroup passes
+// them (without one, rootless on v1, the record and the cgroup point come
+// after the clone). The time before a point, since the previous one, is
+// the phase its Label names.
 const (
-	Spawn        = "spawn"         // the caller forks nsrun (benchmark)
-	Main         = "main"          // nsrun's main runs (exec + Go runtime start)
-	Validated    = "validated"     // config loaded, validated, seccomp compiled
-	Sealed       = "sealed"        // id locked; sealed exe, exec fifo, sync socket
-	Cloned       = "cloned"        // init cloned into its namespaces and exec'd
-	StateSaved   = "state"         // record saved (with the init's pid)
-	CgroupMade   = "cgroup"        // cgroup directories made, limits set
-	InitMain     = "init-main"     // the init's Go runtime is up (init)
-	CgroupJoined = "cgroup-joined" // init moved into its cgroups (v1)
-	Configured   = "configured"    // init has its config (init)
-	Namespaces   = "namespaces"    // createRuntime hooks done, init continues
-	Mounted      = "mounted"       // rootfs and mounts made (init)
-	HooksDone    = "hooks"         // createContainer hooks run (init)
-	Pivoted      = "pivoted"       // pivot_root done (init)
-	Ready        = "ready"         // masked/readonly paths, terminal, cwd (init)
-	Created      = "created"       // create returns: record says created
-	Started      = "started"       // start wrote the fifo, record saved
-	Woken        = "woken"         // init read the fifo (init)
-	Execve       = "execve"        // caps, user, seccomp done; execve next (init)
-	Exited       = "exited"        // the container's process was reaped
-	Deleted      = "deleted"       // cgroup and state removed
-	Reaped       = "reaped"        // the caller reaped nsrun (benchmark)
+	Spawn      = "spawn"      // the caller forks nsrun (benchmark)
+	Main       = "main"       // nsrun's main runs (exec + Go runtime start)
+	Validated  = "validated"  // config loaded, validated, seccomp compiled
+	Sealed     = "sealed"     // id locked; sealed exe, exec fifo, sync socket
+	StateSaved = "state"      // record saved
+	CgroupMade = "cgroup"     // cgroup directories made
+	Cloned     = "cloned"     // init cloned into its namespaces and cgroup, exec'd
+	LimitsSet  = "limits"     // limits set, the init's pid saved
+	InitMain   = "init-main"  // the init's Go runtime is up (init)
+	Configured = "configured" // init has its config (init)
+	Namespaces = "namespaces" // createRuntime hooks done, init continues
+	Mounted    = "mounted"    // rootfs and mounts made (init)
+	HooksDone  = "hooks"      // createContainer hooks run (init)
+	Pivoted    = "pivoted"    // pivot_root done (init)
+	Ready      = "ready"      // masked/readonly paths, terminal, cwd (init)
+	Created    = "created"    // create returns: record says created
+	Started    = "started"    // start wrote the fifo, record saved
+	Woken      = "woken"      // init read the fifo (init)
+	Execve     = "execve"     // caps, user, seccomp done; execve next (init)
+	Exited     = "exited"     // the container's process was reaped
+	Deleted    = "deleted"    // cgroup and state removed
+	Reaped     = "reaped"     // the caller reaped nsrun (benchmark)
 )
 
-// Order lists the points in the order a `run` passes them on cgroup v1
-// (the init's Go start runs while nsrun saves the record and makes the
-// cgroup: their points fall in any order).
+// Order lists the points in the order a `run` passes them (the init's Go
+// start runs while nsrun sets the limits: their points fall in any
+// order).
 func Order() []string {
-	return []string{Spawn, Main, Validated, Sealed, Cloned, StateSaved, CgroupMade, InitMain, CgroupJoined,
+	return []string{Spawn, Main, Validated, Sealed, StateSaved, CgroupMade, Cloned, LimitsSet, InitMain,
 		Configured, Namespaces, Mounted, HooksDone, Pivoted, Ready, Created, Started, Woken, Execve, Exited, Deleted, Reaped}
 }
 
 // Labels name the phase that ends at each point.
 var labels = map[string]string{
-	Main:         "nsrun exec + Go runtime start",
-	Validated:    "validate config",
-	Sealed:       "lock, fifo, socket, sealed exe",
-	Cloned:       "clone + exec of init",
-	StateSaved:   "state record",
-	CgroupMade:   "cgroup (mkdir, limits)",
-	InitMain:     "init: Go runtime start",
-	CgroupJoined: "cgroup join (v1)",
-	Configured:   "handshake: config to init",
-	Namespaces:   "handshake: createRuntime hooks",
-	Mounted:      "init: mounts",
-	HooksDone:    "init: createContainer hooks",
-	Pivoted:      "init: pivot_root",
-	Ready:        "init: finish (masks, ro, cwd)",
-	Created:      "ready -> created (record)",
-	Started:      "start (fifo, record, poststart)",
-	Woken:        "init wakes from the fifo",
-	Execve:       "exec: caps, user, seccomp",
-	Exited:       "wait: program runs, exits",
-	Deleted:      "delete (cgroup, state)",
-	Reaped:       "nsrun exit",
+	Main:       "nsrun exec + Go runtime start",
+	Validated:  "validate config",
+	Sealed:     "lock, fifo, socket, sealed exe",
+	StateSaved: "state record",
+	CgroupMade: "cgroup (mkdir)",
+	Cloned:     "clone into cgroup + exec of init",
+	LimitsSet:  "limits, pid saved",
+	InitMain:   "init: Go runtime start",
+	Configured: "handshake: config to init",
+	Namespaces: "handshake: createRuntime hooks",
+	Mounted:    "init: mounts",
+	HooksDone:  "init: createContainer hooks",
+	Pivoted:    "init: pivot_root",
+	Ready:      "init: finish (masks, ro, cwd)",
+	Created:    "ready -> created (record)",
+	Started:    "start (fifo, record, poststart)",
+	Woken:      "init wakes from the fifo",
+	Execve:     "exec: caps, user, seccomp",
+	Exited:     "wait: program runs, exits",
+	Deleted:    "delete (cgroup, state)",
+	Reaped:     "nsrun exit",
 }
 
 // Label is the phase that ends at point, or the point's own name.

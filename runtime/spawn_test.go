@@ -1,0 +1,57 @@
+package runtime
+
+import (
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+// onMainThread is what forkExecJoined did when TestMain called it on the
+// main thread: the one case that cannot be had from a test function.
+var onMainThread struct {
+	joinTID, pid int
+	err          error
+}
+
+// Locked in init, TestMain runs on the main thread.
+func init() { goruntime.LockOSThread() }
+
+func TestMain(m *testing.M) {
+	done := make(chan forkResult, 1)
+	tr, err := exec.LookPath("true")
+	if err != nil {
+		onMainThread.err = err
+	} else {
+		forkExecJoined(func() error { onMainThread.joinTID = unix.Gettid(); return nil }, tr, []string{"true"}, &syscall.ProcAttr{}, done)
+		r := <-done
+		onMainThread.pid, onMainThread.err = r.pid, r.err
+	}
+	os.Exit(m.Run())
+}
+
+// TestForkExecJoinsOffTheMainThread: the thread that joins a container's
+// cgroups must end afterwards; Go never ends the main thread but parks it,
+// and parked in the container's cgroups it would be frozen with them at
+// `delete` (nsrun run hung so). Called on the main thread, forkExecJoined
+// does the work on another.
+func TestForkExecJoinsOffTheMainThread(t *testing.T) {
+	require.NoError(t, onMainThread.err)
+	var ws syscall.WaitStatus
+	_, err := syscall.Wait4(onMainThread.pid, &ws, 0, nil)
+	require.NoError(t, err)
+	assert.True(t, ws.Exited() && ws.ExitStatus() == 0, "the child ran: %v", ws)
+	assert.NotZero(t, onMainThread.joinTID)
+	assert.NotEqual(t, unix.Getpid(), onMainThread.joinTID, "join ran on the main thread")
+}
+
+// TestForkExecJoinError: a failed join starts nothing and says so.
+func TestForkExecJoinError(t *testing.T) {
+	_, err := forkExec(func() error { return os.ErrPermission }, "/nonexistent", []string{"x"}, &syscall.ProcAttr{})
+	assert.ErrorIs(t, err, os.ErrPermission)
+}
