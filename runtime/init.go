@@ -151,6 +151,13 @@ func initExec(cfg *execConfig, trace *timeline.Recorder) error {
 	if err := setRlimits(p.Rlimits); err != nil {
 		return err
 	}
+	// The process is nsrun's child and starts with nsrun's score, not the
+	// container's. /proc/self is the container's /proc here (the process
+	// joined its mount and pid namespaces), procfs.WriteFile checks that
+	// it is a procfs.
+	if err := setOOMScoreAdj(p.OOMScoreAdj); err != nil {
+		return err
+	}
 	if err := chdirInRoot(p.Cwd); err != nil {
 		return err
 	}
@@ -159,6 +166,17 @@ func initExec(cfg *execConfig, trace *timeline.Recorder) error {
 		return err
 	}
 	return execProcess(p, cfg.Personality, path, cfg.FirstFD, cfg.Seccomp, nil, trace)
+}
+
+// setOOMScoreAdj applies process.oomScoreAdj to the calling process.
+func setOOMScoreAdj(adj *int) error {
+	if adj == nil {
+		return nil
+	}
+	if err := procfs.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*adj))); err != nil {
+		return fmt.Errorf("set process.oomScoreAdj %d: %w", *adj, err)
+	}
+	return nil
 }
 
 // setupTerminal opens a pty in the container, sends its master over the
@@ -195,11 +213,9 @@ func setupTerminal(consoleFD int, bindConsole bool, size *specs.Box) error {
 // setup builds the container up to the point where only execve is left.
 func setup(c *conn, cfg *initConfig, trace *timeline.Recorder) error {
 	s := cfg.Spec
-	if s.Process.OOMScoreAdj != nil {
-		// Before pivot_root: /proc here is still the host's, known mounted.
-		if err := procfs.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*s.Process.OOMScoreAdj))); err != nil {
-			return fmt.Errorf("set process.oomScoreAdj %d: %w", *s.Process.OOMScoreAdj, err)
-		}
+	// Before pivot_root: /proc here is still the host's, known mounted.
+	if err := setOOMScoreAdj(s.Process.OOMScoreAdj); err != nil {
+		return err
 	}
 	if err := c.send(message{Type: msgNamespaces}); err != nil {
 		return err

@@ -134,6 +134,17 @@ func TestExec(t *testing.T) {
 	out, stderr, code = e.nsrun("exec", "--process", pf, id)
 	require.Zero(t, code, stderr)
 	assert.Equal(t, "from-json\nyes\n", out)
+	// process.oomScoreAdj holds for an exec'd process as for the init
+	// (raising it needs no privilege, so rootless too).
+	adj := 321
+	proc.OOMScoreAdj = &adj
+	proc.Args = []string{"cat", "/proc/self/oom_score_adj"}
+	pj, err = json.Marshal(proc)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(pf, pj, 0o644))
+	out, stderr, code = e.nsrun("exec", "--process", pf, id)
+	require.Zero(t, code, stderr)
+	assert.Equal(t, "321\n", out)
 
 	if os.Geteuid() == 0 {
 		// Frozen, the new process could not get to its execve.
