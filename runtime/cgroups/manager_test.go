@@ -311,6 +311,26 @@ func BenchmarkCreateApplyDestroy(b *testing.B) {
 	}
 }
 
+// offMainThread runs f locked to a thread that is not the main one, as
+// runtime/spawn.go's forkExecJoined does: Go parks a main thread whose
+// goroutine exits locked instead of ending it, and a test process parked
+// in the container's cgroups would be frozen and killed with them by the
+// cleanup. Holding the main thread locked meanwhile keeps f off it.
+func offMainThread(f func()) {
+	runtime.LockOSThread()
+	if unix.Gettid() != unix.Getpid() {
+		f()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		offMainThread(f)
+	}()
+	<-done
+	runtime.UnlockOSThread()
+}
+
 // TestJoinThreadBornInCgroup: a process cloned by a thread that joined the
 // container's v1 cgroups is born in them; the test process itself stays
 // where it was, and the thread, ended with its goroutine, leaves nothing
@@ -329,8 +349,8 @@ func TestJoinThreadBornInCgroup(t *testing.T) {
 		err  error
 	}
 	done := make(chan started, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends here
+	join := func() {
+		// Never unlocked: the thread ends with the goroutine.
 		r := started{tid: unix.Gettid()}
 		if r.err = m.JoinThread(); r.err != nil {
 			done <- r
@@ -341,7 +361,8 @@ func TestJoinThreadBornInCgroup(t *testing.T) {
 		r.cmd = exec.Command("sleep", "60")
 		r.err = r.cmd.Start()
 		done <- r
-	}()
+	}
+	go offMainThread(join)
 	r := <-done
 	require.NoError(t, r.err)
 	t.Cleanup(func() {
