@@ -48,8 +48,8 @@ type spawnOptions struct {
 	CgroupFD int
 	// JoinThread, when set, moves the thread that clones the process into
 	// its v1 cgroups first (cgroups.Manager.JoinThread), so that it is
-	// born in them like CgroupFD's.
-	JoinThread func() error
+	// born in them like CgroupFD's, and returns how to move it back.
+	JoinThread func() (leave func() error, err error)
 	// Exec: an exec'd process always goes through the constructor (it
 	// joins every namespace) and is made non-dumpable until its execve.
 	Exec bool
@@ -189,7 +189,9 @@ func spawn(o *spawnOptions, parent *os.File) (*spawned, error) {
 // with mgr.Apply. so's cgroup fields are set here.
 func spawnIn(so *spawnOptions, parent *os.File, mgr *cgroups.Manager) (sp *spawned, born bool, err error) {
 	so.CgroupFD, so.JoinThread = -1, nil
-	if mgr == nil {
+	// Born in all of the container's cgroups or in none: born in the
+	// unified one alone, Apply would not add it to the v1 ones.
+	if mgr == nil || !mgr.CanBeBornIn() {
 		sp, err = spawn(so, parent)
 		return sp, false, err
 	}
@@ -201,7 +203,7 @@ func spawnIn(so *spawnOptions, parent *os.File, mgr *cgroups.Manager) (sp *spawn
 		defer unix.Close(fd)
 		so.CgroupFD = fd
 	}
-	if mgr.HasV1() {
+	if mgr.CanJoinThread() {
 		so.JoinThread = mgr.JoinThread
 	}
 	sp, err = spawn(so, parent)
@@ -219,16 +221,14 @@ func spawnIn(so *spawnOptions, parent *os.File, mgr *cgroups.Manager) (sp *spawn
 
 // forkExec is syscall.ForkExec, from a thread of its own that first runs
 // join when that is set: a child is born in the cgroups of the thread that
-// clones it. The thread is never handed back to the Go scheduler (no
-// UnlockOSThread), so it ends with its goroutine and leaves the cgroups
-// with it; the runtime starts its next threads from a clean one.
+// clones it. The thread moves back out right after the clone (leave), and
+// is never handed back to the Go scheduler either (no UnlockOSThread): it
+// ends with its goroutine.
 //
-// The main thread is the exception: Go never ends it but parks it for
-// good, in the container's cgroups, where `delete` would freeze nsrun
-// along with the container. So the work goes to another goroutine while
-// the main thread, should it be the one here, stays locked and out of
-// reach.
-func forkExec(join func() error, path string, args []string, attr *syscall.ProcAttr) (int, error) {
+// It must not be the main thread, which Go never ends but parks for good:
+// the work goes to another goroutine while the main thread, should it be
+// the one here, stays locked and out of reach.
+func forkExec(join func() (func() error, error), path string, args []string, attr *syscall.ProcAttr) (int, error) {
 	if join == nil {
 		return syscall.ForkExec(path, args, attr)
 	}
@@ -243,7 +243,7 @@ type forkResult struct {
 	err error
 }
 
-func forkExecJoined(join func() error, path string, args []string, attr *syscall.ProcAttr, done chan<- forkResult) {
+func forkExecJoined(join func() (func() error, error), path string, args []string, attr *syscall.ProcAttr, done chan<- forkResult) {
 	goruntime.LockOSThread()
 	if unix.Gettid() == unix.Getpid() {
 		// Locked here, the main thread can take no other goroutine.
@@ -254,11 +254,21 @@ func forkExecJoined(join func() error, path string, args []string, attr *syscall
 		done <- r
 		return
 	}
-	if err := join(); err != nil {
-		done <- forkResult{err: err}
-		return
+	leave, err := join()
+	pid := 0
+	if err == nil {
+		pid, err = syscall.ForkExec(path, args, attr)
 	}
-	pid, err := syscall.ForkExec(path, args, attr)
+	if leave != nil {
+		if lerr := leave(); lerr != nil {
+			// A child whose cloning thread is stuck in its cgroup does not go on.
+			if err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				_, _ = reap(pid)
+			}
+			pid, err = 0, errors.Join(err, lerr)
+		}
+	}
 	done <- forkResult{pid, err}
 }
 

@@ -35,6 +35,10 @@ type Manager struct {
 	// created lists directories this Manager made, parents first, so
 	// Destroy removes exactly those.
 	created []string
+	// ownDirs maps each v1 hierarchy to the caller's own cgroup directory
+	// in it: where a thread that joined the container's goes back to (New
+	// sets it; a Manager from Load has none).
+	ownDirs map[string]string
 }
 
 // New resolves the container's cgroup in layout l (HostLayout).
@@ -60,13 +64,16 @@ func newFromLayout(l *Layout, own map[string]string, cgroupsPath, containerID st
 	if rootless && l.Mode() != ModeV2 {
 		return nil, ErrRootless
 	}
-	m := &Manager{paths: map[string]string{}}
+	m := &Manager{paths: map[string]string{}, ownDirs: map[string]string{}}
 	for _, h := range l.Hierarchies {
 		p := rel
 		if !path.IsAbs(cgroupsPath) && cgroupsPath != "" {
 			p = path.Join(own[h.Name], rel)
 		}
 		m.paths[h.Name] = inMount(h, p)
+		if o, ok := own[h.Name]; ok && h.Name != unifiedName {
+			m.ownDirs[h.Name] = inMount(h, o)
+		}
 	}
 	if rootless {
 		parent := filepath.Dir(m.paths[unifiedName])
@@ -101,19 +108,60 @@ func inMount(h Hierarchy, p string) string {
 // 6.1 source the guests are built from and in this host's 6.18). A kernel
 // without that takes the lock and is only as slow as a process move.
 //
-// The caller must have locked its goroutine to the thread and must let the
-// thread end instead of unlocking it: a Go thread left in a container's
-// cgroups would carry its limits and keep rmdir from removing them.
-func (m *Manager) JoinThread() error {
+// leave moves the thread back to the caller's own cgroups, the same way;
+// it is returned whenever JoinThread returns, an error included (a partial
+// join is undone by it too), and the caller must call it once the clone is
+// done: a thread of nsrun's left in a container's cgroup would carry its
+// limits, and a freeze of that cgroup (delete, pause) would freeze nsrun
+// with it. The caller must run both on one locked OS thread (see
+// CanJoinThread).
+func (m *Manager) JoinThread() (leave func() error, err error) {
+	if !m.CanJoinThread() {
+		return func() error { return nil }, errors.New("move nsrun's cloning thread into the container's cgroup: no v1 hierarchy, or the way back to nsrun's own cgroups is unknown")
+	}
+	leave = func() error {
+		for _, n := range m.names() {
+			if n == unifiedName {
+				continue
+			}
+			if err := write(m.ownDirs[n], "tasks", "0"); err != nil {
+				return fmt.Errorf("move nsrun's cloning thread back out of the container's cgroup: %w", err)
+			}
+		}
+		return nil
+	}
 	for _, n := range m.names() {
 		if n == unifiedName {
 			continue
 		}
 		if err := write(m.paths[n], "tasks", "0"); err != nil {
-			return fmt.Errorf("move nsrun's cloning thread into the container's cgroup: %w", err)
+			return leave, fmt.Errorf("move nsrun's cloning thread into the container's cgroup: %w", err)
 		}
 	}
-	return nil
+	return leave, nil
+}
+
+// CanBeBornIn reports whether a process can be born in every one of the
+// container's cgroups: the unified one through clone3's CLONE_INTO_CGROUP
+// (OpenUnified), the v1 ones through JoinThread. Otherwise it is moved in
+// after its clone (Apply).
+func (m *Manager) CanBeBornIn() bool { return m.pureV2() || m.CanJoinThread() }
+
+// CanJoinThread reports whether JoinThread can be used: the container has
+// v1 hierarchies, and the Manager knows the caller's own cgroup in each
+// (New does; Load, for the commands after create, does not).
+func (m *Manager) CanJoinThread() bool {
+	v1 := 0
+	for n := range m.paths {
+		if n == unifiedName {
+			continue
+		}
+		if _, ok := m.ownDirs[n]; !ok {
+			return false
+		}
+		v1++
+	}
+	return v1 > 0
 }
 
 // names returns the hierarchies' names, sorted: every walk over them goes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -332,34 +333,38 @@ func offMainThread(f func()) {
 }
 
 // TestJoinThreadBornInCgroup: a process cloned by a thread that joined the
-// container's v1 cgroups is born in them; the test process itself stays
-// where it was, and the thread, ended with its goroutine, leaves nothing
-// in the container's cgroup but that process.
+// container's v1 cgroups is born in them; the thread goes back with leave,
+// the test process never moved, and the container's cgroups hold the child
+// alone. A Manager rebuilt from saved paths (Load) does not know the way
+// back and must not join.
 func TestJoinThreadBornInCgroup(t *testing.T) {
 	m := testManager(t)
-	if !m.HasV1() {
+	if !m.CanJoinThread() {
 		t.Skip("no cgroup v1 hierarchy on this host: processes are cloned into a v2 cgroup instead")
 	}
+	assert.False(t, Load(m.Paths()).CanJoinThread(), "a loaded Manager has no way back")
 	before, err := os.ReadFile("/proc/self/cgroup")
 	require.NoError(t, err)
 	type started struct {
-		cmd  *exec.Cmd
-		tid  int
-		seen string
-		err  error
+		cmd          *exec.Cmd
+		joined, back string
+		err          error
 	}
 	done := make(chan started, 1)
 	join := func() {
 		// Never unlocked: the thread ends with the goroutine.
-		r := started{tid: unix.Gettid()}
-		if r.err = m.JoinThread(); r.err != nil {
-			done <- r
-			return
+		var r started
+		self := fmt.Sprintf("/proc/self/task/%d/cgroup", unix.Gettid())
+		leave, err := m.JoinThread()
+		if err == nil {
+			data, _ := os.ReadFile(self)
+			r.joined = string(data)
+			r.cmd = exec.Command("sleep", "60")
+			err = r.cmd.Start()
 		}
-		data, _ := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/cgroup", r.tid))
-		r.seen = string(data)
-		r.cmd = exec.Command("sleep", "60")
-		r.err = r.cmd.Start()
+		r.err = errors.Join(err, leave())
+		data, _ := os.ReadFile(self)
+		r.back = string(data)
 		done <- r
 	}
 	go offMainThread(join)
@@ -377,22 +382,13 @@ func TestJoinThreadBornInCgroup(t *testing.T) {
 		}
 		rel := dir[strings.Index(dir, "/nsrun-test-"):]
 		assert.Contains(t, string(child), ":"+name+":"+rel+"\n", "the child is born in the %s cgroup", name)
-		assert.Contains(t, r.seen, ":"+name+":"+rel+"\n", "the joining thread was in the %s cgroup", name)
+		assert.Contains(t, r.joined, ":"+name+":"+rel+"\n", "the joining thread was in the %s cgroup", name)
+		tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
+		require.NoError(t, err)
+		assert.Equal(t, strconv.Itoa(r.cmd.Process.Pid), strings.TrimSpace(string(tasks)), "only the child in the %s cgroup", name)
 	}
+	assert.Equal(t, string(before), r.back, "the thread went back to the process's cgroups")
 	after, err := os.ReadFile("/proc/self/cgroup")
 	require.NoError(t, err)
 	assert.Equal(t, string(before), string(after), "the process (its main thread) did not move")
-	// The locked thread exits with its goroutine; its tid leaves tasks.
-	require.Eventually(t, func() bool {
-		for name, dir := range m.Paths() {
-			if name == unifiedName {
-				continue
-			}
-			tasks, err := os.ReadFile(filepath.Join(dir, "tasks"))
-			if err != nil || strings.TrimSpace(string(tasks)) != strconv.Itoa(r.cmd.Process.Pid) {
-				return false
-			}
-		}
-		return true
-	}, 10*time.Second, 10*time.Millisecond, "only the child stays in the container's cgroups")
 }

@@ -203,10 +203,6 @@ func (m *Manager) OpenUnified() (int, error) {
 	return fd, nil
 }
 
-// HasV1 reports whether the container has v1 hierarchies, where a process
-// is born in its cgroup only through JoinThread.
-func (m *Manager) HasV1() bool { return !m.pureV2() && len(m.paths) > 0 }
-
 func (m *Manager) statsV2(s *Stats) {
 	dir := m.paths[unifiedName]
 	s.MemoryUsage, _ = readUint(dir, "memory.current")
