@@ -447,10 +447,10 @@ func TestResources(t *testing.T) {
 	assert.Empty(t, e.leftovers(id))
 }
 
-// TestPidsLimitOne: pids.max 1 leaves room for the init alone. The init
-// is born in its cgroup from a thread of nsrun's that joined it, which the
-// limit counts too; the clone's EAGAIN falls back to moving the init in,
-// and the container runs as under runc.
+// TestPidsLimitOne: pids.max 1 leaves room for the init alone, as under
+// runc. The init is born in its cgroup and its Go runtime starts threads
+// there, which the limit counts: the limit is written only after them (a
+// build that set it before the clone aborted in pthread_create).
 func TestPidsLimitOne(t *testing.T) {
 	testutil.NeedRoot(t, "cgroup limits on this host (v1 hierarchies are not delegated)")
 	e := newEnv(t)
