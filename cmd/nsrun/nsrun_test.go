@@ -3,6 +3,11 @@ package main
 // These tests drive the nsrun binary the way engines do: a real process per
 // command, real bundles, real containers. Each checks that what it made is
 // gone afterwards: no state, cgroup, process or host mount.
+//
+// The file is a little over 500 lines because it holds the helpers every
+// test file of the package uses (newEnv, the bundle builder, leftovers)
+// beside the lifecycle tests; the verbs, exec, faults, hostile images and
+// seccomp have files of their own.
 
 import (
 	"bufio"
