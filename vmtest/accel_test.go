@@ -44,7 +44,8 @@ func TestMain(m *testing.M) {
 }
 
 // fakeQEMU behaves, per accelerator, as QEMU does here: "abort" exits
-// before QMP as the MSR 0x10a abort did, "silent" serves QMP while the
+// before QMP as the MSR 0x10a abort did, "noqmp" never opens its monitor,
+// "silent" serves QMP while the
 // guest never prints (the nested-KVM hang), "boot" prints the kernel's
 // banner and finishes the job in the share.
 func fakeQEMU(modes, logPath string, args []string) int {
@@ -86,6 +87,10 @@ func fakeQEMU(modes, logPath string, args []string) int {
 	switch mode {
 	case "abort":
 		fmt.Fprintln(os.Stderr, "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x0")
+		return 1
+	case "noqmp":
+		// A QEMU stuck before its monitor is up; only a kill ends it.
+		time.Sleep(time.Hour)
 		return 1
 	case "silent", "boot":
 	default:
@@ -345,4 +350,60 @@ func TestAccelProbeRealQEMU(t *testing.T) {
 	v, _ := Accel{VerdictDir: vdir}.readVerdict("x86_64")
 	require.NotNil(t, v)
 	assert.Equal(t, "broken", v.KVM)
+}
+
+// TestRunStopped: a run the caller stops (Ctrl-C cancels nsbench's context)
+// or whose caller's deadline passes is not reported as the VM's own
+// timeout, which it once was ("timed out after 2h0m0s" for a Ctrl-C), and
+// is not retried under another accelerator.
+func TestRunStopped(t *testing.T) {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, mode     string
+		timeout        time.Duration
+		stop           func(context.Context) (context.Context, context.CancelFunc)
+		want           error
+		reason, notWas string
+	}{
+		{"caller cancels a running guest", "silent", time.Hour, cancelSoon, context.Canceled, "stopped by the caller after ", "timed out"},
+		{"caller cancels before QMP is up", "noqmp", time.Hour, cancelSoon, context.Canceled, "", "timed out"},
+		{"caller's deadline passes", "silent", time.Hour, func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithTimeout(ctx, time.Second)
+		}, context.DeadlineExceeded, "stopped by the caller after 1s: context deadline exceeded", "timed out"},
+		{"the run's own timeout", "silent", time.Second, func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return context.WithCancel(ctx)
+		}, errTimeout, "timed out after 1s", "stopped"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			logPath := filepath.Join(dir, "qemu-invocations")
+			t.Setenv(fakeModeEnv, "kvm="+tc.mode+",tcg="+tc.mode)
+			t.Setenv(fakeLogEnv, logPath)
+			ctx, cancel := tc.stop(context.Background())
+			defer cancel()
+			_, err := Run(ctx, Options{
+				Machine: Machine{Arch: hostArch(), QEMU: self, Kernel: "/k", Initramfs: "/i"},
+				Dir:     filepath.Join(dir, "run"), Timeout: tc.timeout, Hang: time.Hour,
+				Accel: Accel{Force: "tcg"},
+			})
+			require.Error(t, err)
+			assert.ErrorIs(t, err, tc.want)
+			assert.NotContains(t, err.Error(), tc.notWas)
+			if tc.reason != "" {
+				var verr *Error
+				require.True(t, errors.As(err, &verr), "%v", err)
+				assert.Contains(t, verr.Reason, tc.reason)
+			}
+			data, err := os.ReadFile(logPath)
+			require.NoError(t, err)
+			assert.Equal(t, "tcg/max", strings.TrimSpace(string(data)), "QEMU is started once, not retried")
+		})
+	}
+}
+
+func cancelSoon(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	time.AfterFunc(time.Second, cancel)
+	return ctx, cancel
 }

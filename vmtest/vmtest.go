@@ -80,7 +80,12 @@ type Result struct {
 // Error is a run that did not finish, with the console's tail.
 type Error struct {
 	Reason, ConsoleTail, ConsoleLog string
+	// Err is the cause where there is one: errTimeout, or the caller's
+	// context error when the caller stopped the run.
+	Err error
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s (console log %s; last lines:)\n%s", e.Reason, e.ConsoleLog, e.ConsoleTail)
@@ -152,6 +157,10 @@ func orDefault(s, d string) string {
 
 // errNoStart is a QEMU that died before its QMP socket was up.
 var errNoStart = errors.New("qemu exited before QMP was up")
+
+// errTimeout is the run's own Options.Timeout running out; a caller that
+// cancels (Ctrl-C) or whose deadline passes gets its context's error.
+var errTimeout = errors.New("the VM run timed out")
 
 // errSilent is a guest whose kernel printed nothing within the probe
 // deadline: the accelerator runs QEMU but not the guest.
@@ -257,7 +266,7 @@ func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
 	if _, err := exec.LookPath(bin); err != nil {
 		return nil, fmt.Errorf("find %s: %w (apt-get install qemu-system-x86 qemu-system-arm)", bin, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, o.Timeout, errTimeout)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.Command(bin, args...)
@@ -279,10 +288,16 @@ func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
 			<-exited
 		}
 	}()
-	fail := func(reason string) error {
-		return &Error{Reason: reason, ConsoleTail: tail(consoleLog, 25), ConsoleLog: consoleLog}
+	failCause := func(reason string, cause error) error {
+		return &Error{Reason: reason, ConsoleTail: tail(consoleLog, 25), ConsoleLog: consoleLog, Err: cause}
 	}
+	fail := func(reason string) error { return failCause(reason, nil) }
 	mon, err := connectQMP(ctx, qmpSock, exited)
+	if err != nil && !errors.Is(err, errNoStart) {
+		// Stopped or timed out before QMP was up; the deferred kill ends
+		// QEMU, and no other accelerator is tried.
+		return nil, fmt.Errorf("connect to QEMU's QMP socket %s: %w", qmpSock, context.Cause(ctx))
+	}
 	if err != nil {
 		<-exited
 		return nil, fmt.Errorf("%w (accel %s): %v: %s", errNoStart, acc, waitErr, strings.TrimSpace(qemuErr.String()))
@@ -304,7 +319,10 @@ func runOnce(ctx context.Context, o Options, at attempt) (*Result, error) {
 			done = true
 		case <-ctx.Done():
 			quit()
-			return nil, fail(fmt.Sprintf("timed out after %s", o.Timeout))
+			if cause := context.Cause(ctx); !errors.Is(cause, errTimeout) {
+				return nil, failCause(fmt.Sprintf("stopped by the caller after %s: %v", time.Since(start).Round(time.Second), cause), cause)
+			}
+			return nil, failCause(fmt.Sprintf("timed out after %s", o.Timeout), errTimeout)
 		case <-tick.C:
 			con, _ := os.ReadFile(consoleLog)
 			if !kernelSeen && strings.Contains(string(con), kernelBanner) {
