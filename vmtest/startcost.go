@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nsbench/nsbench/images"
@@ -25,6 +27,10 @@ type StartcostOptions struct {
 	// Programs are the image's programs (images.Programs), built for Arch
 	// by the caller.
 	Programs map[string]string
+	// Extra are more builds to compare, LABEL=PATH as for `nsbench
+	// startcost` (nsrun@LABEL rows are compared step by step); PATH is a
+	// static binary for Arch on this host, carried into the image.
+	Extra []string
 	// OutDir receives console.log, the share and startcost.json.
 	OutDir  string
 	Timeout time.Duration
@@ -58,7 +64,24 @@ func RunStartcost(ctx context.Context, o StartcostOptions, w io.Writer) error {
 	for _, m := range k.Modules {
 		mods = append(mods, images.Module{Name: m.Name, Path: m.Path})
 	}
-	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods, Programs: o.Programs})
+	progs := maps.Clone(o.Programs)
+	if progs == nil {
+		progs = map[string]string{}
+	}
+	runtimes := []string{"nsrun", "runc=" + images.GuestRunc, "crun=" + images.GuestCrun}
+	for i, e := range o.Extra {
+		label, p, ok := strings.Cut(e, "=")
+		if !ok || label == "" || p == "" {
+			return fmt.Errorf("extra build %q: want LABEL=PATH, e.g. nsrun@jsonv2=bin/nsrun-jsonv2", e)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("extra build %s: %w", label, err)
+		}
+		gp := fmt.Sprintf("/usr/local/bin/startcost-extra-%d", i)
+		progs[gp] = p
+		runtimes = append(runtimes, label+"="+gp)
+	}
+	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods, Programs: progs})
 	if err != nil {
 		return err
 	}
@@ -70,9 +93,9 @@ func RunStartcost(ctx context.Context, o StartcostOptions, w io.Writer) error {
 	}
 	job := guest.Job{Sysctls: k.Sysctls, Tests: []guest.Test{{
 		Name: "startcost", Path: images.GuestNsbench,
-		Args: []string{"startcost", "-n", strconv.Itoa(o.Rounds), "-nsrun", images.GuestNsrun,
+		Args: append([]string{"startcost", "-n", strconv.Itoa(o.Rounds), "-nsrun", images.GuestNsrun,
 			"-out", filepath.Join(guest.ShareMount, startcostResults),
-			"nsrun", "runc=" + images.GuestRunc, "crun=" + images.GuestCrun},
+		}, runtimes...),
 	}}}
 	res, err := Run(ctx, Options{
 		Machine: Machine{Arch: o.Arch, Kernel: k.Image, Initramfs: img, Cmdline: k.Cmdline, Variant: o.Variant},

@@ -6,10 +6,11 @@
 // It prints the guest's go test output, the matrix and the perf smoke's
 // numbers, and exits with the suite's status.
 //
-//	nsvm startcost --kernel stock --arch x86_64 [--kernel-image bzImage] [-n 20]
+//	nsvm startcost --kernel stock --arch x86_64 [--kernel-image bzImage] [-n 20] [LABEL=PATH ...]
 //
-// runs `nsbench startcost` (nsrun, runc, crun) in the guest: the start-cost
-// comparison on a cgroup v2 host.
+// runs `nsbench startcost` (nsrun, runc, crun and any other static builds
+// given as LABEL=PATH) in the guest: the start-cost comparison on a cgroup
+// v2 host.
 package main
 
 import (
@@ -118,6 +119,7 @@ func startcost(args []string) int {
 	if *verbose {
 		o.Log = os.Stderr
 	}
+	o.Extra = fs.Args()
 	o.Accel.ProbeDeadline = vmtest.DefaultProbeDeadline
 	o.Accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

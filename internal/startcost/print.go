@@ -10,7 +10,7 @@ import (
 // time with their 95 % intervals, nsrun against each other runtime round
 // by round, the wrapper's own cost and nsrun's phases.
 func Print(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "`run` of /bin/true from one busybox bundle, %d rounds, runtimes interleaved (rotating order)\n", r.Rounds)
+	fmt.Fprintf(w, "`run` of /bin/true from one busybox bundle, %d rounds, runtimes interleaved (balanced order)\n", r.Rounds)
 	if r.Setup != "" {
 		fmt.Fprintf(w, "conditions: %s\n", r.Setup)
 	}

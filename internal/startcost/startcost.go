@@ -1,8 +1,9 @@
 // Package startcost measures what it costs OCI runtimes to start a
 // container: `run` of /bin/true from one busybox bundle, the same bytes for
-// every runtime, in rounds that run every runtime once in a rotating order
-// (A B C, B C A, ...) so that whatever else loads the machine hits all
-// alike. Each run is timed on the wall clock and in CPU time (user + system
+// every runtime, in rounds that run every runtime once in a balanced order
+// (package order: each runtime in every position, and right after every
+// other, equally often) so that whatever else loads the machine, and
+// whatever one runtime leaves warm or cold for the next, hits all alike. Each run is timed on the wall clock and in CPU time (user + system
 // of the runtime and every process it reaped: its init and the container's
 // program), which a loaded machine disturbs far less.
 //
@@ -39,6 +40,7 @@ import (
 
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/oci"
+	"github.com/nsbench/nsbench/internal/order"
 	"github.com/nsbench/nsbench/perf/stats"
 	"github.com/nsbench/nsbench/runtime/timeline"
 )
@@ -204,10 +206,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		for j := range rows {
-			// Rotate the order each round: no row always runs right
-			// after the same one.
-			row := rows[(j+k)%len(rows)]
+		for j, row := range order.Of(rows, k) {
 			if row.Err != "" {
 				row.Wall, row.CPU = append(row.Wall, nan), append(row.CPU, nan)
 				continue

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsbench/nsbench/internal/order"
 	"github.com/nsbench/nsbench/perf/env"
 	"github.com/nsbench/nsbench/perf/results"
 	"github.com/nsbench/nsbench/perf/stats"
@@ -18,7 +19,8 @@ import (
 
 // matrixRun runs the matrix in rounds. Round r runs repetition r of every
 // point that still needs one, each point in every environment back to
-// back, the environments' order rotating by one place per round. With a
+// back, in a balanced order (package order: every environment runs in
+// every position, and right after every other, equally often). With a
 // precision goal, a point's planned repetitions grow after each of its
 // rounds until every environment's ratio to native is that precise
 // (stats.PlanRepetitions), or the budget is spent. The budget counts from
@@ -106,7 +108,7 @@ func (r *matrixRun) run(ctx context.Context) error {
 		}
 		for _, p := range due {
 			t0 := time.Now()
-			for _, e := range rotate(r.envs, round) {
+			for _, e := range order.Of(r.envs, round) {
 				if !slices.Contains(r.envs, e) {
 					continue // failed earlier in this round
 				}

@@ -95,23 +95,6 @@ func TestBadConfig(t *testing.T) {
 	}
 }
 
-func TestRotate(t *testing.T) {
-	envs := []string{"native", "nsrun", "runc"}
-	for _, tc := range []struct {
-		rep  int
-		want []string
-	}{
-		{0, []string{"native", "nsrun", "runc"}},
-		{1, []string{"nsrun", "runc", "native"}},
-		{2, []string{"runc", "native", "nsrun"}},
-		{3, []string{"native", "nsrun", "runc"}},
-	} {
-		assert.Equal(t, tc.want, rotate(envs, tc.rep), "rep %d", tc.rep)
-	}
-	assert.Equal(t, []string{"native", "nsrun", "runc"}, envs, "the caller's order is kept")
-	assert.Empty(t, rotate([]string(nil), 1))
-}
-
 // A config marshals back to its file's shape (what a VM guest gets), and
 // -set overrides reach the workloads' sections.
 func TestConfigRoundTripAndSets(t *testing.T) {

@@ -128,18 +128,6 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 	return f, f.Save(o.Out)
 }
 
-// rotate is the order of the environments in repetition rep: each starts
-// one place later than in the one before, so that no environment always runs
-// first (right after the previous point's last one, with whatever it left in
-// the page cache and on the disk) or always last.
-func rotate[T any](envs []T, rep int) []T {
-	if len(envs) == 0 {
-		return nil
-	}
-	k := rep % len(envs)
-	return append(append([]T(nil), envs[k:]...), envs[:k]...)
-}
-
 // needsBridge: a container environment runs a net point over the bridge.
 func needsBridge(ps []Point, envs []env.Env) bool {
 	for _, p := range ps {

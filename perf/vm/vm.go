@@ -5,10 +5,10 @@
 // into one results file, each sample tagged with the kernel it ran on.
 //
 // Design against drift: every boot runs one block of repetitions of the
-// whole matrix on one kernel, and the kernels alternate between boots with
-// their order rotated by one each round (stock, hardened; hardened, stock;
-// stock, hardened; ...), so a slow drift of the host hits every kernel
-// alike and none always runs first. A guest that crashes or hangs loses
+// whole matrix on one kernel, and the kernels alternate between boots in a
+// balanced order (stock, hardened; hardened, stock; ...: with three kernels
+// each also follows each other equally often), so a slow drift of the host
+// hits every kernel alike and none always runs first. A guest that crashes or hangs loses
 // nothing already saved (the guest writes its results file on the share
 // after every sample); the block is recorded as failed and -resume boots it
 // again, the guest skipping what it already has.
@@ -37,6 +37,7 @@ import (
 	"github.com/nsbench/nsbench/images"
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/guest"
+	"github.com/nsbench/nsbench/internal/order"
 	"github.com/nsbench/nsbench/kernels"
 	"github.com/nsbench/nsbench/perf/results"
 	"github.com/nsbench/nsbench/perf/runner"
@@ -192,7 +193,7 @@ type block struct {
 }
 
 // plan orders the boots: round r runs repetitions [r·B, (r+1)·B) on every
-// kernel, the kernels' order rotated by r.
+// kernel, in round r's balanced order (package order).
 func plan(ks []*kernels.Kernel, reps, per int) []block {
 	var out []block
 	for r := 0; r*per < reps; r++ {
@@ -200,8 +201,7 @@ func plan(ks []*kernels.Kernel, reps, per int) []block {
 		for i := r * per; i < min((r+1)*per, reps); i++ {
 			rs = append(rs, i)
 		}
-		k := r % len(ks)
-		for _, kk := range append(slices.Clone(ks[k:]), ks[:k]...) {
+		for _, kk := range order.Of(ks, r) {
 			out = append(out, block{boot: len(out), kernel: kk, reps: rs})
 		}
 	}
@@ -214,8 +214,8 @@ func Design(nKernels, per int) string {
 		return fmt.Sprintf("one kernel; each boot runs %d repetition(s) of the whole matrix", per)
 	}
 	return fmt.Sprintf("kernels alternate between boots, each boot running %d repetition(s) of the whole matrix on one kernel; "+
-		"the kernels' order rotates by one every round (A B, B A, A B, ...), so drift of the host spreads over every kernel "+
-		"and none always runs first", per)
+		"the kernels' order is balanced over the rounds (A B, B A, A B, ...; with three, each also follows each other equally often), "+
+		"so drift of the host spreads over every kernel and none always runs first", per)
 }
 
 // KernelInfo describes a kernel for the results file: its version, the
