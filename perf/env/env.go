@@ -203,27 +203,38 @@ func tail(s string) string {
 }
 
 // ByName returns the environment of that name: native, nsrun, runc, crun,
-// docker or podman, or a known-answer variant of native ("native:copy",
-// "native:work=0.1", see NewInjected). stateDir holds container state and
-// bundles; nsrun is the path of the nsrun binary the nsrun environment runs
-// (runc and crun are found on PATH).
+// docker or podman, an OCI runtime with an engine's default seccomp profile
+// ("runc:seccomp=docker", "nsrun:seccomp=podman"), or a known-answer
+// variant of native ("native:copy", "native:work=0.1", see NewInjected).
+// stateDir holds container state and bundles; nsrun is the path of the
+// nsrun binary the nsrun environments run (runc and crun are found on
+// PATH).
 func ByName(ctx context.Context, name, stateDir, nsrun string) (Env, error) {
-	if base, opt, ok := strings.Cut(name, ":"); ok && base == "native" {
+	base, opt, hasOpt := strings.Cut(name, ":")
+	if hasOpt && base == "native" {
 		return NewInjected(name, opt)
 	}
-	switch name {
+	switch base {
 	case "native":
 		return Native{}, nil
 	case "nsrun", "runc", "crun":
-		rt := name
-		if name == "nsrun" {
+		rt := base
+		if base == "nsrun" {
 			rt = nsrun
 		}
-		return NewOCI(name, rt, stateDir), nil
+		o := NewOCI(name, rt, stateDir)
+		if hasOpt {
+			if err := o.setOption(opt); err != nil {
+				return nil, err
+			}
+		}
+		return o, nil
 	case "docker", "podman":
-		return NewEngine(name, stateDir), nil
+		if !hasOpt {
+			return NewEngine(name, stateDir), nil
+		}
 	}
-	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker, podman, or for a known-answer test native:copy or native:stop=<fraction>", name)
+	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker, podman, RUNTIME:seccomp=docker|podman (nsrun, runc or crun with that engine's default seccomp profile), or for a known-answer test native:copy or native:stop=<fraction>", name)
 }
 
 // mkdirTemp is os.MkdirTemp with the operation in the error.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -87,6 +88,40 @@ func TestEnvironments(t *testing.T) {
 			}
 			checkDataLocations(t, e, fio)
 		})
+	}
+}
+
+// TestSeccompOption: RUNTIME:seccomp=ENGINE runs the containers under that
+// engine's default profile, and the plain runtime under none.
+func TestSeccompOption(t *testing.T) {
+	testutil.NeedRoot(t, "rootful OCI containers")
+	for _, tc := range []struct{ env, want string }{
+		{"nsrun", "Seccomp:\t0"},
+		{"nsrun:seccomp=docker", "Seccomp:\t2"},
+		{"nsrun:seccomp=podman", "Seccomp:\t2"},
+		{"runc:seccomp=docker", "Seccomp:\t2"},
+	} {
+		t.Run(tc.env, func(t *testing.T) {
+			if rt, _, _ := strings.Cut(tc.env, ":"); rt != "nsrun" {
+				if _, err := exec.LookPath(rt); err != nil {
+					t.Skipf("%s not installed", rt)
+				}
+			}
+			e, err := ByName(context.Background(), tc.env, t.TempDir(), nsrunBin)
+			require.NoError(t, err)
+			require.NoError(t, e.Available(context.Background()))
+			out, err := e.Run(context.Background(), Job{Args: []string{"/usr/bin/grep", "^Seccomp:", "/proc/self/status"}})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, strings.TrimSpace(string(out)))
+		})
+	}
+	for _, tc := range []struct{ env, err string }{
+		{"nsrun:seccomp=lxc", `environment "nsrun:seccomp=lxc": option "seccomp=lxc": want nsrun:seccomp=docker or nsrun:seccomp=podman`},
+		{"crun:cpus=1", `want crun:seccomp=docker or crun:seccomp=podman`},
+		{"docker:seccomp=docker", `unknown environment "docker:seccomp=docker"`},
+	} {
+		_, err := ByName(context.Background(), tc.env, t.TempDir(), nsrunBin)
+		assert.ErrorContains(t, err, tc.err)
 	}
 }
 

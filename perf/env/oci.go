@@ -16,6 +16,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/nsbench/nsbench/internal/bundle"
+	"github.com/nsbench/nsbench/internal/engineprofile"
 	"github.com/nsbench/nsbench/internal/oci"
 	"github.com/nsbench/nsbench/runtime/network"
 )
@@ -26,6 +27,28 @@ type OCI struct {
 	rt      *oci.Runtime
 	err     error // why the runtime is unavailable
 	workDir string
+	// seccomp, when set, gives every container an engine's default
+	// profile ("nsrun:seccomp=docker"): what docker or podman would add,
+	// measured apart from everything else an engine does.
+	seccomp func(*specs.Spec) (*specs.LinuxSeccomp, error)
+}
+
+// setOption applies the option of "RUNTIME:<opt>": "seccomp=docker" or
+// "seccomp=podman".
+func (o *OCI) setOption(opt string) error {
+	k, v, _ := strings.Cut(opt, "=")
+	profiles := map[string]func(*specs.Spec) (*specs.LinuxSeccomp, error){"docker": engineprofile.Docker, "podman": engineprofile.Podman}
+	if k != "seccomp" || profiles[v] == nil {
+		return fmt.Errorf("environment %q: option %q: want %s:seccomp=docker or %s:seccomp=podman (that engine's default seccomp profile)", o.name, opt, o.base(), o.base())
+	}
+	o.seccomp = profiles[v]
+	return nil
+}
+
+// base is the runtime's part of the environment's name.
+func (o *OCI) base() string {
+	b, _, _ := strings.Cut(o.name, ":")
+	return b
 }
 
 // NewOCI prepares the environment name that runs runtime (a name on PATH
@@ -123,6 +146,12 @@ func (o *OCI) Run(ctx context.Context, job Job) (_ []byte, err error) {
 	}
 	id := randomID("nsbench-")
 	o.adjust(b.Spec, job)
+	if o.seccomp != nil && b.Spec.Linux != nil {
+		// After adjust: the profile follows the spec's capabilities.
+		if b.Spec.Linux.Seccomp, err = o.seccomp(b.Spec); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.name, err)
+		}
+	}
 	if inside != prog {
 		// the mount point, made here because the root is mounted read-only
 		mp := filepath.Join(b.Rootfs(), inside)
