@@ -3,8 +3,9 @@
 // every runtime, in rounds that run every runtime once in a balanced order
 // (package order: each runtime in every position, and right after every
 // other, equally often) so that whatever else loads the machine, and
-// whatever one runtime leaves warm or cold for the next, hits all alike. Each run is timed on the wall clock and in CPU time (user + system
-// of the runtime and every process it reaped: its init and the container's
+// whatever one runtime leaves warm or cold for the next, hits all alike.
+// Each run is timed on the wall clock and in CPU time (user + system of the
+// runtime and every process it reaped: its init and the container's
 // program), which a loaded machine disturbs far less.
 //
 // The conditions must be the same for every runtime. On a hybrid cgroup
