@@ -45,9 +45,8 @@ func TestMain(m *testing.M) {
 
 // fakeQEMU behaves, per accelerator, as QEMU does here: "abort" exits
 // before QMP as the MSR 0x10a abort did, "noqmp" never opens its monitor,
-// "silent" serves QMP while the
-// guest never prints (the nested-KVM hang), "boot" prints the kernel's
-// banner and finishes the job in the share.
+// "silent" serves QMP while the guest never prints (the nested-KVM hang),
+// "boot" prints the kernel's banner and finishes the job in the share.
 func fakeQEMU(modes, logPath string, args []string) int {
 	arg := func(name string) string {
 		for i := 0; i+1 < len(args); i++ {

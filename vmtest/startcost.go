@@ -53,17 +53,7 @@ func RunStartcost(ctx context.Context, o StartcostOptions, w io.Writer) error {
 	if o.Rounds < 2 {
 		o.Rounds = 20
 	}
-	k := &kernels.Kernel{Image: o.KernelImage, Variant: o.Variant, Arch: o.Arch}
-	if o.KernelImage == "" {
-		var err error
-		if k, err = Kernel(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log}); err != nil {
-			return err
-		}
-	}
-	mods := make([]images.Module, 0, len(k.Modules))
-	for _, m := range k.Modules {
-		mods = append(mods, images.Module{Name: m.Name, Path: m.Path})
-	}
+	// The extra builds are checked before a kernel is built or booted.
 	progs := maps.Clone(o.Programs)
 	if progs == nil {
 		progs = map[string]string{}
@@ -80,6 +70,17 @@ func RunStartcost(ctx context.Context, o StartcostOptions, w io.Writer) error {
 		gp := fmt.Sprintf("/usr/local/bin/startcost-extra-%d", i)
 		progs[gp] = p
 		runtimes = append(runtimes, label+"="+gp)
+	}
+	k := &kernels.Kernel{Image: o.KernelImage, Variant: o.Variant, Arch: o.Arch}
+	if o.KernelImage == "" {
+		var err error
+		if k, err = Kernel(ctx, kernels.Options{Variant: o.Variant, Arch: o.Arch, Log: o.Log}); err != nil {
+			return err
+		}
+	}
+	mods := make([]images.Module, 0, len(k.Modules))
+	for _, m := range k.Modules {
+		mods = append(mods, images.Module{Name: m.Name, Path: m.Path})
 	}
 	img, err := images.Build(ctx, images.Options{Arch: o.Arch, Log: o.Log, Tools: images.DefaultTools(), Modules: mods, Programs: progs})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,4 +212,20 @@ func TestVariantChecks(t *testing.T) {
 	script := strings.Join(checks[0].Args, " ")
 	assert.Contains(t, script, "grep -w aufs /proc/filesystems")
 	assert.Contains(t, script, "mount -t aufs -o br=/tmp/aufs/rw=rw:/tmp/aufs/ro=ro")
+}
+
+// TestStartcostExtraChecked: a bad LABEL=PATH fails before any kernel is
+// built or booted (no kernel image is given, so one would be built).
+func TestStartcostExtraChecked(t *testing.T) {
+	for _, tc := range []struct{ extra, err string }{
+		{"nsrun@x", `extra build "nsrun@x": want LABEL=PATH`},
+		{"=bin/nsrun", `extra build "=bin/nsrun": want LABEL=PATH`},
+		{"nsrun@x=/nonexistent/nsrun-x", "extra build nsrun@x: stat /nonexistent/nsrun-x: no such file or directory"},
+	} {
+		out := t.TempDir()
+		err := RunStartcost(context.Background(), StartcostOptions{Variant: "stock", Arch: "x86_64", Extra: []string{tc.extra}, OutDir: out}, io.Discard)
+		assert.ErrorContains(t, err, tc.err)
+		entries, _ := os.ReadDir(out)
+		assert.Empty(t, entries, "nothing made")
+	}
 }

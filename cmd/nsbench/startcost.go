@@ -53,14 +53,15 @@ func startcostCmd(ctx context.Context, args []string) error {
 	var configure func(*specs.Spec) error
 	switch *profile {
 	case "":
-	case "docker", "podman":
-		get := map[string]func(*specs.Spec) (*specs.LinuxSeccomp, error){"docker": engineprofile.Docker, "podman": engineprofile.Podman}[*profile]
+	default:
+		get, err := engineprofile.ByEngine(*profile)
+		if err != nil {
+			return fmt.Errorf("startcost: -seccomp: %w", err)
+		}
 		configure = func(s *specs.Spec) (err error) {
 			s.Linux.Seccomp, err = get(s)
 			return err
 		}
-	default:
-		return fmt.Errorf("startcost: -seccomp %q: want docker or podman", *profile)
 	}
 
 	if *out != "" {

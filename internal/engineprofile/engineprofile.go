@@ -33,3 +33,17 @@ func Podman(s *specs.Spec) (*specs.LinuxSeccomp, error) {
 	}
 	return p, nil
 }
+
+// Profile gives an engine's default profile for a spec.
+type Profile func(*specs.Spec) (*specs.LinuxSeccomp, error)
+
+// ByEngine returns the default profile of "docker" or "podman".
+func ByEngine(engine string) (Profile, error) {
+	switch engine {
+	case "docker":
+		return Docker, nil
+	case "podman":
+		return Podman, nil
+	}
+	return nil, fmt.Errorf("no default seccomp profile for engine %q: want docker or podman", engine)
+}

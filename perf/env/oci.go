@@ -30,18 +30,18 @@ type OCI struct {
 	// seccomp, when set, gives every container an engine's default
 	// profile ("nsrun:seccomp=docker"): what docker or podman would add,
 	// measured apart from everything else an engine does.
-	seccomp func(*specs.Spec) (*specs.LinuxSeccomp, error)
+	seccomp engineprofile.Profile
 }
 
 // setOption applies the option of "RUNTIME:<opt>": "seccomp=docker" or
 // "seccomp=podman".
 func (o *OCI) setOption(opt string) error {
 	k, v, _ := strings.Cut(opt, "=")
-	profiles := map[string]func(*specs.Spec) (*specs.LinuxSeccomp, error){"docker": engineprofile.Docker, "podman": engineprofile.Podman}
-	if k != "seccomp" || profiles[v] == nil {
+	p, err := engineprofile.ByEngine(v)
+	if k != "seccomp" || err != nil {
 		return fmt.Errorf("environment %q: option %q: want %s:seccomp=docker or %s:seccomp=podman (that engine's default seccomp profile)", o.name, opt, o.base(), o.base())
 	}
-	o.seccomp = profiles[v]
+	o.seccomp = p
 	return nil
 }
 

@@ -8,10 +8,10 @@
 // whole matrix on one kernel, and the kernels alternate between boots in a
 // balanced order (stock, hardened; hardened, stock; ...: with three kernels
 // each also follows each other equally often), so a slow drift of the host
-// hits every kernel alike and none always runs first. A guest that crashes or hangs loses
-// nothing already saved (the guest writes its results file on the share
-// after every sample); the block is recorded as failed and -resume boots it
-// again, the guest skipping what it already has.
+// hits every kernel alike and none always runs first. A guest that crashes
+// or hangs loses nothing already saved (the guest writes its results file
+// on the share after every sample); the block is recorded as failed and
+// -resume boots it again, the guest skipping what it already has.
 //
 // This file is over 500 lines because the plan of blocks, the boot of
 // one, the merge of what it brought back and the resume check share the
