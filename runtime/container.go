@@ -33,6 +33,10 @@ type Runtime struct {
 	// Trace, when not nil, records the points a container's start passes
 	// (package timeline); the init records its own into the same file.
 	Trace *timeline.Recorder
+	// HookVia is the argv the hooks this process runs go through (see
+	// hooks.Run): nsrun's sigforward.Prefix, when it blocked signals that
+	// hooks must not inherit.
+	HookVia []string
 }
 
 // DefaultRoot is /run/nsrun for root and $XDG_RUNTIME_DIR/nsrun otherwise.
@@ -240,7 +244,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	if rec.Config != nil && rec.Config.Hooks != nil {
 		s := rec.State
-		if err := hooks.Run(ctx, "poststart", rec.Config.Hooks.Poststart, &s); err != nil {
+		if err := hooks.Run(ctx, "poststart", rec.Config.Hooks.Poststart, &s, r.HookVia); err != nil {
 			// The spec: a failing poststart hook is a warning; the
 			// container goes on.
 			r.warn("%v", err)
@@ -380,7 +384,7 @@ func (r *Runtime) poststop(ctx context.Context, rec *state.Container) {
 	}
 	s := rec.State
 	s.Status = specs.StateStopped
-	if err := hooks.Run(ctx, "poststop", rec.Config.Hooks.Poststop, &s); err != nil {
+	if err := hooks.Run(ctx, "poststop", rec.Config.Hooks.Poststop, &s, r.HookVia); err != nil {
 		r.warn("%v", err)
 	}
 }

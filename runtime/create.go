@@ -386,10 +386,10 @@ func (r *Runtime) awaitReady(ctx context.Context, c *creation) (*Process, error)
 					r.poststop(ctx, rec)
 				})
 				//lint:ignore SA1019 the spec still requires running legacy prestart hooks, at createRuntime time
-				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &hst); err != nil {
+				if err := hooks.Run(ctx, "prestart", s.Hooks.Prestart, &hst, r.HookVia); err != nil {
 					return nil, err
 				}
-				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &hst); err != nil {
+				if err := hooks.Run(ctx, "createRuntime", s.Hooks.CreateRuntime, &hst, r.HookVia); err != nil {
 					return nil, err
 				}
 			}

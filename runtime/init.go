@@ -244,7 +244,7 @@ func setup(c *conn, cfg *initConfig, trace *timeline.Recorder) error {
 	if s.Hooks != nil && len(s.Hooks.CreateContainer) > 0 {
 		st := cfg.State
 		st.Status = specs.StateCreating
-		if err := hooks.Run(context.Background(), "createContainer", s.Hooks.CreateContainer, &st); err != nil {
+		if err := hooks.Run(context.Background(), "createContainer", s.Hooks.CreateContainer, &st, nil); err != nil {
 			return err
 		}
 	}
@@ -436,7 +436,7 @@ func startContainerHooks(cfg *initConfig) error {
 	}
 	st := cfg.State
 	st.Status = specs.StateRunning
-	return hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, &st)
+	return hooks.Run(context.Background(), "startContainer", s.Hooks.StartContainer, &st, nil)
 }
 
 // closeFrom marks descriptors >= first close-on-exec where close_range is

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
+	"github.com/nsbench/nsbench/internal/sigforward"
 	"github.com/nsbench/nsbench/runtime"
 	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -48,40 +49,56 @@ commands:
   features                                        the runtime-spec features document
 `
 
-// exit codes follow runc: 1 for any failure, the container's status for run.
-func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int {
+// globals are nsrun's global options.
+type globals struct {
+	root, logPath, logFormat, rootless string
+	showVersion, systemd               bool
+}
+
+// globalFlags defines the global options; internal/sigforward's
+// constructor reads the same command line before Go starts, and
+// TestSubcommandMatchesFlags keeps its list of options that take a value
+// equal to this one.
+func globalFlags(stderr io.Writer) (*flag.FlagSet, *globals) {
+	var g globals
 	global := flag.NewFlagSet("nsrun", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	global.Usage = func() { fmt.Fprint(stderr, usage) }
-	root := global.String("root", runtime.DefaultRoot(), "state directory")
-	showVersion := global.Bool("version", false, "print the version")
-	global.BoolVar(showVersion, "v", false, "print the version")
+	global.StringVar(&g.root, "root", runtime.DefaultRoot(), "state directory")
+	global.BoolVar(&g.showVersion, "version", false, "print the version")
+	global.BoolVar(&g.showVersion, "v", false, "print the version")
 	// The global options runc has, as containerd's shim and conmon pass
 	// them: --log/--log-format (the shim reads errors back from the file),
 	// --systemd-cgroup (refused where it matters), the rest accepted.
-	logPath := global.String("log", "", "write nsrun's errors and warnings to this file (default stderr)")
-	logFormat := global.String("log-format", "text", "log format: text or json")
+	global.StringVar(&g.logPath, "log", "", "write nsrun's errors and warnings to this file (default stderr)")
+	global.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	global.Bool("debug", false, "accepted for compatibility; nsrun has no debug output")
-	systemd := global.Bool("systemd-cgroup", false, "refused: nsrun manages cgroupfs itself, without systemd")
-	rootless := global.String("rootless", "auto", "accepted for compatibility: auto, true or false (nsrun decides from the effective uid)")
+	global.BoolVar(&g.systemd, "systemd-cgroup", false, "refused: nsrun manages cgroupfs itself, without systemd")
+	global.StringVar(&g.rootless, "rootless", "auto", "accepted for compatibility: auto, true or false (nsrun decides from the effective uid)")
 	global.String("criu", "criu", "accepted for compatibility; nsrun has no checkpoint/restore")
+	return global, &g
+}
+
+// exit codes follow runc: 1 for any failure, the container's status for run.
+func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int {
+	global, g := globalFlags(stderr)
 	if err := global.Parse(args); err != nil {
 		return 2
 	}
-	if *showVersion {
+	if g.showVersion {
 		fmt.Fprintf(stdout, "nsrun version %s\nspec: %s\n", version, specs.Version)
 		return 0
 	}
-	log, closeLog, err := newLogger(*logPath, *logFormat, stderr)
+	log, closeLog, err := newLogger(g.logPath, g.logFormat, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "nsrun:", err)
 		return 2
 	}
 	defer closeLog()
-	switch *rootless {
+	switch g.rootless {
 	case "auto", "true", "false":
 	default:
-		log.Error(fmt.Errorf("--rootless %q: use auto, true or false", *rootless))
+		log.Error(fmt.Errorf("--rootless %q: use auto, true or false", g.rootless))
 		return 2
 	}
 	rest := global.Args()
@@ -89,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int 
 		global.Usage()
 		return 2
 	}
-	rt := &runtime.Runtime{Root: *root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause), Trace: trace}
+	rt := &runtime.Runtime{Root: g.root, Warn: warnWriter{log}, PauseAt: os.Getenv(runtime.EnvTestPause), Trace: trace, HookVia: sigforward.Prefix()}
 	cmd, cargs := rest[0], rest[1:]
 	ctx := context.Background()
 	switch cmd {
@@ -98,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer, trace *timeline.Recorder) int 
 		ctx, cancel = interruptible(ctx)
 		defer cancel()
 	}
-	if *systemd && (cmd == "create" || cmd == "run" || cmd == "update") {
+	if g.systemd && (cmd == "create" || cmd == "run" || cmd == "update") {
 		log.Error(errors.New("--systemd-cgroup: nsrun has no systemd cgroup driver (it manages cgroupfs itself, and needs no systemd); run the engine with cgroupfs: dockerd --exec-opt native.cgroupdriver=cgroupfs, podman --cgroup-manager cgroupfs"))
 		return 1
 	}
@@ -168,24 +185,6 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 		}
 	}()
 	return ctx, cancel
-}
-
-// forwardable starts catching every signal, for run and exec to forward
-// to the container's process, and returns the channel and a wait for the
-// catching to be in place. All 60-odd signals cost a round trip each to
-// enable (see interruptible), the largest part of a foreground run's
-// context switches: they are enabled in the background while the
-// container is made, and never disabled (nsrun exits instead). A signal
-// that arrives before its catching is in place has its default effect, as
-// one before signal.Notify always had.
-func forwardable() (<-chan os.Signal, func()) {
-	sigs := make(chan os.Signal, 16)
-	done := make(chan struct{})
-	go func() {
-		signal.Notify(sigs)
-		close(done)
-	}()
-	return sigs, func() { <-done }
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -388,7 +387,7 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 	var timeout time.Duration
 	// Signals that arrive while the container is being made are forwarded
 	// once it exists.
-	sigs, catching := forwardable()
+	sigs, catching := sigforward.Catch()
 	var proxy *os.File
 	p, _, err := createOne(context.Background(), rt, "run", args, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&detach, "detach", false, "return once the container runs")
@@ -420,7 +419,11 @@ func cmdRun(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) i
 		// Before start: the program finds the window size already set.
 		defer startProxy(proxy)()
 	}
-	catching()
+	if err := catching(); err != nil {
+		log.Error(fmt.Errorf("run %s: forward signals: %w", p.ID, err))
+		_ = rt.Delete(context.Background(), p.ID, true)
+		return 1
+	}
 	if err := rt.Start(context.Background(), p.ID); err != nil {
 		log.Error(err)
 		_ = rt.Delete(context.Background(), p.ID, true)

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsbench/nsbench/internal/sigforward"
 	"github.com/nsbench/nsbench/runtime"
 	"github.com/nsbench/nsbench/runtime/console"
 	"github.com/nsbench/nsbench/runtime/spec"
@@ -63,7 +64,7 @@ func (f *execFlags) register(fs *flag.FlagSet) {
 func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) int {
 	// Signals that arrive while the process is being made are forwarded
 	// once it exists.
-	sigs, catching := forwardable()
+	sigs, catching := sigforward.Catch()
 	fail := func(err error) int {
 		if !errors.Is(err, flag.ErrHelp) {
 			log.Error(err)
@@ -126,7 +127,10 @@ func cmdExec(rt *runtime.Runtime, args []string, stderr io.Writer, log *logger) 
 	if f.detach {
 		return 0
 	}
-	catching()
+	if err := catching(); err != nil {
+		_ = unix.Kill(proc.Pid, unix.SIGKILL)
+		return fail(fmt.Errorf("exec in %s: forward signals: %w (the process was killed)", id, err))
+	}
 	var restore func()
 	if proxy != nil {
 		restore = startProxy(proxy)

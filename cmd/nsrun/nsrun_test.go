@@ -15,6 +15,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -32,6 +34,7 @@ import (
 	"github.com/nsbench/nsbench/internal/bundle"
 	"github.com/nsbench/nsbench/internal/gobuild"
 	"github.com/nsbench/nsbench/internal/leftover"
+	"github.com/nsbench/nsbench/internal/sigforward"
 	"github.com/nsbench/nsbench/internal/testutil"
 	"github.com/nsbench/nsbench/runtime/timeline"
 )
@@ -271,25 +274,100 @@ func TestRunExitCodes(t *testing.T) {
 	}
 }
 
-// TestRunForwardsSignals: a signal to `nsrun run` reaches the container.
+// TestRunForwardsSignals: a signal to `nsrun run` reaches the container,
+// whether nsrun catches it with os/signal (SIGTERM, which Go keeps
+// unblocked) or reads it from its signalfd (SIGUSR1, a real-time signal).
 // The trap matters: as PID 1 of its namespace, sh ignores signals it has no
 // handler for.
 func TestRunForwardsSignals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sig  syscall.Signal
+	}{
+		{"TERM", syscall.SIGTERM},
+		{"USR1", syscall.SIGUSR1},
+		{"RTMIN+3", 37},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			n := strconv.Itoa(int(tc.sig))
+			b := e.newBundle("sh", "-c", `trap "exit 42" `+n+`; echo ready; while :; do sleep 0.05; done`)
+			id := randomID("sig")
+			out := e.tempFile()
+			defer out.Close()
+			cmd := exec.Command(nsrunBin, "--root", e.root, "run", "--bundle", b.Dir, id)
+			cmd.Stdout, cmd.Stderr = out, out
+			require.NoError(t, cmd.Start())
+			require.Eventually(t, func() bool { return strings.Contains(readAll(t, out), "ready") }, 20*time.Second, 5*time.Millisecond)
+			require.NoError(t, cmd.Process.Signal(tc.sig))
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				_, _, _ = e.nsrun("delete", "--force", id)
+				t.Fatalf("signal %d was not forwarded: the container still runs; output: %s", tc.sig, readAll(t, out))
+			}
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, readAll(t, out))
+			assert.Equal(t, 42, ee.ExitCode())
+			assert.Empty(t, e.leftovers(id))
+		})
+	}
+}
+
+// TestSignalMasks: `nsrun run` blocks signals to read them from a
+// signalfd, and none of that reaches its children: the container's process
+// and the hooks nsrun runs start with the mask nsrun was given (here:
+// none blocked).
+func TestSignalMasks(t *testing.T) {
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	if !strings.Contains(string(status), "SigBlk:\t0000000000000000\n") {
+		t.Skip("the tests run with signals blocked (inherited from the caller): nsrun's children would inherit them too")
+	}
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", `trap "exit 42" TERM; echo ready; while :; do sleep 0.05; done`)
-	id := randomID("sig")
-	out := e.tempFile()
-	defer out.Close()
-	cmd := exec.Command(nsrunBin, "--root", e.root, "run", "--bundle", b.Dir, id)
-	cmd.Stdout, cmd.Stderr = out, out
-	require.NoError(t, cmd.Start())
-	require.Eventually(t, func() bool { return strings.Contains(readAll(t, out), "ready") }, 20*time.Second, 5*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	err := cmd.Wait()
-	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee, readAll(t, out))
-	assert.Equal(t, 42, ee.ExitCode())
+	b := e.newBundle("grep", "SigBlk", "/proc/self/status")
+	log := filepath.Join(e.tmp, "hooks.log")
+	hook := filepath.Join(e.tmp, "hook.sh")
+	require.NoError(t, os.WriteFile(hook, []byte("#!/bin/sh\necho \"$1 $(grep SigBlk /proc/self/status)\" >> "+log+"\n"), 0o755))
+	h := func(name string) []specs.Hook { return []specs.Hook{{Path: hook, Args: []string{"hook.sh", name}}} }
+	b.Spec.Hooks = &specs.Hooks{CreateRuntime: h("createRuntime"), Poststart: h("poststart"), Poststop: h("poststop")}
+	require.NoError(t, b.Save())
+	id := randomID("mask")
+	out, stderr, code := e.nsrun("run", "--bundle", b.Dir, id)
+	require.Zero(t, code, stderr)
+	assert.Equal(t, "SigBlk:\t0000000000000000", strings.TrimSpace(out), "the container's process")
+	data, err := os.ReadFile(log)
+	require.NoError(t, err)
+	assert.Equal(t, "createRuntime SigBlk:\t0000000000000000\npoststart SigBlk:\t0000000000000000\npoststop SigBlk:\t0000000000000000\n", string(data))
 	assert.Empty(t, e.leftovers(id))
+}
+
+// TestSubcommandMatchesFlags: internal/sigforward's constructor, which
+// reads the command line before Go starts, skips nsrun's global options as
+// the flag package does, so it finds run and exec behind any of them.
+func TestSubcommandMatchesFlags(t *testing.T) {
+	if !sigforward.Linked {
+		t.Skip("built without cgo: no constructor")
+	}
+	fs, _ := globalFlags(io.Discard)
+	fs.VisitAll(func(f *flag.Flag) {
+		var forms [][]string
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			forms = [][]string{{"--" + f.Name, "run"}, {"-" + f.Name + "=true", "run"}}
+		} else {
+			forms = [][]string{{"--" + f.Name, "x", "run"}, {"-" + f.Name, "run", "exec"}, {"--" + f.Name + "=x", "run"}}
+		}
+		for _, args := range forms {
+			gfs, _ := globalFlags(io.Discard)
+			require.NoError(t, gfs.Parse(args))
+			assert.Equal(t, gfs.Arg(0), sigforward.Subcommand(args), "%q", args)
+		}
+	})
 }
 
 // TestHooks: every hook runs once, in the order the spec gives, with the

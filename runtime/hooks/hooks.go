@@ -21,8 +21,11 @@ import (
 const DefaultTimeout = 2 * time.Minute
 
 // Run runs hooks in order and stops at the first failure. kind
-// ("createRuntime", ...) appears in errors.
-func Run(ctx context.Context, kind string, hs []specs.Hook, state *specs.State) error {
+// ("createRuntime", ...) appears in errors. via, when not empty, is an argv
+// each hook is run through, its path and argv appended (nsrun's
+// sigforward.Prefix, which gives the hook the signal mask nsrun started
+// with); its pid is the hook's.
+func Run(ctx context.Context, kind string, hs []specs.Hook, state *specs.State, via []string) error {
 	if len(hs) == 0 {
 		return nil
 	}
@@ -31,23 +34,34 @@ func Run(ctx context.Context, kind string, hs []specs.Hook, state *specs.State) 
 		return fmt.Errorf("encode state for %s hooks: %w", kind, err)
 	}
 	for i, h := range hs {
-		if err := runOne(ctx, h, input); err != nil {
+		if err := runOne(ctx, h, input, via); err != nil {
 			return fmt.Errorf("%s hook %d (%s): %w", kind, i, h.Path, err)
 		}
 	}
 	return nil
 }
 
-func runOne(ctx context.Context, h specs.Hook, input []byte) error {
+func runOne(ctx context.Context, h specs.Hook, input []byte, via []string) error {
 	timeout := DefaultTimeout
 	if h.Timeout != nil {
 		timeout = time.Duration(*h.Timeout) * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	args := h.Args
+	if len(args) == 0 {
+		args = []string{h.Path}
+	}
 	cmd := exec.CommandContext(ctx, h.Path)
-	if len(h.Args) > 0 {
-		cmd.Args = h.Args
+	cmd.Args = args
+	if len(via) > 0 {
+		// The path is checked here, where a missing hook gets the error
+		// it would get without via.
+		if _, err := exec.LookPath(h.Path); err != nil {
+			return err
+		}
+		cmd = exec.CommandContext(ctx, via[0])
+		cmd.Args = append(append(append([]string{"nsrun"}, via[1:]...), h.Path), args...)
 	}
 	// The spec gives hooks exactly the env listed, nothing inherited.
 	cmd.Env = h.Env

@@ -21,7 +21,17 @@ func script(t *testing.T, body string) string {
 	return p
 }
 
+// viaShell stands in for nsrun's sigreset-exec in Run's via: it gets
+// "nsrun" as argv[0], then its own arguments, the hook's path and argv, and
+// execs the path with the arguments after argv[0].
+var viaShell = []string{"/bin/sh", "-c", `p=$1; shift 2; exec "$p" "$@"`, "via"}
+
 func TestRun(t *testing.T) {
+	t.Run("direct", func(t *testing.T) { testRun(t, nil) })
+	t.Run("via", func(t *testing.T) { testRun(t, viaShell) })
+}
+
+func testRun(t *testing.T, via []string) {
 	out := filepath.Join(t.TempDir(), "out")
 	one := 1
 	state := &specs.State{Version: "1.0.2", ID: "c1", Status: specs.StateCreating, Pid: 42, Bundle: "/b"}
@@ -39,7 +49,7 @@ func TestRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			err := Run(context.Background(), "createRuntime", tc.hooks, state)
+			err := Run(context.Background(), "createRuntime", tc.hooks, state, via)
 			if tc.want == "" {
 				require.NoError(t, err)
 				data, err := os.ReadFile(out)
