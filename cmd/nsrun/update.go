@@ -125,7 +125,9 @@ func resourcesFromFlags(str map[string]*string, blkio uint, pids int64) (*specs.
 	return res, nil
 }
 
-var ramPattern = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+// ramPattern is compiled where it is used: every nsrun process (the
+// container's init too) would pay for it at start-up otherwise.
+const ramPattern = `^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`
 
 // ramInBytes reads a size as runc's update does (docker's units): a number
 // with an optional binary unit (k, m, g, t, p; kb, KiB, ...), or -1 for no
@@ -134,7 +136,7 @@ func ramInBytes(s string) (int64, error) {
 	if s == "-1" {
 		return -1, nil
 	}
-	m := ramPattern.FindStringSubmatch(strings.TrimSpace(s))
+	m := regexp.MustCompile(ramPattern).FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, fmt.Errorf("%q is not a size (use bytes or a unit: 512m, 2g; -1 for no limit)", s)
 	}

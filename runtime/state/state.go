@@ -10,14 +10,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nsbench/nsbench/internal/atomicfile"
 	"github.com/nsbench/nsbench/internal/flock"
+	"github.com/nsbench/nsbench/runtime/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// idByte reports whether c may appear in an id (first: as its first byte);
+// a check by hand rather than a regexp compiled when every nsrun process,
+// the container's init too, starts.
+func idByte(c byte, first bool) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	case c == '_' || c == '+' || c == '.' || c == '-':
+		return !first
+	}
+	return false
+}
 
 // ErrNotExist means no container has the id.
 var ErrNotExist = errors.New("container does not exist")
@@ -25,12 +39,10 @@ var ErrNotExist = errors.New("container does not exist")
 // ErrExist means the id is taken.
 var ErrExist = errors.New("container already exists")
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_+.-]*$`)
-
 // ValidateID accepts the ids runc accepts: letters, digits, _ + . -, not
 // starting with punctuation, so an id is always a plain directory name.
 func ValidateID(id string) error {
-	if len(id) > 1024 || !idPattern.MatchString(id) {
+	if len(id) == 0 || len(id) > 1024 || !idByte(id[0], true) || strings.IndexFunc(id[1:], func(r rune) bool { return r >= 0x80 || !idByte(byte(r), false) }) >= 0 {
 		return fmt.Errorf("invalid container id %q: use letters, digits, '_', '+', '.', '-' (starting with a letter or digit)", id)
 	}
 	return nil
@@ -104,7 +116,7 @@ func (s *Store) lock(ctx context.Context, id string) (func(), error) {
 // at boot, by default), so durability would buy nothing for two journal
 // commits per save.
 func (s *Store) Save(c *Container) error {
-	data, err := json.Marshal(c)
+	data, err := Encode(c)
 	if err != nil {
 		return fmt.Errorf("encode state of %s: %w", c.ID, err)
 	}
@@ -112,6 +124,20 @@ func (s *Store) Save(c *Container) error {
 		return fmt.Errorf("save state of %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+// Encode is json.Marshal(c), the config encoded with package spec's
+// generated encoders (see Decode).
+func Encode(c *Container) ([]byte, error) {
+	cfg, err := spec.Encode(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	type plain Container
+	return json.Marshal(struct {
+		*plain
+		Config json.RawMessage `json:"config"`
+	}{(*plain)(c), cfg})
 }
 
 // Load reads container id's record.
@@ -147,8 +173,20 @@ var statuses = map[specs.ContainerState]bool{
 // pid, say) could hit another process.
 func Decode(id, path string, data []byte) (*Container, error) {
 	var c Container
-	if err := json.Unmarshal(data, &c); err != nil {
+	// The config goes to package spec's generated decoders: every command
+	// loads the record, and encoding/json's reflection over the spec's
+	// types would cost each about 1 ms of CPU.
+	type plain Container
+	aux := struct {
+		*plain
+		Config json.RawMessage `json:"config"`
+	}{plain: (*plain)(&c)}
+	if err := json.Unmarshal(data, &aux); err != nil {
 		return nil, fmt.Errorf("decode state %s: %w", path, err)
+	}
+	var err error
+	if c.Config, err = spec.DecodeRaw(aux.Config); err != nil {
+		return nil, fmt.Errorf("decode state %s: config: %w", path, err)
 	}
 	switch {
 	case c.ID != id:

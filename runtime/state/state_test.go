@@ -2,21 +2,28 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/nsbench/nsbench/runtime/spec"
 )
 
 func TestValidateID(t *testing.T) {
 	for id, ok := range map[string]bool{
 		"c1": true, "a.b-c_d+e": true, "": false, ".hidden": false, "../x": false, "a/b": false, "a b": false, "-x": false,
+		"Z9_": true, "_x": false, "+x": false, "aé": false, "é": false, "a\n": false, "a\x00": false,
+		strings.Repeat("a", 1024): true, strings.Repeat("a", 1025): false,
 	} {
 		assert.Equal(t, ok, ValidateID(id) == nil, id)
 	}
@@ -96,4 +103,24 @@ func TestLockGivesUp(t *testing.T) {
 	_, err = s.Lock(ctx, "c1")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, err, "container c1")
+}
+
+// TestEncodeIsMarshal: the record with its config encoded by the generated
+// encoders is what json.Marshal writes, and Decode reads it back.
+func TestEncodeIsMarshal(t *testing.T) {
+	c := &Container{
+		State:  specs.State{Version: specs.Version, ID: "c1", Status: specs.StateRunning, Pid: 7, Bundle: "/b", Annotations: map[string]string{"a": "<b>"}},
+		Config: spec.Default(false), CgroupPaths: map[string]string{"memory": "/sys/fs/cgroup/memory/c1"}, InitStartTime: 9,
+	}
+	for _, cfg := range []*specs.Spec{c.Config, nil} {
+		c.Config = cfg
+		want, err := json.Marshal(c)
+		require.NoError(t, err)
+		got, err := Encode(c)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+		back, err := Decode("c1", "state.json", got)
+		require.NoError(t, err)
+		assert.Empty(t, cmp.Diff(c, back))
+	}
 }
