@@ -24,12 +24,21 @@ fuzz-short:
 # One `go test -fuzz` per target: the go command fuzzes one at a time. A
 # failure leaves its input in the package's testdata/fuzz/<target>/: fix
 # the code, keep the file (it then runs as a test), commit both.
+# Go 1.26's fuzz coordinator can end a run at -fuzztime with a bare
+# "context deadline exceeded" and no failing input (golang/go#75804, fixed
+# in Go 1.27; a count budget is no way out: targets here run 8 to 50,000
+# inputs in 5 s). That ending, with no new file in testdata/fuzz/<target>/,
+# is reported and passed over; any other failure stops the run.
 fuzz:
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
 	  d=$$(dirname $$f); for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f | cut -c6-); do \
 	    echo "== fuzz $$d $$t for $(FUZZTIME)"; log=$$(mktemp); \
+	    inputs() { ls $$d/testdata/fuzz/$$t 2>/dev/null | wc -l; }; before=$$(inputs); \
 	    if $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$d >$$log 2>&1; \
 	    then grep -E '^fuzz: elapsed' $$log | tail -n 1; rm -f $$log; \
+	    elif grep -qx '    context deadline exceeded' $$log && [ "$$(inputs)" = "$$before" ]; \
+	    then grep -E '^fuzz: elapsed' $$log | tail -n 1; \
+	      echo "   ended by Go's fuzz coordinator (context deadline exceeded, no failing input: golang/go#75804), not by the target"; rm -f $$log; \
 	    else cat $$log; rm -f $$log; exit 1; fi; \
 	  done; done
 

@@ -21,10 +21,11 @@ import (
 const DefaultTimeout = 2 * time.Minute
 
 // Run runs hooks in order and stops at the first failure. kind
-// ("createRuntime", ...) appears in errors. via, when not empty, is an argv
-// each hook is run through, its path and argv appended (nsrun's
-// sigforward.Prefix, which gives the hook the signal mask nsrun started
-// with); its pid is the hook's.
+// ("createRuntime", ...) appears in errors. via, when not empty, is a
+// program each hook is run through: via[0] runs with the argv "nsrun",
+// via[1:], the hook's path, the hook's argv (nsrun's sigforward.Prefix,
+// which gives the hook the signal mask nsrun started with, then execs it:
+// the pid is the hook's).
 func Run(ctx context.Context, kind string, hs []specs.Hook, state *specs.State, via []string) error {
 	if len(hs) == 0 {
 		return nil
