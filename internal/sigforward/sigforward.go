@@ -78,7 +78,10 @@ func Catch() (<-chan os.Signal, func() error) {
 				notify = append(notify, sig)
 			}
 		}
-		signal.Notify(sigs, notify...)
+		// Notify with no signal would catch every one.
+		if len(notify) > 0 {
+			signal.Notify(sigs, notify...)
+		}
 		if fdset.Val[0] != 0 {
 			f, err := signalfd(&fdset)
 			if err != nil {
