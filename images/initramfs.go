@@ -1,8 +1,9 @@
-// Package images builds the compressed initramfs an nsbench VM guest boots:
-// busybox, the guest init, this module's static programs, test binaries and
-// Debian's tools of the guest's arch. The archive is reproducible (sorted
-// entries, fixed times and owners), so the same inputs give the same bytes,
-// and it is cached by content hash.
+// Package images builds what an nsbench VM guest boots: the compressed
+// initramfs (busybox, the guest init, this module's static programs, test
+// binaries and Debian's tools of the guest's arch) and, for programs too big
+// for it, a read-only ext4 tool disk (disk.go). The archive is reproducible
+// (sorted entries, fixed times and owners), so the same inputs give the same
+// bytes; both are cached by content hash.
 package images
 
 import (
@@ -168,12 +169,7 @@ func Build(ctx context.Context, o Options) (string, error) {
 			return "", fmt.Errorf("guest image: no %s binary given for %s", name, gp)
 		}
 	}
-	if o.CacheDir == "" {
-		o.CacheDir = "/var/cache/nsbench/images"
-		if c := os.Getenv("NSBENCH_CACHE"); c != "" {
-			o.CacheDir = filepath.Join(c, "images")
-		}
-	}
+	o.CacheDir = cacheDir(o.CacheDir)
 	repo, err := debpkg.NewRepo(debpkg.Bookworm(o.Mirror), ga, o.DebCache, o.Log)
 	if err != nil {
 		return "", err
@@ -229,17 +225,17 @@ func Build(ctx context.Context, o Options) (string, error) {
 	}
 	// With the tools an image is ~55 MB, and every change to the suite
 	// makes a new one: keep only the newest few per arch.
-	prune(o.CacheDir, o.Arch, keepImages)
+	pruneGlob(o.CacheDir, "*-"+o.Arch+".cpio.gz", keepImages)
 	return out, nil
 }
 
 // keepImages is how many images per arch the cache keeps.
 const keepImages = 3
 
-// prune removes all but the newest keep images of arch from dir. A VM
-// that still boots a removed image keeps its open file.
-func prune(dir, arch string, keep int) {
-	matches, _ := filepath.Glob(filepath.Join(dir, "*-"+arch+".cpio.gz"))
+// pruneGlob removes all but the newest keep files matching pattern from
+// dir. A VM that still boots a removed image keeps its open file.
+func pruneGlob(dir, pattern string, keep int) {
+	matches, _ := filepath.Glob(filepath.Join(dir, pattern))
 	type img struct {
 		path string
 		mod  time.Time

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type Machine struct {
 	// (/dev/vda, /dev/vdb, ... in this order), opened with O_DIRECT on the
 	// host (cache=none), so the guest's direct I/O reaches the host's disk.
 	Disks []string
+	// ReadOnlyDisks follow Disks (their device names continue the
+	// sequence) and are attached read-only, so several guests may share
+	// one (a cached tool disk, images.BuildDisk).
+	ReadOnlyDisks []string
 }
 
 // Options of one run.
@@ -136,9 +141,13 @@ func QEMUArgs(m Machine, share, consoleLog, qmpSock, accel string) (string, []st
 		"-virtfs", "local,path=" + optValue(share) + ",mount_tag=" + guest.ShareTag + ",security_model=none,id=" + guest.ShareTag,
 		"-qmp", "unix:" + optValue(qmpSock) + ",server=on,wait=off",
 	}
-	for i, d := range m.Disks {
+	for i, d := range append(slices.Clip(m.Disks), m.ReadOnlyDisks...) {
 		id := "disk" + strconv.Itoa(i)
-		args = append(args, "-drive", "file="+optValue(d)+",if=none,id="+id+",format=raw,cache=none,aio=native",
+		ro := ""
+		if i >= len(m.Disks) {
+			ro = ",readonly=on"
+		}
+		args = append(args, "-drive", "file="+optValue(d)+",if=none,id="+id+",format=raw,cache=none,aio=native"+ro,
 			"-device", "virtio-blk-pci,drive="+id)
 	}
 	return bin, args, nil

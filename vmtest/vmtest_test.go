@@ -38,6 +38,9 @@ func TestQEMUArgs(t *testing.T) {
 		{"disks are virtio, O_DIRECT on the host", Machine{Arch: "arm64", Disks: []string{"/d/a.img", "/d/b,c.img"}}, "tcg", "qemu-system-aarch64",
 			[]string{"-drive file=/d/a.img,if=none,id=disk0,format=raw,cache=none,aio=native -device virtio-blk-pci,drive=disk0",
 				"-drive file=/d/b,,c.img,if=none,id=disk1,format=raw,cache=none,aio=native -device virtio-blk-pci,drive=disk1"}},
+		{"read-only disks follow the others", Machine{Arch: "x86_64", Disks: []string{"/d/a.img"}, ReadOnlyDisks: []string{"/c/tools.ext4"}}, "tcg", "qemu-system-x86_64",
+			[]string{"-drive file=/d/a.img,if=none,id=disk0,format=raw,cache=none,aio=native -device virtio-blk-pci,drive=disk0",
+				"-drive file=/c/tools.ext4,if=none,id=disk1,format=raw,cache=none,aio=native,readonly=on -device virtio-blk-pci,drive=disk1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bin, args, err := QEMUArgs(tc.m, "/share", "/log", "/sock", tc.accel)

@@ -83,13 +83,17 @@ func runVM(ctx context.Context, cfg runner.Config, vf vmFlags, given runner.Bina
 	if err != nil {
 		return err
 	}
+	disk, err := vm.ToolDisk(ctx, cfg, arch, log)
+	if err != nil {
+		return err
+	}
 	dir := vf.dir
 	if dir == "" {
 		dir = filepath.Join(filepath.Dir(out), "vm", cfg.Name)
 	}
 	vf.accel.VerdictDir = filepath.Join(envOr("NSBENCH_CACHE", "/var/cache/nsbench"), "accel")
 	start := time.Now()
-	f, err := vm.Run(ctx, vm.Options{Config: cfg, Kernels: ks, Image: img, Out: out, Resume: resume, Dir: dir,
+	f, err := vm.Run(ctx, vm.Options{Config: cfg, Kernels: ks, Image: img, ToolDisk: disk, Out: out, Resume: resume, Dir: dir,
 		Accel: vf.accel, Timeout: vf.timeout, Hang: vf.hang, Log: notice})
 	if err != nil {
 		return err

@@ -33,7 +33,14 @@ func (e *Engine) startPodman() error {
 	if err := os.WriteFile(confPath, []byte(conf.String()), 0o644); err != nil {
 		return fmt.Errorf("podman: write %s: %w", confPath, err)
 	}
-	e.env = []string{"CONTAINERS_CONF=" + confPath}
+	// TMPDIR: podman stages imported images and new containers' layers
+	// in a temporary directory, by default the host's /var/tmp (absent in
+	// a VM guest); a private one is removed with the state.
+	tmp := filepath.Join(e.dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return fmt.Errorf("podman: create %s: %w", tmp, err)
+	}
+	e.env = []string{"CONTAINERS_CONF=" + confPath, "TMPDIR=" + tmp}
 	e.global = []string{
 		"--root", filepath.Join(e.dir, "root"),
 		"--runroot", filepath.Join(e.runDir, "run"),

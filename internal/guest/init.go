@@ -49,6 +49,9 @@ func guestInit(console io.Writer) error {
 		{"tmpfs", "/tmp", "tmpfs", "mode=1777"}, {"tmpfs", "/run", "tmpfs", "mode=755"},
 		{"cgroup2", "/sys/fs/cgroup", "cgroup2", ""}, {"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
 		{"mqueue", "/dev/mqueue", "mqueue", ""},
+		// POSIX shared memory, as on any Linux system (podman keeps its
+		// locks there).
+		{"tmpfs", "/dev/shm", "tmpfs", "mode=1777"},
 	} {
 		if err := os.MkdirAll(m.dst, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", m.dst, err)
@@ -98,9 +101,16 @@ func guestInit(console io.Writer) error {
 		if err := os.MkdirAll(m.Target, 0o755); err != nil {
 			return fmt.Errorf("create mount point %s: %w", m.Target, err)
 		}
-		if err := unix.Mount(m.Source, m.Target, m.FSType, 0, m.Data); err != nil {
+		var flags uintptr
+		if m.ReadOnly {
+			flags = unix.MS_RDONLY
+		}
+		if err := unix.Mount(m.Source, m.Target, m.FSType, flags, m.Data); err != nil {
 			return fmt.Errorf("mount %s (%s) on %s: %w (is the disk attached and the file system in the kernel?)", m.Source, m.FSType, m.Target, err)
 		}
+	}
+	if err := overlay(job.Overlays); err != nil {
+		return err
 	}
 	// Like any Linux system, the guest's programs have a loopback
 	// interface (the kernel brings it up down).
@@ -246,6 +256,38 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// overlayRoot holds the overlays' upper and work directories: a tmpfs of
+// its own, so they are on one file system, as overlayfs requires.
+const overlayRoot = "/run/nsinit-overlay"
+
+func overlay(layers []Overlay) error {
+	if len(layers) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(overlayRoot, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", overlayRoot, err)
+	}
+	if err := unix.Mount("tmpfs", overlayRoot, "tmpfs", 0, "mode=700"); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", overlayRoot, err)
+	}
+	for i, o := range layers {
+		upper := filepath.Join(overlayRoot, strconv.Itoa(i), "upper")
+		work := filepath.Join(overlayRoot, strconv.Itoa(i), "work")
+		for _, d := range []string{upper, work, o.Target} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", d, err)
+			}
+		}
+		// The target is its own lowest layer: it was looked up before the
+		// overlay covers it.
+		data := "lowerdir=" + o.Lower + ":" + o.Target + ",upperdir=" + upper + ",workdir=" + work
+		if err := unix.Mount("overlay", o.Target, "overlay", 0, data); err != nil {
+			return fmt.Errorf("mount overlay %s on %s: %w (is overlayfs in the kernel?)", data, o.Target, err)
+		}
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ package guest
 type Job struct {
 	Sysctls map[string]string `json:"sysctls,omitempty"`
 	Mounts  []Mount           `json:"mounts,omitempty"`
-	Tests   []Test            `json:"tests"`
+	// Overlays are laid over the root after the mounts.
+	Overlays []Overlay `json:"overlays,omitempty"`
+	Tests    []Test    `json:"tests"`
 }
 
 // Mount is a file system the guest init mounts before the tests: a disk
@@ -15,6 +17,17 @@ type Mount struct {
 	Target string `json:"target"`
 	FSType string `json:"fstype"`
 	Data   string `json:"data,omitempty"`
+	// ReadOnly mounts it read-only (a disk attached read-only must be).
+	ReadOnly bool `json:"read_only,omitempty"`
+}
+
+// Overlay lays the directory Lower (on a mounted disk) over the guest's
+// Target: Lower's files are seen first, Target's own stay visible under
+// them, and writes go to a tmpfs, so Target stays writable. A tool disk's
+// programs thus appear at the paths they were built for.
+type Overlay struct {
+	Lower  string `json:"lower"`
+	Target string `json:"target"`
 }
 
 // Test is one program the guest runs; its output goes to <Name>.out and its

@@ -44,10 +44,11 @@ import (
 	"github.com/nsbench/nsbench/vmtest"
 )
 
-// Guest paths of a benchmark boot: the scratch disk's mount, and the
-// config and results file on the share.
+// Guest paths of a benchmark boot: the scratch disk's and the tool disk's
+// mounts, and the config and results file on the share.
 const (
 	Scratch     = "/scratch"
+	toolMount   = "/tools"
 	configFile  = "config.json"
 	resultsFile = "results.json"
 )
@@ -61,6 +62,9 @@ type Options struct {
 	Kernels []*kernels.Kernel
 	// Image is the guest image (Image builds it): the same for every kernel.
 	Image string
+	// ToolDisk, if not nil, is attached read-only to every guest and laid
+	// over its root (ToolDisk builds it).
+	ToolDisk *images.Disk
 	// Out is the results file; Resume continues it.
 	Out    string
 	Resume bool
@@ -114,14 +118,35 @@ func blockOf(cfg runner.Config) int {
 }
 
 // guestEnvTools are the environments a guest image can carry and the
-// Debian tool each needs (native and nsrun need none: nsrun is one of the
-// image's own programs).
+// Debian tool each needs in the initramfs (native and nsrun need none:
+// nsrun is one of the image's own programs; the engines' own programs are
+// on the tool disk, engineTools, and they run their containers with runc).
 func guestEnvTools() map[string][]images.Tool {
+	runc := images.Tool{Package: "runc", Path: images.GuestRunc}
 	return map[string][]images.Tool{
 		"native": nil, "nsrun": nil,
-		"runc": {{Package: "runc", Path: images.GuestRunc}},
-		"crun": {{Package: "crun", Path: images.GuestCrun}},
+		"runc":   {runc},
+		"crun":   {{Package: "crun", Path: images.GuestCrun}},
+		"docker": {runc},
+		"podman": {runc},
 	}
+}
+
+// engineTools are the programs of an engine that go on the tool disk, and
+// the configuration files it reads: dockerd starts containerd, which
+// starts its shim; podman runs conmon, and reads the image trust policy
+// (import checks it) and the default seccomp profile.
+func engineTools(kind string) (tools, files []images.Tool) {
+	switch kind {
+	case "docker":
+		return []images.Tool{{Package: "docker.io", Path: "/usr/sbin/dockerd"}, {Package: "docker.io", Path: "/usr/bin/docker"},
+			{Package: "containerd", Path: "/usr/bin/containerd"}, {Package: "containerd", Path: "/usr/bin/containerd-shim-runc-v2"}}, nil
+	case "podman":
+		common := "golang-github-containers-common"
+		return []images.Tool{{Package: "podman", Path: "/usr/bin/podman"}, {Package: "conmon", Path: "/usr/bin/conmon"}},
+			[]images.Tool{{Package: common, Path: "/etc/containers/policy.json"}, {Package: common, Path: "/usr/share/containers/seccomp.json"}}
+	}
+	return nil, nil
 }
 
 // GuestEnvs splits the config's environments into those a guest runs and
@@ -134,12 +159,7 @@ func GuestEnvs(cfg runner.Config) (in []string, out map[string]string) {
 			in = append(in, e)
 			continue
 		}
-		switch e {
-		case "docker", "podman":
-			out[e] = e + " is not in the VM guest image: the engines with their daemons (dockerd, containerd, conmon, netavark) would need a root file system on a disk image, which the guest image does not have yet"
-		default:
-			out[e] = "not available in a VM guest"
-		}
+		out[e] = "not available in a VM guest"
 	}
 	return in, out
 }
@@ -165,6 +185,21 @@ func Tools(cfg runner.Config) []images.Tool {
 		}
 	}
 	return out
+}
+
+// ToolDisk builds (or finds in the cache) the tool disk with the engines
+// of cfg's environments; nil when cfg runs no engine.
+func ToolDisk(ctx context.Context, cfg runner.Config, arch string, log io.Writer) (*images.Disk, error) {
+	var tools, files []images.Tool
+	in, _ := GuestEnvs(cfg)
+	for _, e := range in {
+		t, f := engineTools(e)
+		tools, files = append(tools, t...), append(files, f...)
+	}
+	if len(tools) == 0 {
+		return nil, nil
+	}
+	return images.BuildDisk(ctx, images.DiskOptions{Arch: arch, Tools: tools, Files: files, Log: log})
 }
 
 // Image builds (or finds in the cache) the guest image for cfg: the
@@ -421,6 +456,13 @@ func boot(ctx context.Context, o Options, f *results.File, b block, envs []strin
 	}
 	m := vmtest.Machine{Arch: k.Arch, Kernel: k.Image, Initramfs: o.Image, Cmdline: k.Cmdline, Variant: k.Variant,
 		CPUs: f.VM.CPUs, MemMB: f.VM.MemoryMiB, Disks: []string{disk}}
+	if d := o.ToolDisk; d != nil {
+		m.ReadOnlyDisks = []string{d.Path}
+		job.Mounts = append(job.Mounts, guest.Mount{Source: "/dev/vdb", Target: toolMount, FSType: "ext4", ReadOnly: true})
+		for _, top := range d.Tops {
+			job.Overlays = append(job.Overlays, guest.Overlay{Lower: toolMount + "/" + top, Target: "/" + top})
+		}
+	}
 	t0 := time.Now()
 	logf(o.Log, "boot %d: kernel %s (%s), repetition(s) %v", b.boot, k.Variant, k.Version, oneBased(b.reps))
 	res, runErr := vmtest.Run(ctx, vmtest.Options{Machine: m, Job: job, Dir: dir, Timeout: o.Timeout, Hang: o.Hang, Accel: acc, Log: o.Log})

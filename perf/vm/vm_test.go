@@ -24,6 +24,7 @@ import (
 	"github.com/nsbench/nsbench/perf/runner"
 	"github.com/nsbench/nsbench/perf/workload"
 	"github.com/nsbench/nsbench/perf/workload/cpu"
+	"github.com/nsbench/nsbench/perf/workload/fs"
 	"github.com/nsbench/nsbench/vmtest"
 )
 
@@ -81,18 +82,28 @@ func TestPlanAlternatesKernels(t *testing.T) {
 }
 
 func TestGuestEnvsAndTools(t *testing.T) {
-	cfg := runner.Config{Envs: []string{"native", "nsrun", "runc", "crun", "docker", "podman"},
+	cfg := runner.Config{Envs: []string{"native", "nsrun", "runc", "crun", "docker", "podman", "singularity"},
 		Workloads: []workload.Workload{&cpu.Sim{Particles: 1}, &cpu.Sysbench{MaxPrime: 1, Events: 1}}}
 	in, out := GuestEnvs(cfg)
-	assert.Equal(t, []string{"native", "nsrun", "runc", "crun"}, in)
-	assert.Contains(t, out["docker"], "not in the VM guest image")
-	assert.Contains(t, out, "podman")
+	assert.Equal(t, []string{"native", "nsrun", "runc", "crun", "docker", "podman"}, in)
+	assert.Equal(t, map[string]string{"singularity": "not available in a VM guest"}, out)
 	var paths []string
 	for _, tl := range Tools(cfg) {
 		paths = append(paths, tl.Path)
 	}
 	assert.ElementsMatch(t, []string{"/usr/bin/sysbench", images.GuestRunc, images.GuestCrun}, paths,
-		"the workloads' tools and the runtimes of the guest's environments, nothing else")
+		"the workloads' tools and the runtimes of the guest's environments, nothing else: the engines go on the tool disk")
+
+	tools, files := engineTools("docker")
+	assert.Len(t, tools, 4, "dockerd, its client, containerd and the shim")
+	assert.Empty(t, files)
+	tools, files = engineTools("podman")
+	assert.Len(t, tools, 2, "podman and conmon")
+	assert.Len(t, files, 2, "the trust policy and the seccomp profile")
+
+	none, err := ToolDisk(context.Background(), runner.Config{Envs: []string{"native", "nsrun", "runc"}}, "x86_64", nil)
+	require.NoError(t, err)
+	assert.Nil(t, none, "no engine, no tool disk")
 }
 
 // The guest's config: no kernel fields, its environments, repetitions up
@@ -253,4 +264,54 @@ func accel() string {
 		return a
 	}
 	return "tcg"
+}
+
+// docker and podman run in the guest from the tool disk: dockerd with its
+// containerd, podman with conmon, each under its private state on the
+// scratch disk, and every cell of theirs comes back measured.
+func TestEnginesInGuest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a QEMU guest: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the guest image's Debian packages may need dpkg --add-architecture: needs root")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
+	}
+	k := testKernel(t)
+	require.NoError(t, progErr, "building the guest's programs")
+	ctx := context.Background()
+	cfg := runner.Config{Name: "vm-engines", Repetitions: 1, Seed: 1, Envs: []string{"native", "docker", "podman"}, Kernels: []string{k.Variant},
+		VM: &runner.VMConfig{DiskMiB: 256},
+		Workloads: []workload.Workload{&cpu.Sim{Concurrency: []int{1}, Particles: 300, MemMiB: 4},
+			&fs.Fio{RW: []string{"write"}, BS: []string{"4k"}, Engines: []string{"libaio"}, NumJobs: []int{1}, IODepth: []int{4},
+				Locations: []string{"rootfs"}, Size: "4M", RuntimeS: 1, Direct: true}}}
+	require.NoError(t, cfg.Validate())
+	img, err := Image(ctx, cfg, "x86_64", []*kernels.Kernel{k}, programs, nil)
+	require.NoError(t, err)
+	disk, err := ToolDisk(ctx, cfg, "x86_64", nil)
+	if errors.Is(err, debpkg.ErrArchive) {
+		t.Skipf("the engines' packages cannot be fetched: %v", err)
+	}
+	require.NoError(t, err)
+	require.NotNil(t, disk)
+	dir := t.TempDir()
+	o := Options{Config: cfg, Kernels: []*kernels.Kernel{k}, Image: img, ToolDisk: disk, Out: filepath.Join(dir, "r.json"),
+		Dir: filepath.Join(dir, "vm"), Accel: vmtest.Accel{Force: accel()}, Hang: 5 * time.Minute}
+	f, err := Run(ctx, o)
+	require.NoError(t, err)
+	assert.Empty(t, f.Skipped, "every environment ran in the guest")
+	require.NoError(t, Check(cfg, f))
+	for _, e := range []string{"docker", "podman"} {
+		assert.NotEmpty(t, f.Runtimes[e], "%s's version is recorded", e)
+		for _, w := range []string{"cpu jobs=1", "fs bs=4k engine=libaio iodepth=4 numjobs=1 on=rootfs rw=write"} {
+			key := w + " env=" + e + " kernel=" + k.Variant
+			c := f.Cell(key)
+			require.NotNil(t, c, key)
+			require.Len(t, c.Samples, 1, key)
+			assert.Positive(t, c.Samples[0].Value, key)
+			assert.Equal(t, k.Version, c.Samples[0].Guest.KernelVersion, key)
+		}
+	}
 }

@@ -199,10 +199,13 @@ func hostServer(ctx context.Context, ip3 string, e env.Env, t Test, job env.Job)
 // client in another. The server's readiness cannot be seen from the host
 // without touching the one-off server (a probe connection would be its
 // test), so the client is retried while it is refused and the server runs.
+//
+// The server container is always gone when this returns: on an error its
+// environment's Run is cancelled and waited for, so its removal cannot
+// race the next job or the engine's own shutdown.
 func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env.Network, cpus string, own bool) ([]byte, error) {
 	t.Server = nw.Host(1).String()
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	type result struct {
 		out []byte
 		err error
@@ -212,8 +215,18 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env
 		out, err := e.Run(sctx, env.Job{Args: append([]string{ip3}, ServerArgs(t.Server, t.Port)...), Bridge: nw.Attach(1), CPUs: cpus, OwnCgroup: own})
 		done <- result{out, err}
 	}()
+	reaped := false
+	defer func() {
+		cancel()
+		if !reaped {
+			<-done
+		}
+	}()
 	client := env.Job{Args: append([]string{ip3}, t.ClientArgs()...), Bridge: nw.Attach(2), CPUs: cpus, OwnCgroup: own}
-	deadline := time.Now().Add(30 * time.Second)
+	// An engine under emulation needs tens of seconds for the holder, the
+	// server and each client container; a fast one connects at once, so a
+	// long bound costs nothing there.
+	deadline := time.Now().Add(serverStart)
 	for {
 		out, err := e.Run(ctx, client)
 		// iperf3 3.12 -J exits 0 when it cannot connect: read what it says.
@@ -223,6 +236,7 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env
 		if err == nil {
 			select {
 			case srv := <-done:
+				reaped = true
 				if srv.err != nil {
 					return nil, fmt.Errorf("iperf3 server container at %s: %w", t.Server, srv.err)
 				}
@@ -235,10 +249,11 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env
 			return nil, err
 		}
 		if !Refused(out) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("iperf3 client container to %s: %w", t.Server, err)
+			return nil, fmt.Errorf("iperf3 client container to %s (tried for %s): %w", t.Server, serverStart, err)
 		}
 		select {
 		case srv := <-done:
+			reaped = true
 			return nil, fmt.Errorf("iperf3 server container at %s exited before serving: %v; client: %w", t.Server, srv.err, err)
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -246,6 +261,10 @@ func containerServer(ctx context.Context, ip3 string, e env.Env, t Test, nw *env
 		}
 	}
 }
+
+// serverStart bounds how long a refused client is retried while its
+// server container starts.
+const serverStart = 3 * time.Minute
 
 // Refused tells whether the client's JSON says no server was listening
 // yet ("No route to host": the server's veth was not attached yet).

@@ -1,12 +1,18 @@
 package net
 
 import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/nsbench/nsbench/internal/testutil"
+	"github.com/nsbench/nsbench/perf/env"
 	"github.com/nsbench/nsbench/perf/workload"
 )
 
@@ -69,4 +75,40 @@ func TestIperfParse(t *testing.T) {
 	require.Len(t, s.Raw, 1)
 	_, err = Iperf{}.Parse([]byte(`{"start":{},"intervals":[],"end":{},"error":"unable to connect to server: Connection refused"}`))
 	assert.ErrorContains(t, err, "Connection refused")
+}
+
+// serverEnv runs a server container that, like an engine's, takes a while
+// to be removed once its client command is cancelled; every client fails.
+type serverEnv struct {
+	removed atomic.Bool
+	clients atomic.Int32
+}
+
+func (*serverEnv) Name() string                    { return "slow-engine" }
+func (*serverEnv) Available(context.Context) error { return nil }
+func (*serverEnv) Version(context.Context) string  { return "" }
+func (*serverEnv) Close() error                    { return nil }
+func (e *serverEnv) Run(ctx context.Context, job env.Job) ([]byte, error) {
+	if slices.Contains(job.Args, "-s") {
+		<-ctx.Done()
+		time.Sleep(100 * time.Millisecond) // rm -f of the container
+		e.removed.Store(true)
+		return nil, ctx.Err()
+	}
+	if e.clients.Add(1) == 1 {
+		// the server is not listening yet: retried
+		return []byte(`{"error": "unable to connect to server - server may have stopped running or use a different port, firewall issue, etc.: Connection refused"}`), nil
+	}
+	return nil, errors.New("client container: exit status 125")
+}
+
+// A failed client must not leave the server container to be removed
+// behind the caller's back: the next job, or the engine's shutdown, would
+// race its removal (an engine's cgroup was left busy that way).
+func TestContainerServerRemovedOnError(t *testing.T) {
+	e := &serverEnv{}
+	_, err := containerServer(context.Background(), "/usr/bin/iperf3", e, Test{Port: 5201, Duration: time.Second}, &env.Network{}, "", false)
+	require.ErrorContains(t, err, "client container: exit status 125")
+	assert.EqualValues(t, 2, e.clients.Load(), "a refused client is retried, another error is not")
+	assert.True(t, e.removed.Load(), "the server container is gone when containerServer returns")
 }
