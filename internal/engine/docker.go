@@ -52,6 +52,9 @@ func (e *Engine) startDocker(ctx context.Context) error {
 	for _, r := range e.opts.Runtimes {
 		args = append(args, "--add-runtime", r.Name+"="+r.Path)
 	}
+	if d := e.opts.StorageDriver; d != "" {
+		args = append(args, "--storage-driver", d)
+	}
 	cmd := exec.Command(dockerd, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group: a terminal's Ctrl-C reaches the caller, which

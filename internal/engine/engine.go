@@ -38,6 +38,9 @@ type Options struct {
 	// Runtimes are OCI runtimes to register besides runc: dockerd
 	// --add-runtime, podman's containers.conf [engine.runtimes].
 	Runtimes []Runtime
+	// StorageDriver is the engine's --storage-driver (docker's aufs, say,
+	// as seed 000 ran it); empty: docker's default, podman's overlay.
+	StorageDriver string
 }
 
 // Runtime is an OCI runtime an engine can run containers with.
@@ -119,6 +122,9 @@ func (e *Engine) start(ctx context.Context) (err error) {
 		return fmt.Errorf("%s is not installed (apt-get install %s): %w", kind, Package(kind), err)
 	}
 	e.cli = cli
+	if d := e.opts.StorageDriver; d != "" && (strings.ContainsAny(d, "=\"\n /") || strings.HasPrefix(d, "-")) {
+		return fmt.Errorf("%s: storage driver %q: want a driver name such as overlay2, aufs or vfs", kind, d)
+	}
 	for _, r := range e.opts.Runtimes {
 		if r.Name == "" || strings.ContainsAny(r.Name, "=\"\n ") {
 			return fmt.Errorf("%s: runtime name %q: use letters, digits and dashes", kind, r.Name)
@@ -265,7 +271,11 @@ func (e *Engine) Version(ctx context.Context) string {
 	if err != nil {
 		return ""
 	}
-	return e.opts.Kind + " " + strings.TrimSpace(string(out))
+	v := e.opts.Kind + " " + strings.TrimSpace(string(out))
+	if e.opts.StorageDriver != "" {
+		v += " (storage " + e.opts.StorageDriver + ")"
+	}
+	return v
 }
 
 // Close removes every container, stops the engine, and removes what it left

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,7 +48,7 @@ func (e *Engine) startPodman() error {
 		"--tmpdir", filepath.Join(e.runDir, "tmp"),
 		"--cgroup-manager", "cgroupfs",
 		"--events-backend", "none",
-		"--storage-driver", "overlay",
+		"--storage-driver", cmp.Or(e.opts.StorageDriver, "overlay"),
 	}
 	return nil
 }

@@ -17,16 +17,23 @@ import (
 // internal/engine brings up privately and takes down again in Close.
 type Engine struct {
 	*engine.Engine
+	name string
 }
 
-// NewEngine returns the adapter of kind "docker" or "podman". Nothing starts
-// until Available (or Run) is called.
-func NewEngine(kind, stateDir string) *Engine {
-	return &Engine{engine.New(engine.Options{Kind: kind, StateDir: stateDir})}
+// NewEngine returns the adapter of kind "docker" or "podman" with the
+// engine's default storage driver, or storage. Nothing starts until
+// Available (or Run) is called.
+func NewEngine(kind, stateDir, storage string) *Engine {
+	name := kind
+	if storage != "" {
+		name += ":storage=" + storage
+	}
+	return &Engine{engine.New(engine.Options{Kind: kind, StateDir: stateDir, StorageDriver: storage}), name}
 }
 
-// Name implements Env.
-func (e *Engine) Name() string { return e.Kind() }
+// Name implements Env: the kind, and the storage driver when one was
+// chosen ("docker:storage=aufs").
+func (e *Engine) Name() string { return e.name }
 
 // Available implements Env: it starts the engine the first time and returns
 // the exact reason when that fails.

@@ -48,7 +48,7 @@ func TestEngineRunArgs(t *testing.T) {
 			cat(common, tmp, []string{"--network", "none"}, hostRO, []string{engine.Image, "/usr/bin/fio", "--filename=/data/f"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := &Engine{engine.New(engine.Options{Kind: tc.kind, StateDir: t.TempDir(), CgroupParent: "nsbench-x"})}
+			e := &Engine{engine.New(engine.Options{Kind: tc.kind, StateDir: t.TempDir(), CgroupParent: "nsbench-x"}), tc.kind}
 			if diff := cmp.Diff(tc.want, e.RunArgs("c1", tc.job)); diff != "" {
 				t.Errorf("RunArgs (-want +got):\n%s", diff)
 			}

@@ -203,7 +203,8 @@ func tail(s string) string {
 }
 
 // ByName returns the environment of that name: native, nsrun, runc, crun,
-// docker or podman, an OCI runtime with an engine's default seccomp profile
+// docker or podman, an engine with another storage driver
+// ("docker:storage=aufs"), an OCI runtime with an engine's default seccomp profile
 // ("runc:seccomp=docker", "nsrun:seccomp=podman"), or a known-answer
 // variant of native ("native:copy", "native:work=0.1", see NewInjected).
 // stateDir holds container state and bundles; nsrun is the path of the
@@ -231,10 +232,13 @@ func ByName(ctx context.Context, name, stateDir, nsrun string) (Env, error) {
 		return o, nil
 	case "docker", "podman":
 		if !hasOpt {
-			return NewEngine(name, stateDir), nil
+			return NewEngine(name, stateDir, ""), nil
+		}
+		if d, ok := strings.CutPrefix(opt, "storage="); ok && d != "" {
+			return NewEngine(base, stateDir, d), nil
 		}
 	}
-	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker, podman, RUNTIME:seccomp=docker|podman (nsrun, runc or crun with that engine's default seccomp profile), or for a known-answer test native:copy or native:stop=<fraction>", name)
+	return nil, fmt.Errorf("unknown environment %q: want native, nsrun, runc, crun, docker, podman, ENGINE:storage=DRIVER (docker or podman with that storage driver, e.g. docker:storage=aufs), RUNTIME:seccomp=docker|podman (nsrun, runc or crun with that engine's default seccomp profile), or for a known-answer test native:copy or native:stop=<fraction>", name)
 }
 
 // mkdirTemp is os.MkdirTemp with the operation in the error.

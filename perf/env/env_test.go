@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/stretchr/testify/assert"
@@ -119,9 +120,51 @@ func TestSeccompOption(t *testing.T) {
 		{"nsrun:seccomp=lxc", `environment "nsrun:seccomp=lxc": option "seccomp=lxc": want nsrun:seccomp=docker or nsrun:seccomp=podman`},
 		{"crun:cpus=1", `want crun:seccomp=docker or crun:seccomp=podman`},
 		{"docker:seccomp=docker", `unknown environment "docker:seccomp=docker"`},
+		{"docker:storage=", `unknown environment "docker:storage="`},
 	} {
 		_, err := ByName(context.Background(), tc.env, t.TempDir(), nsrunBin)
 		assert.ErrorContains(t, err, tc.err)
+	}
+}
+
+// An engine with another storage driver is an environment of its own name;
+// a driver the kernel lacks is refused by the engine with its reason, and
+// nothing of it is left.
+func TestEngineStorageDriver(t *testing.T) {
+	e, err := ByName(context.Background(), "docker:storage=vfs", t.TempDir(), nsrunBin)
+	require.NoError(t, err)
+	assert.Equal(t, "docker:storage=vfs", e.Name())
+	bad, err := ByName(context.Background(), "docker:storage=--debug", t.TempDir(), nsrunBin)
+	require.NoError(t, err)
+	assert.ErrorContains(t, bad.Available(context.Background()), `docker: storage driver "--debug": want a driver name such as overlay2, aufs or vfs`)
+	require.NoError(t, bad.Close())
+	if testing.Short() || os.Geteuid() != 0 {
+		t.Skip("starts dockerd: needs root, skipped in -short mode")
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		t.Skip("dockerd is not installed (apt-get install docker.io)")
+	}
+	before := snapshot(t)
+	require.NoError(t, e.Available(context.Background()))
+	assert.Contains(t, e.Version(context.Background()), "(storage vfs)")
+	out, err := e.Run(context.Background(), Job{Args: []string{"/usr/bin/stat", "-f", "-c", "%T", "/"}})
+	require.NoError(t, err)
+	assert.NotEqual(t, "overlayfs", strings.TrimSpace(string(out)), "the container's root is not an overlay: vfs copies layers")
+	require.NoError(t, e.Close())
+
+	// This host's kernel has no aufs: dockerd refuses the driver, says so,
+	// and the environment is skipped with that reason.
+	if fsTypes, _ := os.ReadFile("/proc/filesystems"); !strings.Contains(string(fsTypes), "aufs") {
+		a, err := ByName(context.Background(), "docker:storage=aufs", t.TempDir(), nsrunBin)
+		require.NoError(t, err)
+		err = a.Available(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "dockerd exited during start-up")
+		assert.Contains(t, err.Error(), "aufs")
+		require.NoError(t, a.Close())
+	}
+	if diff := cmp.Diff(before, snapshot(t)); diff != "" {
+		t.Errorf("the engines left traces on the host (-before +after):\n%s", diff)
 	}
 }
 

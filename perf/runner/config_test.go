@@ -13,7 +13,7 @@ import (
 )
 
 func TestShardsPartitionTheMatrix(t *testing.T) {
-	for _, name := range []string{"quick", "seed000", "seed001", "quick-vm", "vm-ci"} {
+	for _, name := range []string{"quick", "seed000", "seed001", "quick-vm", "quick-vm-docker", "vm-ci"} {
 		cfg, err := LoadConfig(filepath.Join("..", "configs", name+".json"))
 		require.NoError(t, err)
 		all := cfg.Points(2)

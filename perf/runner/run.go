@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nsbench/nsbench/perf/env"
@@ -78,7 +79,7 @@ func Run(ctx context.Context, o Options) (_ *results.File, err error) {
 		}
 	}()
 	for _, name := range cfg.Envs {
-		e, err := env.ByName(ctx, name, filepath.Join(o.StateDir, name), o.Bins.NSRun)
+		e, err := env.ByName(ctx, name, filepath.Join(o.StateDir, stateDirName(name)), o.Bins.NSRun)
 		if err != nil {
 			return nil, err
 		}
@@ -164,4 +165,12 @@ func runPoint(ctx context.Context, cfg Config, deps workload.Deps, e env.Env, p 
 	}
 	deps.Env = e
 	return w.Run(ctx, deps, p.Params)
+}
+
+// stateDirName is an environment's state directory name: its name without
+// ':' and '=', which separate the branches and options of overlayfs and
+// aufs mount options an engine writes its layer paths into (aufs refuses
+// "br:/state/docker:storage=aufs/..." with EINVAL).
+func stateDirName(env string) string {
+	return strings.NewReplacer(":", "_", "=", "_", ",", "_").Replace(env)
 }

@@ -99,3 +99,16 @@ func TestRunSysbench(t *testing.T) {
 		assert.InDelta(t, 200/c.Samples[0].Value, c.Samples[0].Metrics["total_s"], 0.05, "events/s is events over total time")
 	}
 }
+
+func TestStateDirNameSeparatesNothing(t *testing.T) {
+	for env, want := range map[string]string{
+		"docker":               "docker",
+		"docker:storage=aufs":  "docker_storage_aufs",
+		"nsrun:seccomp=docker": "nsrun_seccomp_docker",
+		"native:stop=0.5,x":    "native_stop_0.5_x",
+	} {
+		got := stateDirName(env)
+		assert.Equal(t, want, got, env)
+		assert.NotContains(t, got, ":", "':' separates aufs branches and overlayfs lower dirs")
+	}
+}

@@ -315,3 +315,23 @@ func TestEnginesInGuest(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeKeepsTheEnvironmentsItBeganWith(t *testing.T) {
+	envs := []string{"native", "nsrun", "docker", "podman"}
+	began := &results.File{Skipped: map[string]string{
+		"docker": "docker is not in the VM guest image", "podman": "podman is not in the VM guest image",
+		"stock: crun": "crun: refused by the guest", // a guest's own skip: keyed by kernel, not an environment
+	}}
+	assert.Equal(t, []string{"native", "nsrun"}, startedWith(began, envs), "not added half-way through a run")
+	assert.Equal(t, envs, startedWith(&results.File{Skipped: map[string]string{}}, envs), "a new run carries them all")
+	assert.Equal(t, []string{"native", "nsrun", "docker", "podman"}, envs, "the caller's list is not changed")
+}
+
+func TestAufsKernelAddsDockerOnAufs(t *testing.T) {
+	envs := []string{"native", "nsrun", "docker", "podman"}
+	assert.Equal(t, []string{"native", "nsrun", "docker", aufsDocker, "podman"}, kernelEnvs("aufs", envs))
+	assert.Equal(t, envs, kernelEnvs("stock", envs))
+	assert.Equal(t, envs, kernelEnvs("hardened", envs))
+	assert.Equal(t, []string{"native", "nsrun"}, kernelEnvs("aufs", []string{"native", "nsrun"}), "no docker, nothing to add")
+	assert.Equal(t, []string{"native", "nsrun", "docker", "podman"}, envs, "the caller's list is not changed")
+}
