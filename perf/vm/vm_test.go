@@ -138,6 +138,24 @@ func TestGuestConfigAndSeed(t *testing.T) {
 // hit takes seconds; a cold build takes many minutes, and one another
 // process is building holds the lock), else Debian's prebuilt one (a
 // download).
+// needGuest skips unless an x86_64 guest can boot here, and returns its
+// kernel; the guest's programs are TestMain's.
+func needGuest(t *testing.T) *kernels.Kernel {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("boots QEMU guests: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the guest image's Debian packages may need dpkg --add-architecture: needs root")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
+	}
+	k := testKernel(t)
+	require.NoError(t, progErr, "building the guest's programs")
+	return k
+}
+
 func testKernel(t *testing.T) *kernels.Kernel {
 	t.Helper()
 	hit, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -168,17 +186,7 @@ func testKernel(t *testing.T) *kernels.Kernel {
 // file with its kernel, and -resume boots the block again and finishes the
 // matrix without repeating or changing a sample.
 func TestKernelRunKilledAndResumed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots QEMU guests: skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the guest image's Debian packages may need dpkg --add-architecture: needs root")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
-	}
-	k := testKernel(t)
-	require.NoError(t, progErr, "building the guest's programs")
+	k := needGuest(t)
 	ctx := context.Background()
 	cfg := runner.Config{Name: "vm-kill", Repetitions: 2, Seed: 1, Envs: []string{"native", "nsrun"}, Kernels: []string{k.Variant},
 		VM:        &runner.VMConfig{DiskMiB: 64},
@@ -270,17 +278,7 @@ func accel() string {
 // containerd, podman with conmon, each under its private state on the
 // scratch disk, and every cell of theirs comes back measured.
 func TestEnginesInGuest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("boots a QEMU guest: skipped in -short mode")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the guest image's Debian packages may need dpkg --add-architecture: needs root")
-	}
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		t.Skip("no qemu-system-x86_64 (apt-get install qemu-system-x86)")
-	}
-	k := testKernel(t)
-	require.NoError(t, progErr, "building the guest's programs")
+	k := needGuest(t)
 	ctx := context.Background()
 	cfg := runner.Config{Name: "vm-engines", Repetitions: 1, Seed: 1, Envs: []string{"native", "docker", "podman"}, Kernels: []string{k.Variant},
 		VM: &runner.VMConfig{DiskMiB: 256},
