@@ -137,15 +137,15 @@ func fileEntries(ctx context.Context, repo *debpkg.Repo, files []Tool) ([]Entry,
 		if err != nil {
 			return nil, fmt.Errorf("read %s for %s: %w", host, f.Path, err)
 		}
-		real := f.Path
+		target := f.Path
 		if len(links) > 0 {
 			last := links[len(links)-1]
-			real = last.Link
-			if !path.IsAbs(real) {
-				real = path.Join(path.Dir(last.Path), real)
+			target = last.Link
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(last.Path), target)
 			}
 		}
-		es = append(es, Entry{Path: real, Mode: 0o644, Data: data})
+		es = append(es, Entry{Path: target, Mode: 0o644, Data: data})
 	}
 	return es, nil
 }
