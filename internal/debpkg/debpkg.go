@@ -64,6 +64,8 @@ type Repo struct {
 // Package is one unpacked .deb.
 type Package struct {
 	Name, Version string
+	// Arch is the package's Architecture: the repo's arch, or "all".
+	Arch string
 	// Deb is the downloaded archive, Root the directory it is unpacked in.
 	Deb, Root string
 	// Depends lists the first alternative of every Depends and
@@ -123,15 +125,43 @@ func (r *Repo) Show(ctx context.Context, names ...string) (map[string]*Package, 
 	if err := r.Update(ctx); err != nil {
 		return nil, err
 	}
+	pkgs, err := r.show(ctx, r.Arch.Name, names)
+	if err != nil {
+		return nil, err
+	}
+	// An Architecture: all package (configuration, data) answers to
+	// name:amd64 on this apt's native arch but not to name:arm64: ask for
+	// the rest as name:all.
+	var rest []string
+	for _, n := range names {
+		if _, ok := pkgs[n]; !ok {
+			rest = append(rest, n)
+		}
+	}
+	if len(rest) > 0 {
+		all, err := r.show(ctx, "all", rest)
+		if err != nil {
+			return nil, err
+		}
+		for n, p := range all {
+			if p.Arch == "all" {
+				pkgs[n] = p
+			}
+		}
+	}
+	return pkgs, nil
+}
+
+func (r *Repo) show(ctx context.Context, arch string, names []string) (map[string]*Package, error) {
 	args := []string{"show", "--no-all-versions"}
 	for _, n := range names {
-		args = append(args, n+":"+r.Arch.Name)
+		args = append(args, n+":"+arch)
 	}
 	// apt-cache exits non-zero when any one name is purely virtual, but
 	// still prints the others: judge by what came back.
 	out, err := r.run(ctx, "", "apt-cache", args...)
 	pkgs := parseShow(out)
-	if len(pkgs) == 0 && err != nil {
+	if len(pkgs) == 0 && err != nil && arch == r.Arch.Name {
 		return nil, err
 	}
 	return pkgs, nil
@@ -164,6 +194,10 @@ func parseShow(out []byte) map[string]*Package {
 		case "Version":
 			if cur != nil {
 				cur.Version = v
+			}
+		case "Architecture":
+			if cur != nil {
+				cur.Arch = v
 			}
 		case "Depends", "Pre-Depends":
 			if cur != nil {
@@ -323,7 +357,11 @@ func (r *Repo) download(ctx context.Context, base string, info map[string]*Packa
 	_ = os.Chmod(tmp, 0o777)
 	args := []string{"download", "-q"}
 	for _, n := range names {
-		args = append(args, n+":"+r.Arch.Name+"="+info[n].Version)
+		arch := r.Arch.Name
+		if info[n].Arch == "all" {
+			arch = "all"
+		}
+		args = append(args, n+":"+arch+"="+info[n].Version)
 	}
 	fmt.Fprintf(r.Log, "debpkg: apt-get download %s (%s)\n", strings.Join(names, " "), r.Arch.Name)
 	if _, err := r.run(ctx, tmp, "apt-get", args...); err != nil {

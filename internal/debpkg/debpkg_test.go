@@ -44,12 +44,25 @@ func TestParseDepends(t *testing.T) {
 }
 
 func TestParseShow(t *testing.T) {
-	out := "Package: crun\nVersion: 1.8.1-1+deb12u1\nDepends: libc6 (>= 2.34), libcap2 (>= 1:2.10)\nPre-Depends: init-system-helpers\nDescription-en: x\n\nPackage: libc6\nVersion: 2.36-9\n\n"
+	out := "Package: crun\nVersion: 1.8.1-1+deb12u1\nArchitecture: arm64\nDepends: libc6 (>= 2.34), libcap2 (>= 1:2.10)\nPre-Depends: init-system-helpers\nDescription-en: x\n\nPackage: libc6\nVersion: 2.36-9\nArchitecture: all\n\n"
 	pkgs := parseShow([]byte(out))
 	require.Len(t, pkgs, 2)
 	assert.Equal(t, "1.8.1-1+deb12u1", pkgs["crun"].Version)
 	assert.Equal(t, []string{"libc6", "libcap2", "init-system-helpers"}, pkgs["crun"].Depends)
 	assert.Equal(t, "2.36-9", pkgs["libc6"].Version)
+	assert.Equal(t, "arm64", pkgs["crun"].Arch)
+	assert.Equal(t, "all", pkgs["libc6"].Arch)
+}
+
+// An Architecture: all package is found and fetched for a foreign arch too
+// (apt knows it as name:all there, not name:arm64).
+func TestFetchArchAllForForeignArch(t *testing.T) {
+	r := realRepo(t, "arm64")
+	pkgs := fetch(t, r, "golang-github-containers-common", "runc")
+	assert.Equal(t, "all", pkgs[0].Arch)
+	assert.Equal(t, "arm64", pkgs[1].Arch)
+	_, err := os.Stat(filepath.Join(pkgs[0].Root, "etc/containers/policy.json"))
+	assert.NoError(t, err, "unpacked")
 }
 
 // tree builds a fake unpacked package: files map guest paths to contents,
